@@ -1,0 +1,129 @@
+package kore
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// DateFormat is the layout the client sends dateFrom and dateTo in: UTC with
+// milliseconds, one of the two formats the Kore.ai docs accept
+// (yyyy-mm-ddThh:mm:ss.msZ).
+const DateFormat = "2006-01-02T15:04:05.000Z"
+
+// Endpoint names one of the two calls of the Task Execution-Based Containment
+// Report API. It is the value of the endpoint label of the exporter's
+// self-metrics.
+type Endpoint string
+
+// The endpoints of the report API.
+const (
+	// EndpointSubmit is POST /api/public/bot/{botId}/taskContainmentReport.
+	EndpointSubmit Endpoint = "submit"
+	// EndpointStatus is GET /api/public/bot/{botId}/taskContainmentReport/status/{_id}.
+	EndpointStatus Endpoint = "status"
+)
+
+// Enumerations of the report filters, verbatim as the API wants them
+// (case-sensitive).
+const (
+	ConversationTypeInteractive    = "Interactive"
+	ConversationTypeNonInteractive = "Non-Interactive"
+	ConversationStatusActive       = "Active"
+	ConversationStatusClosed       = "Closed"
+	AggregationDaily               = "Daily"
+	AggregationCumulative          = "Cumulative"
+)
+
+// Tag is one element of the tags filter. The Kore.ai docs leave its shape
+// undocumented; this is the element of the Get Analytics API
+// (kore-api.md §7), passed through verbatim.
+type Tag struct {
+	Name   string   `json:"name" yaml:"name"`
+	Values []string `json:"values" yaml:"values"`
+	Type   string   `json:"type,omitempty" yaml:"type,omitempty"` // user, session or message
+}
+
+// ReportRequest is what one report job asks for. The zero value asks for the
+// API's defaults (the last 7 days, all tasks).
+type ReportRequest struct {
+	// From and To bound the window: From inclusive, To exclusive. Zero
+	// values are left out of the body, so the API applies its defaults.
+	From, To time.Time
+	// IncludeTaskNames limits the report to these tasks (includeTaskName).
+	IncludeTaskNames []string
+	// ConversationType is "", Interactive or Non-Interactive.
+	ConversationType string
+	// ConversationStatus is "", Active or Closed.
+	ConversationStatus string
+	// AggregationType is "", Daily or Cumulative. The client sends
+	// Cumulative when it is empty.
+	AggregationType string
+	// Tags filters by emitted custom tags.
+	Tags []Tag
+	// PageSize is the limit of each page (skip/limit query); 0 means the
+	// client's default.
+	PageSize int
+	// OnProgress, when set, is called with the job's percentageComplete
+	// each time a poll reports it. It must not block.
+	OnProgress func(percent int)
+}
+
+// TaskRow is one row of a finished report: one task and one outcome
+// (Status) within one bucket, or, in a Report, summed over every bucket.
+type TaskRow struct {
+	TaskName              string
+	TaskType              string
+	Status                string // success or failtask, verbatim
+	TotalExecution        int64
+	TotalSession          int64
+	SelfServiceSessions   int64
+	DropOffSessions       int64
+	AgentTransferSessions int64
+	// DateRange is the row's bucket key; empty in a Report's summed rows.
+	DateRange string
+}
+
+// RowKey identifies a task row across buckets.
+type RowKey struct {
+	TaskName, TaskType, Status string
+}
+
+// Key returns the row's identity.
+func (r TaskRow) Key() RowKey { return RowKey{r.TaskName, r.TaskType, r.Status} }
+
+// Report is the result of one finished report run.
+type Report struct {
+	// JobIDs are the ids of the jobs the run submitted (one per page).
+	JobIDs []string
+	// Rows holds one row per (taskName, taskType, Status), summed over
+	// every bucket and page, sorted by task name, type and status.
+	Rows []TaskRow
+	// RawRows is how many rows the API returned before summing.
+	RawRows int
+	// Duplicates is how many rows repeated an identical (bucket, taskName,
+	// taskType, Status) already seen; they were merged, not added.
+	Duplicates int
+	// Pages is the number of pages fetched; Polls the number of status
+	// calls made.
+	Pages, Polls int
+	// Total is the row total the API reported.
+	Total int
+}
+
+// Job is the envelope of a report job as the POST and a running GET return it
+// (kore-api.md §4).
+type Job struct {
+	ID                  string          `json:"_id"`
+	Status              string          `json:"status"`
+	PercentageComplete  int             `json:"percentageComplete"`
+	StreamID            string          `json:"streamId,omitempty"`
+	JobType             string          `json:"jobType,omitempty"`
+	Action              string          `json:"action,omitempty"`
+	CountOfDockStatuses int             `json:"countOfDockStatuses,omitempty"`
+	CreatedBy           string          `json:"createdBy,omitempty"`
+	ExpireAt            time.Time       `json:"expireAt"`
+	StatusLogs          json.RawMessage `json:"statusLogs,omitempty"`
+	LMod                time.Time       `json:"lMod"`
+	CreatedOn           time.Time       `json:"createdOn"`
+	RequestedTime       time.Time       `json:"requestedTime"`
+}
