@@ -1,10 +1,13 @@
 package kore
 
 import (
-	"context"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -19,51 +22,295 @@ type Credentials struct {
 	ClientSecret string
 	// PrivateKey, when set, signs RS256 tokens instead.
 	PrivateKey *rsa.PrivateKey
-	// Subject is the sub claim; "kore_exporter" when empty.
+	// Subject is the sub claim; DefaultSubject when empty.
 	Subject string
 }
 
-// Client talks to one Kore.ai host with one set of credentials. It is safe
-// for concurrent use; every bot it is used for gets its own request limiter.
-type Client struct {
-	// filled in by the implementation
+// String returns the client id and the kind of key, never the secret or the
+// key, so that printing Credentials by mistake leaks nothing.
+func (c Credentials) String() string {
+	key := "none"
+	switch {
+	case c.PrivateKey != nil:
+		key = "rsa-private-key"
+	case c.ClientSecret != "":
+		key = "client-secret"
+	}
+	return fmt.Sprintf("kore.Credentials{ClientID: %q, Key: %s}", c.ClientID, key)
 }
 
-// Option configures a Client.
+// GoString is String, for %#v.
+func (c Credentials) GoString() string { return c.String() }
+
+// Client talks to one Kore.ai host with one set of credentials. It is safe
+// for concurrent use; every bot it is used for gets its own request limiter,
+// shared by all the calls made for that bot.
+type Client struct {
+	base           *url.URL // scheme and host, and a path prefix for on-prem installs
+	hc             *http.Client
+	signer         *signer
+	requestTimeout time.Duration
+	rpm            int
+	noBotLimits    bool
+	hostLimiter    *rate.Limiter
+	observer       Observer
+	pageSize       int
+	maxAttempts    int
+	pollBackoff    Backoff
+	retryBackoff   Backoff
+
+	mu   sync.Mutex
+	bots map[string]*botLimiter
+
+	// set by options, checked once all options ran
+	host     string
+	insecure bool
+	creds    *Credentials
+}
+
+// Option configures a Client. An Option returns an error naming itself when
+// its value is invalid; checks that need several options (an http host needs
+// WithInsecureHTTP) run in NewClient.
 type Option func(*Client) error
 
-// NewClient returns a Client. WithHost and WithCredentials are required.
-func NewClient(opts ...Option) (*Client, error) { return nil, errors.New("kore: not implemented") }
+// NewClient returns a Client. WithHost and WithCredentials are required. It
+// reports every invalid option at once (errors.Join), each naming its option.
+func NewClient(opts ...Option) (*Client, error) {
+	c := &Client{
+		requestTimeout: DefaultRequestTimeout,
+		rpm:            DefaultRequestsPerMinute,
+		observer:       NopObserver{},
+		pageSize:       DefaultPageSize,
+		maxAttempts:    DefaultMaxAttempts,
+		pollBackoff:    defaultPollBackoff,
+		retryBackoff:   defaultRetryBackoff,
+		bots:           make(map[string]*botLimiter),
+	}
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.setBase(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.creds == nil {
+		errs = append(errs, errors.New("kore: WithCredentials: required"))
+	} else if s, err := newSigner(*c.creds); err != nil {
+		errs = append(errs, fmt.Errorf("kore: WithCredentials: %w", err))
+	} else {
+		c.signer = s
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	c.creds = nil // the signer holds what it needs
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	return c, nil
+}
 
-// WithHost sets the base URL, e.g. https://platform.kore.ai. Plain http is
-// refused unless WithInsecureHTTP is given too.
-func WithHost(host string) Option { return nil }
+func (c *Client) setBase() error {
+	if c.host == "" {
+		return errors.New("kore: WithHost: required")
+	}
+	u, err := url.Parse(c.host)
+	if err != nil {
+		// url.Error quotes the input; a host string holds no credential
+		// we accept (user info is refused below), so this is safe.
+		return fmt.Errorf("kore: WithHost: %w", err)
+	}
+	switch {
+	case u.Scheme == "http" && !c.insecure:
+		return fmt.Errorf("kore: WithHost: %q is plain http; use https or add WithInsecureHTTP", u.Redacted())
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("kore: WithHost: %q: scheme must be https", u.Redacted())
+	case u.Host == "":
+		return fmt.Errorf("kore: WithHost: %q has no host", u.Redacted())
+	case u.User != nil:
+		return errors.New("kore: WithHost: the URL must not hold user info")
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("kore: WithHost: %q must not have a query or fragment", u.Redacted())
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	c.base = u
+	return nil
+}
+
+// WithHost sets the base URL, e.g. https://platform.kore.ai (a path prefix is
+// kept, for on-prem installs). Plain http is refused unless WithInsecureHTTP is
+// given too.
+func WithHost(host string) Option {
+	return func(c *Client) error { c.host = strings.TrimSpace(host); return nil }
+}
 
 // WithInsecureHTTP allows an http:// host (simulator, tests, on-prem labs).
-func WithInsecureHTTP() Option { return nil }
+func WithInsecureHTTP() Option {
+	return func(c *Client) error { c.insecure = true; return nil }
+}
 
-// WithCredentials sets the JWT app's credentials.
-func WithCredentials(c Credentials) Option { return nil }
+// WithCredentials sets the JWT app's credentials. ClientID and one of
+// ClientSecret or PrivateKey are required.
+func WithCredentials(cr Credentials) Option {
+	return func(c *Client) error { c.creds = &cr; return nil }
+}
 
 // WithHTTPClient sets the HTTP client (default: a client with sane
-// transport timeouts).
-func WithHTTPClient(hc *http.Client) Option { return nil }
+// transport timeouts). The Client uses a shallow copy that never follows
+// redirects, so the auth header never goes to another place; the copy's
+// Timeout is left as given, WithRequestTimeout bounds each exchange anyway.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return fmt.Errorf("kore: WithHTTPClient: nil client")
+		}
+		cp := *hc
+		cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		c.hc = &cp
+		return nil
+	}
+}
 
-// WithRequestTimeout bounds every single HTTP exchange (default 30s).
-func WithRequestTimeout(d time.Duration) Option { return nil }
+// WithRequestTimeout bounds every single HTTP exchange, body included
+// (default DefaultRequestTimeout).
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return fmt.Errorf("kore: WithRequestTimeout: must be positive, got %s", d)
+		}
+		c.requestTimeout = d
+		return nil
+	}
+}
 
-// WithRequestsPerMinute sets each bot's request budget (default 30, the
-// sustained rate of Kore.ai's 1,800/hour cap; at most 60).
-func WithRequestsPerMinute(n int) Option { return nil }
+// WithRequestsPerMinute sets each bot's request budget (default
+// DefaultRequestsPerMinute, the sustained rate of Kore.ai's 1,800/hour cap; at
+// most MaxRequestsPerMinute). Whatever the budget, the limiter keeps both of
+// Kore.ai's caps (see newBotLimiter).
+func WithRequestsPerMinute(n int) Option {
+	return func(c *Client) error {
+		if n < 1 || n > MaxRequestsPerMinute {
+			return fmt.Errorf("kore: WithRequestsPerMinute: must be within [1, %d], got %d", MaxRequestsPerMinute, n)
+		}
+		c.rpm = n
+		return nil
+	}
+}
 
-// WithHostLimiter adds a limiter shared by every request to the host.
-func WithHostLimiter(l *rate.Limiter) Option { return nil }
+// WithoutBotLimits turns the per-bot limiters off, for simulators and
+// benchmarks: against Kore.ai it only earns rate-limit answers.
+func WithoutBotLimits() Option {
+	return func(c *Client) error { c.noBotLimits = true; return nil }
+}
+
+// WithHostLimiter adds a limiter shared by every request to the host, on top
+// of the per-bot limiters.
+func WithHostLimiter(l *rate.Limiter) Option {
+	return func(c *Client) error {
+		if l == nil {
+			return fmt.Errorf("kore: WithHostLimiter: nil limiter")
+		}
+		c.hostLimiter = l
+		return nil
+	}
+}
 
 // WithObserver sets the observer (default NopObserver).
-func WithObserver(o Observer) Option { return nil }
+func WithObserver(o Observer) Option {
+	return func(c *Client) error {
+		if o == nil {
+			return fmt.Errorf("kore: WithObserver: nil observer")
+		}
+		c.observer = o
+		return nil
+	}
+}
 
-// RunContainmentReport submits a report job for the bot, polls it until it is
-// done and fetches every page. ctx bounds the whole run.
-func (c *Client) RunContainmentReport(ctx context.Context, botID string, req ReportRequest) (*Report, error) {
-	return nil, errors.New("kore: not implemented")
+// WithPageSize sets the default page size (the limit query parameter) of a
+// report (default DefaultPageSize); ReportRequest.PageSize overrides it.
+func WithPageSize(n int) Option {
+	return func(c *Client) error {
+		if n < 1 {
+			return fmt.Errorf("kore: WithPageSize: must be positive, got %d", n)
+		}
+		c.pageSize = n
+		return nil
+	}
+}
+
+// WithMaxAttempts bounds the attempts of one request, retries included
+// (default DefaultMaxAttempts; 1 disables retries).
+func WithMaxAttempts(n int) Option {
+	return func(c *Client) error {
+		if n < 1 {
+			return fmt.Errorf("kore: WithMaxAttempts: must be at least 1, got %d", n)
+		}
+		c.maxAttempts = n
+		return nil
+	}
+}
+
+// WithPollBackoff sets how the status calls of a job are spaced (default: 2 s,
+// ×1.5, at most 30 s, ±10 % jitter; an assumption of kore-api.md §7).
+func WithPollBackoff(b Backoff) Option {
+	return func(c *Client) error {
+		if err := b.validate(); err != nil {
+			return fmt.Errorf("kore: WithPollBackoff: %w", err)
+		}
+		c.pollBackoff = b
+		return nil
+	}
+}
+
+// WithRetryBackoff sets how the retries of a request after a network error
+// or a 5xx answer are spaced (default: 1 s, ×2, at most 30 s, ±50 % jitter).
+func WithRetryBackoff(b Backoff) Option {
+	return func(c *Client) error {
+		if err := b.validate(); err != nil {
+			return fmt.Errorf("kore: WithRetryBackoff: %w", err)
+		}
+		c.retryBackoff = b
+		return nil
+	}
+}
+
+// CloseIdleConnections closes the idle connections of the Client's HTTP
+// transport; call it when the Client is no longer used.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// defaultHTTPClient has transport timeouts for the parts a context deadline
+// covers badly, and never follows redirects (the auth header is custom, so
+// net/http would forward it to any host a redirect names).
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ExpectContinueTimeout = time.Second
+	t.MaxIdleConnsPerHost = 16
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{
+		Transport:     t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// limiter returns the bot's limiter, creating it on first use.
+func (c *Client) limiter(botID string) *botLimiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.bots[botID]
+	if !ok {
+		l = newBotLimiter(c.rpm)
+		if c.noBotLimits {
+			l.minute = rate.NewLimiter(rate.Inf, 1)
+			l.hour = l.minute
+		}
+		c.bots[botID] = l
+	}
+	return l
 }

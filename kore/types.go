@@ -79,8 +79,15 @@ type TaskRow struct {
 	SelfServiceSessions   int64
 	DropOffSessions       int64
 	AgentTransferSessions int64
-	// DateRange is the row's bucket key; empty in a Report's summed rows.
+	// DateRange is the row's dateRange (its bucket); empty in a Report's
+	// summed rows.
 	DateRange string
+	// SelfServicePercent, DropOffPercent and AgentTransferPercent are the
+	// shares of TotalSession (0–100) as the API sent them (a number or a
+	// numeric string: selfServiceSessionsInPercentage and so on). In a
+	// Report's summed rows they are computed again from the summed counts.
+	// The exporter does not export them: ratios are computed from counts.
+	SelfServicePercent, DropOffPercent, AgentTransferPercent float64
 }
 
 // RowKey identifies a task row across buckets.
@@ -126,4 +133,6 @@ type Job struct {
 	LMod                time.Time       `json:"lMod"`
 	CreatedOn           time.Time       `json:"createdOn"`
 	RequestedTime       time.Time       `json:"requestedTime"`
+	// V is the document version (__v), internal to Kore.ai.
+	V int `json:"__v"`
 }

@@ -1,0 +1,36 @@
+// Package koretest is an in-process simulator of the Kore.ai Task
+// Execution-Based Containment Report API, in the spirit of net/http/httptest.
+//
+// It serves POST /api/public/bot/{botId}/taskContainmentReport (submit a
+// report job for one page of rows) and GET
+// /api/public/bot/{botId}/taskContainmentReport/status/{_id} (poll it) as
+// the project's API notes (kore-api.md) describe them: JWTs in the auth header (HS256 with the
+// client secret, or RS256 with a configured public key; the appId claim;
+// exp; the app's Enforce JTI rules), the Metrics scope, request validation
+// (date formats, defaults, the 90-day and 30-day Daily limits, case-sensitive
+// enums, unknown keys), jobs whose percentageComplete climbs until they
+// succeed and which expire at expireAt, skip/limit paging, Kore.ai's error
+// bodies, and rolling per-bot and per-job rate limits answered with 429 and
+// Retry-After.
+//
+// Its data is synthetic, deterministic from a seed and alive: each bot has
+// 20 to 60 realistic dialog, alert and FAQ tasks with success and failtask
+// rows, diurnal and weekly traffic, slowly drifting containment ratios and a
+// switch that makes one task's drop-off surge (SetDropOffSurge). Counts are
+// additive over time: any split of a window sums to the window. Expected
+// returns what a correct client must report.
+//
+// Faults (SetFault) inject 5xx answers, latency, hung connections,
+// truncated, malformed or wrongly typed bodies, failed or never-finishing
+// jobs, duplicate rows and rate limiting, per bot, at run time.
+//
+// A Clock (ManualClock in tests) drives job progress and expiry, rate-limit
+// windows, JWT expiry and the data's "now". Client returns an *http.Client
+// that calls the handler without a network, so tests may run inside
+// testing/synctest bubbles; NewServer also listens on loopback, for
+// end-to-end tests and the exporter's --demo mode.
+//
+// The package deliberately does not import the kore client package: it is
+// an independent implementation of the server side, so that a client bug
+// cannot hide in shared code.
+package koretest

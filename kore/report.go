@@ -1,0 +1,318 @@
+package kore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// reportFilters is the POST body's filters object (kore-api.md §3): every
+// key optional, casing exact (three keys start upper-case).
+type reportFilters struct {
+	DateFrom           string   `json:"dateFrom,omitempty"`
+	DateTo             string   `json:"dateTo,omitempty"`
+	IncludeTaskName    []string `json:"includeTaskName,omitempty"`
+	ConversationType   string   `json:"ConversationType,omitempty"`
+	ConversationStatus string   `json:"ConversationStatus,omitempty"`
+	AggregationType    string   `json:"AggregationType"`
+	Tags               []Tag    `json:"tags,omitempty"`
+}
+
+type reportBody struct {
+	Filters reportFilters `json:"filters"`
+}
+
+// Body returns the JSON body of the submit call for r:
+// {"filters":{…}}, dates in DateFormat (UTC), AggregationType Cumulative
+// unless set. Enumerations are sent verbatim; the API validates them.
+func (r *ReportRequest) Body() ([]byte, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	f := reportFilters{
+		IncludeTaskName:    r.IncludeTaskNames,
+		ConversationType:   r.ConversationType,
+		ConversationStatus: r.ConversationStatus,
+		AggregationType:    r.AggregationType,
+		Tags:               r.Tags,
+	}
+	if f.AggregationType == "" {
+		f.AggregationType = AggregationCumulative
+	}
+	if !r.From.IsZero() {
+		f.DateFrom = r.From.UTC().Format(DateFormat)
+	}
+	if !r.To.IsZero() {
+		f.DateTo = r.To.UTC().Format(DateFormat)
+	}
+	return json.Marshal(reportBody{Filters: f})
+}
+
+func (r *ReportRequest) validate() error {
+	switch {
+	case !r.From.IsZero() && !r.To.IsZero() && !r.From.Before(r.To):
+		return fmt.Errorf("kore: report request: From (%s) must be before To (%s)", r.From.UTC().Format(DateFormat), r.To.UTC().Format(DateFormat))
+	case r.PageSize < 0:
+		return fmt.Errorf("kore: report request: PageSize must not be negative, got %d", r.PageSize)
+	}
+	return nil
+}
+
+func reportPath(botID string) (string, error) {
+	if strings.TrimSpace(botID) == "" {
+		return "", errors.New("kore: bot id is empty")
+	}
+	return "/api/public/bot/" + url.PathEscape(botID) + "/taskContainmentReport", nil
+}
+
+// SubmitReport submits one report job for one page of rows (POST
+// …/taskContainmentReport?skip=…&limit=…; limit 0 leaves both out, and the
+// API returns every row). Most callers want RunContainmentReport.
+func (c *Client) SubmitReport(ctx context.Context, botID string, req ReportRequest, skip, limit int) (*Job, error) {
+	body, err := req.Body()
+	if err != nil {
+		return nil, err
+	}
+	return c.submit(ctx, botID, body, skip, limit)
+}
+
+func (c *Client) submit(ctx context.Context, botID string, body []byte, skip, limit int) (*Job, error) {
+	path, err := reportPath(botID)
+	if err != nil {
+		return nil, err
+	}
+	if skip < 0 || limit < 0 {
+		return nil, fmt.Errorf("kore: submit report: skip (%d) and limit (%d) must not be negative", skip, limit)
+	}
+	cl := &call{botID: botID, endpoint: EndpointSubmit, method: http.MethodPost, path: path, body: body, maxBody: maxSubmitBody}
+	if limit > 0 {
+		cl.query = "skip=" + strconv.Itoa(skip) + "&limit=" + strconv.Itoa(limit)
+	}
+	data, err := c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeJob(data)
+}
+
+// ReportStatus asks once for a job's status (GET …/status/{_id}). A job the
+// API no longer knows (404, 410, or 400 "not found") is a *JobError with
+// Expired set (errors.Is(err, ErrJobExpired)).
+func (c *Client) ReportStatus(ctx context.Context, botID, jobID string) (*JobStatus, error) {
+	path, err := reportPath(botID)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(jobID) == "" {
+		return nil, errors.New("kore: report status: job id is empty")
+	}
+	cl := &call{botID: botID, endpoint: EndpointStatus, method: http.MethodGet, path: path + "/status/" + url.PathEscape(jobID), maxBody: maxStatusBody}
+	data, err := c.do(ctx, cl)
+	if err != nil {
+		if jobGone(err) {
+			return nil, &JobError{JobID: jobID, Expired: true, Err: err}
+		}
+		return nil, err
+	}
+	return DecodeStatus(data)
+}
+
+// jobGone reports whether a status answer says the job does not exist
+// (any more). [assume: kore-api.md §7 Gone job]
+func jobGone(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.StatusCode {
+	case http.StatusNotFound, http.StatusGone:
+		return true
+	case http.StatusBadRequest:
+		return strings.Contains(strings.ToLower(ae.Message), "not found")
+	}
+	return false
+}
+
+// RunContainmentReport submits a report job for the bot, polls it until it is
+// done and fetches every page. ctx bounds the whole run; each HTTP exchange
+// has the client's request timeout too.
+//
+// Pages (kore-api.md §7): each page is a job of its own, submitted with
+// skip=0&limit=PageSize, then skip += limit while the rows fetched are fewer
+// than the total the API reports. Polls are spaced by the poll backoff (2 s,
+// ×1.5, at most 30 s, with jitter); a job that reports FAILED is a *JobError
+// (ErrJobFailed), one that passes its expireAt or vanishes is a *JobError
+// (ErrJobExpired). Rows are summed per (taskName, taskType, Status) over
+// every bucket and page; a row repeating a (bucket, taskName, taskType,
+// Status) already seen is counted in Report.Duplicates and not added again.
+//
+// When ctx is done, the error wraps ctx.Err().
+func (c *Client) RunContainmentReport(ctx context.Context, botID string, req ReportRequest) (*Report, error) {
+	body, err := req.Body()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := reportPath(botID); err != nil {
+		return nil, err
+	}
+	limit := req.PageSize
+	if limit == 0 {
+		limit = c.pageSize
+	}
+	rep := &Report{}
+	var (
+		sums    = make(map[RowKey]*TaskRow)
+		seen    = make(map[dupKey]struct{})
+		fetched int
+	)
+	for skip := 0; ; skip += limit {
+		page, err := c.runJob(ctx, botID, body, skip, limit, req.OnProgress, rep)
+		if err != nil {
+			return nil, err
+		}
+		rep.Pages++
+		rep.Total = page.Total
+		n := page.Rows()
+		rep.RawRows += n
+		fetched += n
+		for bucket, rows := range page.Data {
+			for i := range rows {
+				r := &rows[i]
+				k := r.Key()
+				if _, dup := seen[dupKey{bucket, k}]; dup {
+					rep.Duplicates++
+					continue
+				}
+				seen[dupKey{bucket, k}] = struct{}{}
+				s := sums[k]
+				if s == nil {
+					s = &TaskRow{TaskName: k.TaskName, TaskType: k.TaskType, Status: k.Status}
+					sums[k] = s
+				}
+				s.TotalExecution += r.TotalExecution
+				s.TotalSession += r.TotalSession
+				s.SelfServiceSessions += r.SelfServiceSessions
+				s.DropOffSessions += r.DropOffSessions
+				s.AgentTransferSessions += r.AgentTransferSessions
+			}
+		}
+		// An empty page ends the run even short of the total: the data
+		// moved between jobs and no further page can add rows.
+		if n == 0 || fetched >= page.Total {
+			break
+		}
+	}
+	rep.Rows = make([]TaskRow, 0, len(sums))
+	for _, s := range sums {
+		if s.TotalSession > 0 {
+			t := float64(s.TotalSession)
+			s.SelfServicePercent = 100 * float64(s.SelfServiceSessions) / t
+			s.DropOffPercent = 100 * float64(s.DropOffSessions) / t
+			s.AgentTransferPercent = 100 * float64(s.AgentTransferSessions) / t
+		}
+		rep.Rows = append(rep.Rows, *s)
+	}
+	slices.SortFunc(rep.Rows, func(a, b TaskRow) int {
+		return cmpKey(a.Key(), b.Key())
+	})
+	return rep, nil
+}
+
+type dupKey struct {
+	bucket string
+	key    RowKey
+}
+
+func cmpKey(a, b RowKey) int {
+	if c := strings.Compare(a.TaskName, b.TaskName); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.TaskType, b.TaskType); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Status, b.Status)
+}
+
+// runJob submits one page's job and polls it until it is done.
+func (c *Client) runJob(ctx context.Context, botID string, body []byte, skip, limit int, onProgress func(int), rep *Report) (*TasksExecutionReport, error) {
+	submitted := time.Now()
+	job, err := c.submit(ctx, botID, body, skip, limit)
+	if err != nil {
+		return nil, err
+	}
+	rep.JobIDs = append(rep.JobIDs, job.ID)
+	progress := func(p int) {
+		if onProgress != nil {
+			onProgress(p)
+		}
+	}
+	progress(job.PercentageComplete)
+	expireAt := localExpiry(submitted, job)
+	status := job.Status
+	polls := c.pollBackoff.start()
+	// A POST that already says SUCCESS is asked at once (the report comes
+	// with the GET only); otherwise the first poll waits.
+	immediate := job.State() == JobSucceeded
+	for {
+		if !immediate {
+			if err := sleep(ctx, polls.next()); err != nil {
+				return nil, fmt.Errorf("kore: report job %s: waiting to poll: %w", job.ID, err)
+			}
+		}
+		immediate = false
+		st, err := c.ReportStatus(ctx, botID, job.ID)
+		rep.Polls++
+		if err != nil {
+			var je *JobError
+			if errors.As(err, &je) && je.Status == "" {
+				je.Status = status
+			}
+			return nil, err
+		}
+		if st.Status != "" {
+			status = st.Status
+		}
+		if !st.ExpireAt.IsZero() {
+			expireAt = localExpiry(submitted, &st.Job)
+		}
+		switch st.State() {
+		case JobSucceeded:
+			progress(100)
+			return st.Report, nil
+		case JobFailed:
+			return nil, &JobError{JobID: job.ID, Status: status}
+		}
+		progress(st.PercentageComplete)
+		// Running, or a status we do not know: poll on until expireAt.
+		if now := time.Now(); now.After(expireAt) {
+			return nil, &JobError{JobID: job.ID, Status: status, Expired: true,
+				Err: fmt.Errorf("expireAt %s passed", expireAt.UTC().Format(time.RFC3339))}
+		}
+	}
+}
+
+// localExpiry returns when, on the local clock, the job expires. The job's
+// lifetime is expireAt − createdOn (or requestedTime) on the server's clock,
+// counted from when the client submitted it, so a skewed server clock (or a
+// simulator's fake one) cannot expire a job early. Without createdOn,
+// expireAt is taken as is; without expireAt, defaultJobTTL applies.
+func localExpiry(submitted time.Time, j *Job) time.Time {
+	created := j.CreatedOn
+	if created.IsZero() {
+		created = j.RequestedTime
+	}
+	switch {
+	case j.ExpireAt.IsZero():
+		return submitted.Add(defaultJobTTL)
+	case created.IsZero():
+		return j.ExpireAt
+	}
+	return submitted.Add(j.ExpireAt.Sub(created))
+}
