@@ -1,9 +1,329 @@
-// Command kore_exporter exports Kore.ai XO Platform task containment reports
-// as Prometheus metrics.
+// Command kore_exporter exports the Task Execution-Based Containment Report
+// of the Kore.ai XO Platform as Prometheus metrics.
+//
+// It runs report jobs for every configured bot and window in the background
+// and serves the last finished results on /metrics; a scrape never calls
+// Kore.ai. See README.md.
 package main
 
-import "os"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
 
-func main() { os.Exit(run()) }
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
 
-func run() int { return 0 }
+	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/kore/koretest"
+)
+
+const exporterName = "kore_exporter"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// flags are the command line of the exporter.
+type flags struct {
+	configFile   string
+	configCheck  bool
+	metricsPath  string
+	lifecycle    bool
+	logLevel     string
+	logFormat    string
+	demo         bool
+	demoSurge    bool
+	toolkitFlags *web.FlagConfig
+}
+
+func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
+	var f flags
+	app := kingpin.New(exporterName, "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report.")
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	app.HelpFlag.Short('h')
+	app.Version(version.Print(exporterName))
+	app.Flag("config.file", "Configuration file.").Default("kore_exporter.yml").StringVar(&f.configFile)
+	app.Flag("config.check", "Validate the configuration, print the plan (bots, windows, estimated Kore.ai requests per hour against the per-bot budget), then exit.").BoolVar(&f.configCheck)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	app.Flag("web.enable-lifecycle", "Enable reload via HTTP POST to /-/reload.").BoolVar(&f.lifecycle)
+	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	app.Flag("demo", "Run against a built-in simulated Kore.ai API with three demo bots (no credentials, no network); --config.file is ignored.").BoolVar(&f.demo)
+	app.Flag("demo.drop-off-surge", "In --demo mode, make one task's drop-off rate climb steeply (to see the drop-off alert fire).").BoolVar(&f.demoSurge)
+	f.toolkitFlags = kingpinflag.AddFlags(app, ":10027")
+	exited := false
+	code := 0
+	app.Terminate(func(c int) { exited, code = true, c })
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
+		return nil, 2, true
+	}
+	return &f, code, exited
+}
+
+func newLogger(w io.Writer, format, lvl string) (log.Logger, *slog.Logger) {
+	var logger log.Logger
+	if format == "json" {
+		logger = log.NewJSONLogger(log.NewSyncWriter(w))
+	} else {
+		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
+	}
+	var opt level.Option
+	slogLevel := slog.LevelInfo
+	switch lvl {
+	case "debug":
+		opt, slogLevel = level.AllowDebug(), slog.LevelDebug
+	case "warn":
+		opt, slogLevel = level.AllowWarn(), slog.LevelWarn
+	case "error":
+		opt, slogLevel = level.AllowError(), slog.LevelError
+	default:
+		opt = level.AllowInfo()
+	}
+	logger = level.NewFilter(logger, opt)
+	// One logger: the exporter-toolkit's slog output goes through go-kit.
+	// The slog handler adds its own time and caller; the go-kit logger adds
+	// ts and caller after the level filter, so the caller is the log call.
+	slogger := slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
+	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), slogger
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, code, exited := parseFlags(args, stdout, stderr)
+	if exited {
+		return code
+	}
+	logger, slogger := newLogger(stderr, f.logFormat, f.logLevel)
+
+	loadConfig := func() (*collector.Config, error) { return collector.Load(f.configFile) }
+	if f.demo {
+		sim, demoLoad, err := startDemo(logger, f.demoSurge)
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
+			return 1
+		}
+		defer sim.Close()
+		loadConfig = demoLoad
+	}
+
+	cfg, err := loadConfig()
+	if err != nil {
+		level.Error(logger).Log("msg", "invalid configuration", "file", f.configFile, "err", err)
+		return 1
+	}
+	if f.configCheck {
+		fmt.Fprintf(stdout, "configuration OK: %d bots\n", len(cfg.Bots))
+		if err := cfg.WritePlan(stdout); err != nil {
+			level.Error(logger).Log("msg", "cannot print the plan", "err", err)
+			return 1
+		}
+		return 0
+	}
+
+	reg, metrics, err := collector.NewRegistry()
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot register metrics", "err", err)
+		return 1
+	}
+	store := collector.NewStore()
+	sched := collector.NewScheduler(collector.SchedulerOpts{
+		Logger:    logger,
+		Store:     store,
+		Metrics:   metrics,
+		NewClient: collector.NewKoreClient,
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rl := &reloader{logger: logger, sched: sched, metrics: metrics, load: loadConfig}
+	if err := rl.start(ctx, cfg); err != nil {
+		level.Error(logger).Log("msg", "cannot start report jobs", "err", err)
+		return 1
+	}
+	defer rl.stop()
+	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "bots", len(cfg.Bots), "demo", f.demo)
+
+	mux, err := newMux(f, store, reg, sched, rl, slogger)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot build the HTTP handlers", "err", err)
+		return 1
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- web.ListenAndServe(srv, f.toolkitFlags, slogger) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			_ = rl.reload()
+		case err := <-srvErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+				return 1
+			}
+			return 0
+		case <-ctx.Done():
+			level.Info(logger).Log("msg", "shutting down")
+			shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+			defer done()
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				level.Error(logger).Log("msg", "HTTP shutdown", "err", err)
+			}
+			return 0
+		}
+	}
+}
+
+// startDemo starts the in-process simulator with three demo bots and returns
+// the loader of the embedded demo configuration.
+func startDemo(logger log.Logger, surge bool) (*koretest.Server, func() (*collector.Config, error), error) {
+	sim := koretest.NewServer(koretest.WithJobDuration(1500 * time.Millisecond))
+	var bots []collector.DemoBot
+	for i, b := range koretest.DemoBots(3, 1) {
+		sim.AddBot(b)
+		bots = append(bots, collector.DemoBot{Name: demoBotNames[i%len(demoBotNames)], BotID: b.ID, ClientID: b.ClientID, ClientSecret: b.ClientSecret})
+	}
+	if surge {
+		task := sim.Tasks(bots[0].BotID)[0].Name
+		sim.SetDropOffSurge(bots[0].BotID, task, time.Now().Add(-10*time.Minute), 1.5)
+		level.Info(logger).Log("msg", "demo: drop-off of one task is climbing", "bot", bots[0].Name, "task", task)
+	}
+	level.Info(logger).Log("msg", "demo: simulated Kore.ai API started", "url", sim.URL)
+	return sim, func() (*collector.Config, error) { return collector.DemoConfig(sim.URL, bots) }, nil
+}
+
+var demoBotNames = []string{"support", "sales", "travel"}
+
+// reloader swaps the running configuration; a bad new configuration keeps
+// the old one running.
+type reloader struct {
+	logger  log.Logger
+	sched   *collector.Scheduler
+	metrics *collector.Metrics
+	load    func() (*collector.Config, error)
+
+	mu     sync.Mutex
+	ctx    context.Context // the exporter's lifetime; jobs run under it
+	cfg    *collector.Config
+	stopFn func()
+}
+
+func (r *reloader) start(ctx context.Context, cfg *collector.Config) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	stop, err := r.sched.Start(ctx, cfg)
+	if err != nil {
+		r.metrics.ConfigReloaded(false, time.Now())
+		return err
+	}
+	r.ctx, r.cfg, r.stopFn = ctx, cfg, stop
+	r.metrics.ConfigReloaded(true, time.Now())
+	return nil
+}
+
+func (r *reloader) reload() error {
+	cfg, err := r.load()
+	if err != nil {
+		r.metrics.ConfigReloaded(false, time.Now())
+		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.cfg
+	r.stopFn()
+	stop, err := r.sched.Start(r.ctx, cfg)
+	if err != nil {
+		r.metrics.ConfigReloaded(false, time.Now())
+		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
+		if stop, err2 := r.sched.Start(r.ctx, old); err2 == nil {
+			r.stopFn = stop
+		} else {
+			r.stopFn = func() {}
+			level.Error(r.logger).Log("msg", "cannot restart the previous configuration", "err", err2)
+		}
+		return err
+	}
+	r.cfg, r.stopFn = cfg, stop
+	r.metrics.ConfigReloaded(true, time.Now())
+	level.Info(r.logger).Log("msg", "configuration reloaded", "bots", len(cfg.Bots))
+	return nil
+}
+
+func (r *reloader) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopFn != nil {
+		r.stopFn()
+		r.stopFn = nil
+	}
+}
+
+// newMux wires the HTTP endpoints.
+func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *collector.Scheduler, rl *reloader, logger *slog.Logger) (*http.ServeMux, error) {
+	mux := http.NewServeMux()
+	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{ErrorLog: logger}))
+	mux.Handle("/status", collector.StatusHandler(sched, nil))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !sched.Ready() {
+			http.Error(w, "Not ready: not every report job has run yet.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !f.lifecycle:
+			http.Error(w, "Lifecycle API is not enabled (--web.enable-lifecycle).", http.StatusForbidden)
+		case r.Method != http.MethodPost && r.Method != http.MethodPut:
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
+		default:
+			if err := rl.reload(); err != nil {
+				http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "Reloaded.")
+		}
+	})
+	if f.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        exporterName,
+			Description: "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: f.metricsPath, Text: "Metrics"},
+				{Address: "/status", Text: "Report job status"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}

@@ -1,7 +1,26 @@
 package collector
 
 import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"text/tabwriter"
 	"time"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Config is a parsed, validated configuration with every default applied.
@@ -23,14 +42,22 @@ type Limits struct {
 // Bot is one configured bot with its defaults resolved.
 type Bot struct {
 	// Name is the bot label value (defaults to BotID).
-	Name     string
-	BotID    string
+	Name string
+	// BotID is the Kore.ai bot (stream) id, st-….
+	BotID string
+	// ClientID is the JWT app's client id, cs-….
 	ClientID string
 	// ClientSecret is the HS256 secret, from client_secret,
 	// client_secret_file or ${ENV} expansion. Empty when PrivateKey is set.
 	ClientSecret Secret
 	// PrivateKey is a PEM RSA private key for RS256 (private_key_file).
 	PrivateKey Secret
+	// ClientSecretFile is the resolved path the client secret was read
+	// from, or empty. It is kept for logs and the status page.
+	ClientSecretFile string
+	// PrivateKeyFile is the resolved path the private key was read from,
+	// or empty.
+	PrivateKeyFile string
 	// Host is the API base URL, e.g. https://platform.kore.ai.
 	Host string
 	// AllowInsecureHTTP permits an http:// host.
@@ -94,3 +121,1330 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Reveal returns the secret's value, for signing only.
 func (s Secret) Reveal() string { return string(s) }
+
+// Defaults and bounds of the configuration. The API bounds come from
+// kore-api.md (§3 range maximum, §6 rate limits).
+const (
+	// DefaultHost is the Kore.ai API host used when none is configured.
+	DefaultHost = "https://platform.kore.ai"
+	// DefaultInterval is how often each window's report job is submitted.
+	DefaultInterval = 5 * time.Minute
+	// DefaultTimeout is a job's whole deadline.
+	DefaultTimeout = 10 * time.Minute
+	// DefaultPageSize is the default limit of each page.
+	DefaultPageSize = 100
+	// DefaultStaleAfterIntervals is the default stale_after in intervals.
+	DefaultStaleAfterIntervals = 3
+	// DefaultMaxConcurrentJobs is the default limits.max_concurrent_jobs.
+	DefaultMaxConcurrentJobs = 4
+	// DefaultRequestsPerMinutePerBot is the default
+	// limits.requests_per_minute_per_bot: Kore.ai's hourly cap (1,800/h)
+	// spread evenly.
+	DefaultRequestsPerMinutePerBot = 30
+
+	// MinInterval is the shortest allowed interval.
+	MinInterval = time.Minute
+	// MaxWindow is the longest window the API accepts (90 days).
+	MaxWindow = 90 * 24 * time.Hour
+	// MaxPageSize is the largest allowed page_size.
+	MaxPageSize = 10000
+	// KoreRequestsPerMinute is Kore.ai's per-minute limit per bot.
+	KoreRequestsPerMinute = 60
+	// KoreRequestsPerHour is Kore.ai's hourly limit per bot.
+	KoreRequestsPerHour = 1800
+)
+
+// defaultWindow is the window used when none is configured.
+var defaultWindow = Window{Name: "24h", Duration: 24 * time.Hour}
+
+// Allowed filter values (kore-api.md §3, §7), case-sensitive.
+var (
+	conversationTypes    = []string{"Interactive", "Non-Interactive"}
+	conversationStatuses = []string{"Active", "Closed"}
+	tagTypes             = []string{"user", "session", "message"}
+)
+
+// FieldError is one configuration problem. Path names the field as it is
+// written in the file (defaults.interval, bots[2].windows[0],
+// limits.max_concurrent_jobs). Messages never contain secret values.
+type FieldError struct {
+	// Path is the field's path in the file; empty for file-level problems.
+	Path string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error returns "path: message".
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
+
+// ParseOptions are the environment of ParseWith. The zero value uses the
+// process's working directory, environment and file system.
+type ParseOptions struct {
+	// BaseDir is the directory relative client_secret_file and
+	// private_key_file paths resolve against; empty means the working
+	// directory.
+	BaseDir string
+	// LookupEnv resolves ${NAME} in client_secret; nil means os.LookupEnv.
+	LookupEnv func(name string) (string, bool)
+	// ReadFile reads secret and key files; nil means os.ReadFile.
+	ReadFile func(path string) ([]byte, error)
+}
+
+// Load reads the config file at path and parses it with Parse. Relative
+// client_secret_file and private_key_file paths resolve against the
+// directory of path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	cfg, err := ParseWith(data, ParseOptions{BaseDir: filepath.Dir(path)})
+	if err != nil {
+		return nil, fmt.Errorf("load config %s:\n%w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse parses and validates a YAML config with the process's environment
+// and file system, relative file paths resolving against the working
+// directory. See ParseWith.
+func Parse(data []byte) (*Config, error) {
+	return ParseWith(data, ParseOptions{})
+}
+
+// ParseWith decodes data strictly (unknown keys are errors), applies the
+// defaults and validates the result. On failure the error joins every
+// problem found (errors.Join of *FieldError), each naming its path.
+func ParseWith(data []byte, opts ParseOptions) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
+	}
+	raw, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	r := resolver{opts: opts, seen: map[string]bool{}}
+	cfg := r.resolve(raw)
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+	// Backstop: the resolved config must hold every invariant.
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// The file as written. Pointers tell "absent" (inherit, default) from
+// "set to the zero value" (validated). Durations and windows are kept as
+// text and parsed during resolution, so their errors name their paths.
+type rawFile struct {
+	Defaults *rawSettings `yaml:"defaults"`
+	Bots     []rawBot     `yaml:"bots"`
+	Limits   *rawLimits   `yaml:"limits"`
+}
+
+type rawSettings struct {
+	Host              *string     `yaml:"host"`
+	AllowInsecureHTTP *bool       `yaml:"allow_insecure_http"`
+	Interval          *string     `yaml:"interval"`
+	Windows           *[]string   `yaml:"windows"`
+	Delay             *string     `yaml:"delay"`
+	Timeout           *string     `yaml:"timeout"`
+	PageSize          *int        `yaml:"page_size"`
+	StaleAfter        *string     `yaml:"stale_after"`
+	Filters           *rawFilters `yaml:"filters"`
+}
+
+type rawBot struct {
+	Name             string  `yaml:"name"`
+	BotID            string  `yaml:"bot_id"`
+	ClientID         string  `yaml:"client_id"`
+	ClientSecret     *string `yaml:"client_secret"`
+	ClientSecretFile *string `yaml:"client_secret_file"`
+	PrivateKeyFile   *string `yaml:"private_key_file"`
+	rawSettings      `yaml:",inline"`
+}
+
+type rawFilters struct {
+	ConversationType   *string   `yaml:"conversation_type"`
+	ConversationStatus *string   `yaml:"conversation_status"`
+	IncludeTaskNames   *[]string `yaml:"include_task_names"`
+	Tags               *[]rawTag `yaml:"tags"`
+}
+
+type rawTag struct {
+	Name   string   `yaml:"name"`
+	Values []string `yaml:"values"`
+	Type   string   `yaml:"type"`
+}
+
+type rawLimits struct {
+	MaxConcurrentJobs       *int `yaml:"max_concurrent_jobs"`
+	RequestsPerMinutePerBot *int `yaml:"requests_per_minute_per_bot"`
+}
+
+// decode checks the document's shape (one document, a mapping, known keys,
+// the right kinds), reporting every problem with its path, then decodes it
+// strictly into rawFile.
+func decode(data []byte) (*rawFile, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+		}
+		return nil, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &FieldError{Msg: fmt.Sprintf("multiple YAML documents (the second starts at line %d); a config file holds one", extra.Line)}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+		}
+		root = root.Content[0]
+	}
+	if isNull(root) {
+		return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+	}
+	var errs []error
+	sc := shapeChecker{errs: &errs, seen: map[aliasKey]bool{}}
+	sc.check(root, reflect.TypeFor[rawFile](), "", 0)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	var raw rawFile
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	if err := strict.Decode(&raw); err != nil {
+		// shapeChecker should have caught this; never echo values.
+		return nil, &FieldError{Msg: "invalid config: " + yamlMessage(err)}
+	}
+	return &raw, nil
+}
+
+var yamlTypeName = regexp.MustCompile(`(into|in type) [A-Za-z0-9_.*\[\]]+`)
+
+// yamlMessage strips the "yaml: " prefix and Go type names from a yaml.v3
+// error. yaml.v3 quotes scalar values in type errors, so only syntax
+// errors (which quote none) reach users verbatim; type errors are
+// reported by shapeChecker.
+func yamlMessage(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		// Keep only the line numbers, never the values.
+		var lines []string
+		for _, e := range te.Errors {
+			if i := strings.Index(e, ":"); i > 0 {
+				lines = append(lines, e[:i])
+			}
+		}
+		return "unexpected value at " + strings.Join(lines, ", ")
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	return yamlTypeName.ReplaceAllString(msg, "$1 the config")
+}
+
+// maxShapeDepth bounds shapeChecker's recursion.
+const maxShapeDepth = 32
+
+// shapeChecker walks a YAML node against the raw Go type it decodes into
+// and reports unknown keys and kind mismatches with their paths and lines.
+// It never quotes scalar values, which might be secrets. An alias is
+// checked once per target type (its problems are reported at its first
+// use), so alias bombs cost linear time.
+type shapeChecker struct {
+	errs *[]error
+	seen map[aliasKey]bool
+}
+
+type aliasKey struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+func (sc *shapeChecker) add(path, format string, args ...any) {
+	*sc.errs = append(*sc.errs, &FieldError{Path: orRoot(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth int) {
+	if depth > maxShapeDepth {
+		sc.add(path, "nested too deeply")
+		return
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return
+		}
+		k := aliasKey{n.Alias, t}
+		if sc.seen[k] {
+			return
+		}
+		sc.seen[k] = true
+		n = n.Alias
+	}
+	if isNull(n) {
+		return // absent: defaults apply, required fields are checked later
+	}
+	bad := func(want string) {
+		sc.add(path, "expected %s, got %s (line %d)", want, describe(n), n.Line)
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			bad("a mapping")
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+				// A mapping or a list of mappings, merged into this one.
+				if v.Kind == yaml.SequenceNode {
+					for _, e := range v.Content {
+						sc.check(e, t, path, depth+1)
+					}
+				} else {
+					sc.check(v, t, path, depth+1)
+				}
+				continue
+			}
+			if k.Kind != yaml.ScalarNode {
+				sc.add(path, "expected a field name, got %s (line %d)", describe(k), k.Line)
+				continue
+			}
+			ft, ok := fields[k.Value]
+			if !ok {
+				sc.add(path, "unknown field %q (line %d)%s", k.Value, k.Line, knownFieldsHint(fields))
+				continue
+			}
+			sc.check(v, ft, join(path, k.Value), depth+1)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			bad("a list")
+			return
+		}
+		for i, e := range n.Content {
+			sc.check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1)
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!binary" {
+			bad("a string")
+		}
+	case reflect.Int:
+		var v int
+		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
+			bad("an integer")
+		}
+	case reflect.Bool:
+		var v bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
+			bad("true or false")
+		}
+	}
+}
+
+// yamlFields maps a struct's YAML keys to their types, through inline
+// embedded structs.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" {
+			for k, v := range yamlFields(f.Type) {
+				m[k] = v
+			}
+			continue
+		}
+		if name == "" || name == "-" {
+			continue
+		}
+		m[name] = f.Type
+	}
+	return m
+}
+
+func knownFieldsHint(fields map[string]reflect.Type) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return "; known fields: " + strings.Join(names, ", ")
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// describe names a node's kind without its value.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!int":
+			return "an integer"
+		case "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		case "!!binary":
+			return "binary data"
+		default:
+			return "a string"
+		}
+	}
+	return "an unexpected value"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "(top level)"
+	}
+	return path
+}
+
+// setting is one resolved value and the path it was written at ("" for a
+// built-in default).
+type setting[T any] struct {
+	v    T
+	path string
+}
+
+// settings are the inheritable fields, resolved.
+type settings struct {
+	host       setting[string]
+	insecure   setting[bool]
+	interval   setting[time.Duration]
+	windows    setting[[]Window]
+	delay      setting[time.Duration]
+	timeout    setting[time.Duration]
+	pageSize   setting[int]
+	staleAfter *setting[time.Duration] // nil: 3 × interval
+	filterType setting[string]
+	filterStat setting[string]
+	taskNames  setting[[]string]
+	tags       setting[[]Tag]
+}
+
+func builtinSettings() settings {
+	return settings{
+		host:     setting[string]{v: DefaultHost},
+		interval: setting[time.Duration]{v: DefaultInterval},
+		windows:  setting[[]Window]{v: []Window{defaultWindow}},
+		timeout:  setting[time.Duration]{v: DefaultTimeout},
+		pageSize: setting[int]{v: DefaultPageSize},
+	}
+}
+
+// resolver turns a rawFile into a Config, collecting every problem.
+type resolver struct {
+	opts ParseOptions
+	errs []error
+	seen map[string]bool
+	// invalid holds paths whose text did not parse; checks of values
+	// resolved from them are skipped so that one mistake is one error.
+	invalid map[string]bool
+}
+
+func (r *resolver) add(path, format string, args ...any) {
+	if path == "" {
+		return
+	}
+	e := &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
+	if s := e.Error(); !r.seen[s] {
+		r.seen[s] = true
+		r.errs = append(r.errs, e)
+	}
+}
+
+func (r *resolver) markInvalid(path string) {
+	if r.invalid == nil {
+		r.invalid = map[string]bool{}
+	}
+	r.invalid[path] = true
+}
+
+func (r *resolver) resolve(raw *rawFile) *Config {
+	base := builtinSettings()
+	if raw.Defaults != nil {
+		r.override(&base, raw.Defaults, "defaults")
+		// Check the defaults on their own, so a bad default is an error
+		// even when every bot overrides it.
+		pseudo := Bot{}
+		applySettings(&pseudo, base)
+		checkSettings(&pseudo, r.pather("defaults", base, true), r.add)
+	}
+	cfg := &Config{}
+	if len(raw.Bots) == 0 {
+		r.add("bots", "at least one bot is required")
+	}
+	for i := range raw.Bots {
+		rb := &raw.Bots[i]
+		prefix := fmt.Sprintf("bots[%d]", i)
+		s := base
+		r.override(&s, &rb.rawSettings, prefix)
+		b := Bot{Name: rb.Name, BotID: rb.BotID, ClientID: rb.ClientID}
+		if b.Name == "" {
+			b.Name = b.BotID
+		}
+		applySettings(&b, s)
+		r.secrets(&b, rb, prefix)
+		at := r.pather(prefix, s, false)
+		checkSettings(&b, at, r.add)
+		checkIdentity(&b, at, r.add)
+		cfg.Bots = append(cfg.Bots, b)
+	}
+	checkUnique(cfg.Bots, func(i int, field string) string { return fmt.Sprintf("bots[%d].%s", i, field) }, r.add)
+	cfg.Limits = Limits{MaxConcurrentJobs: DefaultMaxConcurrentJobs, RequestsPerMinutePerBot: DefaultRequestsPerMinutePerBot}
+	if raw.Limits != nil {
+		if raw.Limits.MaxConcurrentJobs != nil {
+			cfg.Limits.MaxConcurrentJobs = *raw.Limits.MaxConcurrentJobs
+		}
+		if raw.Limits.RequestsPerMinutePerBot != nil {
+			cfg.Limits.RequestsPerMinutePerBot = *raw.Limits.RequestsPerMinutePerBot
+		}
+	}
+	checkLimits(cfg.Limits, r.add)
+	return cfg
+}
+
+// pather returns the function that maps a field of a bot's resolved
+// settings to the path a problem is reported at. A problem involving only
+// inherited values is reported once, at the defaults; a problem in which
+// the bot took part is reported at the bot. Fields resolved from text that
+// did not parse map to "" (no report, the parse error was reported). With
+// single set (checking the defaults alone), rules relating several fields
+// are skipped: a bot may still complete them.
+func (r *resolver) pather(prefix string, s settings, single bool) pathFunc {
+	src := map[string]string{
+		"host":                        s.host.path,
+		"allow_insecure_http":         s.insecure.path,
+		"interval":                    s.interval.path,
+		"windows":                     s.windows.path,
+		"delay":                       s.delay.path,
+		"timeout":                     s.timeout.path,
+		"page_size":                   s.pageSize.path,
+		"filters.conversation_type":   s.filterType.path,
+		"filters.conversation_status": s.filterStat.path,
+		"filters.include_task_names":  s.taskNames.path,
+		"filters.tags":                s.tags.path,
+	}
+	if s.staleAfter != nil {
+		src["stale_after"] = s.staleAfter.path
+	}
+	own := prefix + "."
+	return func(field string, related ...string) string {
+		if single && len(related) > 0 {
+			return ""
+		}
+		key, rest := splitField(field)
+		p, known := src[key]
+		if !known {
+			// Identity fields, and stale_after derived from the interval:
+			// always the bot's own.
+			if r.invalid[own+key] {
+				return ""
+			}
+			return own + field
+		}
+		if r.invalid[p] || r.invalid[p+rest] {
+			return ""
+		}
+		inherited := !strings.HasPrefix(p, own)
+		for _, f := range related {
+			rk, _ := splitField(f)
+			rp := src[rk]
+			if r.invalid[rp] {
+				return ""
+			}
+			if strings.HasPrefix(rp, own) {
+				inherited = false
+			}
+		}
+		if inherited && p != "" {
+			return p + rest
+		}
+		return own + field
+	}
+}
+
+// splitField splits "windows[2]" into "windows" and "[2]", and
+// "filters.tags[0].type" into "filters.tags" and "[0].type".
+func splitField(field string) (key, rest string) {
+	start := 0
+	if strings.HasPrefix(field, "filters.") {
+		start = len("filters.")
+	}
+	if i := strings.IndexAny(field[start:], ".["); i >= 0 {
+		return field[:start+i], field[start+i:]
+	}
+	return field, ""
+}
+
+// override parses the fields set in rs (written at prefix) over s.
+func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
+	p := func(f string) string { return prefix + "." + f }
+	if rs.Host != nil {
+		s.host = setting[string]{v: *rs.Host, path: p("host")}
+	}
+	if rs.AllowInsecureHTTP != nil {
+		s.insecure = setting[bool]{v: *rs.AllowInsecureHTTP, path: p("allow_insecure_http")}
+	}
+	dur := func(text *string, dst *setting[time.Duration], field string) {
+		if text == nil {
+			return
+		}
+		*dst = setting[time.Duration]{v: r.duration(*text, p(field)), path: p(field)}
+	}
+	dur(rs.Interval, &s.interval, "interval")
+	dur(rs.Delay, &s.delay, "delay")
+	dur(rs.Timeout, &s.timeout, "timeout")
+	if rs.StaleAfter != nil {
+		s.staleAfter = &setting[time.Duration]{}
+		dur(rs.StaleAfter, s.staleAfter, "stale_after")
+	}
+	if rs.PageSize != nil {
+		s.pageSize = setting[int]{v: *rs.PageSize, path: p("page_size")}
+	}
+	if rs.Windows != nil {
+		s.windows = setting[[]Window]{v: r.windows(*rs.Windows, p("windows")), path: p("windows")}
+	}
+	if f := rs.Filters; f != nil {
+		if f.ConversationType != nil {
+			s.filterType = setting[string]{v: *f.ConversationType, path: p("filters.conversation_type")}
+		}
+		if f.ConversationStatus != nil {
+			s.filterStat = setting[string]{v: *f.ConversationStatus, path: p("filters.conversation_status")}
+		}
+		if f.IncludeTaskNames != nil {
+			s.taskNames = setting[[]string]{v: *f.IncludeTaskNames, path: p("filters.include_task_names")}
+		}
+		if f.Tags != nil {
+			tags := make([]Tag, 0, len(*f.Tags))
+			for _, t := range *f.Tags {
+				tags = append(tags, Tag(t))
+			}
+			s.tags = setting[[]Tag]{v: tags, path: p("filters.tags")}
+		}
+	}
+}
+
+// duration parses a duration written at path (units ms, s, m, h, d, w, y).
+func (r *resolver) duration(text, path string) time.Duration {
+	d, err := parseDuration(strings.TrimSpace(text))
+	if err != nil {
+		r.add(path, "%q is not a valid duration (a number and a unit: s, m, h, d or w, e.g. 30s, 5m, 7d)", text)
+		r.markInvalid(path)
+		return 0
+	}
+	return d
+}
+
+var windowSyntax = regexp.MustCompile(`^([0-9]+[smhdw])+$`)
+
+// windows parses a window list written at path. Range and duplicate
+// checks are in checkSettings.
+func (r *resolver) windows(texts []string, path string) []Window {
+	ws := make([]Window, 0, len(texts))
+	for i, text := range texts {
+		wp := fmt.Sprintf("%s[%d]", path, i)
+		d, err := parseDuration(text)
+		if err != nil || !windowSyntax.MatchString(text) {
+			r.add(wp, "%q is not a valid window (a number and a unit: s, m, h, d or w, e.g. 1h, 24h, 7d)", text)
+			r.markInvalid(wp)
+			// A placeholder keeps the indexes of the rest aligned.
+			ws = append(ws, Window{Name: text})
+			continue
+		}
+		ws = append(ws, Window{Name: text, Duration: d})
+	}
+	return ws
+}
+
+// applySettings copies resolved settings into b.
+func applySettings(b *Bot, s settings) {
+	b.Host = strings.TrimSuffix(s.host.v, "/")
+	b.AllowInsecureHTTP = s.insecure.v
+	b.Interval = s.interval.v
+	b.Windows = append([]Window(nil), s.windows.v...)
+	b.Delay = s.delay.v
+	b.Timeout = s.timeout.v
+	b.PageSize = s.pageSize.v
+	if s.staleAfter != nil {
+		b.StaleAfter = s.staleAfter.v
+	} else {
+		b.StaleAfter = saturatingMul(DefaultStaleAfterIntervals, b.Interval)
+	}
+	b.Filters = Filters{
+		ConversationType:   s.filterType.v,
+		ConversationStatus: s.filterStat.v,
+		IncludeTaskNames:   append([]string(nil), s.taskNames.v...),
+		Tags:               cloneTags(s.tags.v),
+	}
+}
+
+func cloneTags(tags []Tag) []Tag {
+	if tags == nil {
+		return nil
+	}
+	out := make([]Tag, len(tags))
+	for i, t := range tags {
+		out[i] = Tag{Name: t.Name, Values: append([]string(nil), t.Values...), Type: t.Type}
+	}
+	return out
+}
+
+func saturatingMul(n int64, d time.Duration) time.Duration {
+	if d > 0 && d > maxDuration/time.Duration(n) {
+		return maxDuration
+	}
+	return time.Duration(n) * d
+}
+
+// secrets resolves the bot's one secret source into b, reporting at the
+// source's path. Messages never contain the secret or the file content.
+func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
+	var sources []string
+	if rb.ClientSecret != nil {
+		sources = append(sources, "client_secret")
+	}
+	if rb.ClientSecretFile != nil {
+		sources = append(sources, "client_secret_file")
+	}
+	if rb.PrivateKeyFile != nil {
+		sources = append(sources, "private_key_file")
+	}
+	// Whatever the outcome, the typed secret check in checkIdentity must
+	// not report again.
+	r.markInvalid(prefix + ".client_secret")
+	switch len(sources) {
+	case 0:
+		r.add(prefix, "no credentials: set one of client_secret, client_secret_file or private_key_file")
+		return
+	case 1:
+	default:
+		r.add(prefix, "set exactly one of client_secret, client_secret_file or private_key_file, not %s", strings.Join(sources, " and "))
+		return
+	}
+	switch {
+	case rb.ClientSecret != nil:
+		path := prefix + ".client_secret"
+		v, msg := expandEnv(*rb.ClientSecret, r.opts.LookupEnv)
+		switch {
+		case msg != "":
+			r.add(path, "%s", msg)
+		case v == "" && *rb.ClientSecret == "":
+			r.add(path, "is empty")
+		case v == "":
+			r.add(path, "expands to an empty value")
+		default:
+			b.ClientSecret = Secret(v)
+		}
+	case rb.ClientSecretFile != nil:
+		path := prefix + ".client_secret_file"
+		file, data, ok := r.readSecretFile(*rb.ClientSecretFile, path)
+		if !ok {
+			return
+		}
+		b.ClientSecretFile = file
+		b.ClientSecret = Secret(strings.TrimSpace(string(data)))
+	case rb.PrivateKeyFile != nil:
+		path := prefix + ".private_key_file"
+		file, data, ok := r.readSecretFile(*rb.PrivateKeyFile, path)
+		if !ok {
+			return
+		}
+		if msg := checkPrivateKey(data); msg != "" {
+			r.add(path, "%s: %s", file, msg)
+			return
+		}
+		b.PrivateKeyFile = file
+		b.PrivateKey = Secret(data)
+	}
+}
+
+// readSecretFile reads a secret or key file named at path, relative names
+// resolving against the base directory.
+func (r *resolver) readSecretFile(name, path string) (string, []byte, bool) {
+	if strings.TrimSpace(name) == "" {
+		r.add(path, "is empty; set a file name")
+		return "", nil, false
+	}
+	file := name
+	if !filepath.IsAbs(file) && r.opts.BaseDir != "" {
+		file = filepath.Join(r.opts.BaseDir, file)
+	}
+	data, err := r.opts.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		r.add(path, "file %s does not exist", file)
+		return "", nil, false
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already named
+		}
+		r.add(path, "cannot read file %s: %v", file, err)
+		return "", nil, false
+	case len(bytes.TrimSpace(data)) == 0:
+		r.add(path, "file %s is empty", file)
+		return "", nil, false
+	}
+	return file, data, true
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// expandEnv replaces each ${NAME} in s with the variable's value; "$${"
+// is a literal "${". On failure it returns a message naming the variable
+// (never the value, nor the text around it).
+func expandEnv(s string, lookup func(string) (string, bool)) (string, string) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), ""
+		}
+		if i > 0 && s[i-1] == '$' {
+			b.WriteString(s[:i-1])
+			b.WriteString("${")
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(s[:i])
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			return "", "unterminated ${ (write ${NAME} to use an environment variable, $${ for a literal ${)"
+		}
+		name := s[i+2 : i+2+end]
+		if !envName.MatchString(name) {
+			return "", "invalid ${…} reference: a variable name is letters, digits and _, not starting with a digit"
+		}
+		v, ok := lookup(name)
+		if !ok {
+			return "", fmt.Sprintf("environment variable %s is not set", name)
+		}
+		b.WriteString(v)
+		s = s[i+2+end+1:]
+	}
+}
+
+// checkPrivateKey says what is wrong with a PEM RSA private key, or "".
+// Its messages never contain key material.
+func checkPrivateKey(data []byte) string {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return "no PEM block found; want an RSA private key (PKCS#1 or PKCS#8 PEM)"
+	}
+	if _, ok := block.Headers["Proc-Type"]; ok || block.Type == "ENCRYPTED PRIVATE KEY" {
+		return "encrypted private keys are not supported"
+	}
+	var key *rsa.PrivateKey
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		if err != nil {
+			return "not a valid PKCS#1 RSA private key"
+		}
+		key = k
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return "not a valid PKCS#8 private key"
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return fmt.Sprintf("the key is %s; RS256 needs an RSA key", keyKind(k))
+		}
+		key = rk
+	default:
+		return fmt.Sprintf("PEM block is %q; want \"RSA PRIVATE KEY\" (PKCS#1) or \"PRIVATE KEY\" (PKCS#8)", block.Type)
+	}
+	if err := key.Validate(); err != nil {
+		return "RSA private key fails validation"
+	}
+	return ""
+}
+
+func keyKind(k any) string {
+	t := reflect.TypeOf(k).String() // e.g. *ecdsa.PrivateKey
+	t = strings.TrimPrefix(t, "*")
+	if pkg, _, ok := strings.Cut(t, "."); ok {
+		return strings.ToUpper(pkg)
+	}
+	return t
+}
+
+// Validate checks the invariants of a Config, such as one built in code
+// (the demo mode) or one returned by Parse. It returns every problem at
+// once (errors.Join of *FieldError), with paths as the YAML file would
+// name them (bots[0].interval, limits.max_concurrent_jobs).
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		if path != "" {
+			errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+		}
+	}
+	if len(c.Bots) == 0 {
+		add("bots", "at least one bot is required")
+	}
+	for i := range c.Bots {
+		b := &c.Bots[i]
+		prefix := fmt.Sprintf("bots[%d].", i)
+		at := func(field string, _ ...string) string { return prefix + field }
+		checkSettings(b, at, add)
+		checkIdentity(b, at, add)
+	}
+	checkUnique(c.Bots, func(i int, field string) string { return fmt.Sprintf("bots[%d].%s", i, field) }, add)
+	checkLimits(c.Limits, add)
+	return errors.Join(errs...)
+}
+
+// pathFunc maps a bot field (and the fields a rule relates it to) to the
+// path a problem is reported at; "" means do not report.
+type pathFunc func(field string, related ...string) string
+
+// addFunc records one problem.
+type addFunc func(path, format string, args ...any)
+
+// checkSettings checks a bot's inheritable fields. Every rule on them is
+// here, for both Parse and Validate.
+func checkSettings(b *Bot, at pathFunc, add addFunc) {
+	checkHost(b, at, add)
+	if b.Interval < MinInterval {
+		add(at("interval"), "%s is shorter than the minimum of 1m", fmtDur(b.Interval))
+	}
+	if len(b.Windows) == 0 {
+		add(at("windows"), "at least one window is required")
+	}
+	for i, w := range b.Windows {
+		wf := fmt.Sprintf("windows[%d]", i)
+		switch {
+		case w.Name == "":
+			add(at(wf), "window has no name")
+		case w.Duration <= 0:
+			add(at(wf), "window %s must be longer than zero", w.Name)
+		case w.Duration > MaxWindow:
+			add(at(wf), "window %s exceeds the API's 90-day maximum", w.Name)
+		}
+		for j := range i {
+			if b.Windows[j].Duration == w.Duration || b.Windows[j].Name == w.Name {
+				add(at(wf), "window %s duplicates windows[%d] (%s)", w.Name, j, b.Windows[j].Name)
+				break
+			}
+		}
+	}
+	if b.Delay < 0 {
+		add(at("delay"), "must not be negative")
+	}
+	if b.Timeout <= 0 {
+		add(at("timeout"), "must be longer than zero")
+	}
+	if b.PageSize < 1 || b.PageSize > MaxPageSize {
+		add(at("page_size"), "%d is outside 1..%d", b.PageSize, MaxPageSize)
+	}
+	if b.StaleAfter < b.Interval && b.Interval >= MinInterval {
+		add(at("stale_after", "interval"), "%s is shorter than the interval %s", fmtDur(b.StaleAfter), fmtDur(b.Interval))
+	}
+	checkFilters(&b.Filters, at, add)
+}
+
+func checkHost(b *Bot, at pathFunc, add addFunc) {
+	path := at("host")
+	u, err := url.Parse(b.Host)
+	switch {
+	case b.Host == "":
+		add(path, "is empty; want an absolute URL like %s", DefaultHost)
+	case err != nil:
+		add(path, "is not a valid URL; want an absolute URL like %s", DefaultHost)
+	case u.User != nil:
+		add(path, "must not contain a user name or password")
+	case u.Scheme == "" || u.Host == "" || u.Opaque != "":
+		add(path, "%q is not an absolute URL; want one like %s", b.Host, DefaultHost)
+	case u.Scheme != "https" && u.Scheme != "http":
+		add(path, "%q: scheme must be https (or http with allow_insecure_http: true)", b.Host)
+	case u.Path != "" && u.Path != "/":
+		add(path, "%q must not have a path; the exporter adds /api/public/…", b.Host)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		add(path, "%q must not have a query or fragment", b.Host)
+	case u.Scheme == "http" && !b.AllowInsecureHTTP:
+		add(at("host", "allow_insecure_http"), "%q uses plain http; use https, or set allow_insecure_http: true", b.Host)
+	}
+}
+
+// checkFilters checks the filters. An empty enum value means "no filter"
+// (a bot writes "" to drop a filter it would inherit).
+func checkFilters(f *Filters, at pathFunc, add addFunc) {
+	if f.ConversationType != "" && !oneOf(f.ConversationType, conversationTypes) {
+		add(at("filters.conversation_type"), "%q is not one of %s (case-sensitive)", f.ConversationType, strings.Join(conversationTypes, ", "))
+	}
+	if f.ConversationStatus != "" && !oneOf(f.ConversationStatus, conversationStatuses) {
+		add(at("filters.conversation_status"), "%q is not one of %s (case-sensitive)", f.ConversationStatus, strings.Join(conversationStatuses, ", "))
+	}
+	for i, n := range f.IncludeTaskNames {
+		if strings.TrimSpace(n) == "" {
+			add(at(fmt.Sprintf("filters.include_task_names[%d]", i)), "task name is empty")
+		}
+	}
+	for i, t := range f.Tags {
+		tp := fmt.Sprintf("filters.tags[%d]", i)
+		if strings.TrimSpace(t.Name) == "" {
+			add(at(tp+".name"), "tag name is empty")
+		}
+		if len(t.Values) == 0 {
+			add(at(tp+".values"), "at least one value is required")
+		}
+		for j, v := range t.Values {
+			if v == "" {
+				add(at(fmt.Sprintf("%s.values[%d]", tp, j)), "value is empty")
+			}
+		}
+		if t.Type != "" && !oneOf(t.Type, tagTypes) {
+			add(at(tp+".type"), "%q is not one of %s (case-sensitive)", t.Type, strings.Join(tagTypes, ", "))
+		}
+	}
+}
+
+// checkIdentity checks a bot's own fields: name, ids and credentials.
+func checkIdentity(b *Bot, at pathFunc, add addFunc) {
+	if b.BotID == "" {
+		add(at("bot_id"), "is required")
+	} else if strings.ContainsAny(b.BotID, "/?#") || strings.IndexFunc(b.BotID, unicode.IsSpace) >= 0 {
+		add(at("bot_id"), "%q must not contain '/', '?', '#' or whitespace", b.BotID)
+	}
+	if b.ClientID == "" {
+		add(at("client_id"), "is required")
+	} else if strings.IndexFunc(b.ClientID, unicode.IsSpace) >= 0 {
+		add(at("client_id"), "must not contain whitespace")
+	}
+	if b.Name != "" && strings.TrimSpace(b.Name) != b.Name {
+		add(at("name"), "%q must not start or end with whitespace", b.Name)
+	}
+	switch {
+	case b.ClientSecret == "" && b.PrivateKey == "":
+		add(at("client_secret"), "no credentials: set one of client_secret, client_secret_file or private_key_file")
+	case b.ClientSecret != "" && b.PrivateKey != "":
+		add(at("client_secret"), "set exactly one of client_secret, client_secret_file or private_key_file")
+	case b.PrivateKey != "":
+		if msg := checkPrivateKey([]byte(b.PrivateKey)); msg != "" {
+			add(at("private_key_file"), "%s", msg)
+		}
+	}
+}
+
+// checkUnique reports duplicate bot names and bot ids.
+func checkUnique(bots []Bot, at func(i int, field string) string, add addFunc) {
+	names := map[string]int{}
+	ids := map[string]int{}
+	for i, b := range bots {
+		if b.Name != "" {
+			if j, dup := names[b.Name]; dup {
+				add(at(i, "name"), "duplicate bot name %q (bots[%d] has it too); names are the bot label and must be unique", b.Name, j)
+			} else {
+				names[b.Name] = i
+			}
+		}
+		if b.BotID != "" {
+			if j, dup := ids[b.BotID]; dup {
+				add(at(i, "bot_id"), "duplicate bot_id %q (bots[%d] has it too)", b.BotID, j)
+			} else {
+				ids[b.BotID] = i
+			}
+		}
+	}
+}
+
+func checkLimits(l Limits, add addFunc) {
+	if l.MaxConcurrentJobs < 1 {
+		add("limits.max_concurrent_jobs", "%d must be at least 1", l.MaxConcurrentJobs)
+	}
+	if l.RequestsPerMinutePerBot < 1 || l.RequestsPerMinutePerBot > KoreRequestsPerMinute {
+		add("limits.requests_per_minute_per_bot", "%d is outside 1..%d (Kore.ai allows %d/min and %d/h per bot)",
+			l.RequestsPerMinutePerBot, KoreRequestsPerMinute, KoreRequestsPerMinute, KoreRequestsPerHour)
+	}
+}
+
+func oneOf(v string, allowed []string) bool { return slices.Contains(allowed, v) }
+
+// durationUnits are the units of config durations, biggest first, as in
+// Prometheus (prometheus/common/model.ParseDuration): a day is 24h, a week
+// 7d, a year 365d.
+var durationUnits = []struct {
+	name string
+	d    time.Duration
+}{
+	{"y", 365 * 24 * time.Hour},
+	{"w", 7 * 24 * time.Hour},
+	{"d", 24 * time.Hour},
+	{"h", time.Hour},
+	{"m", time.Minute},
+	{"s", time.Second},
+	{"ms", time.Millisecond},
+}
+
+// parseDuration parses a Prometheus-style duration: "0", or numbers with
+// units (ms, s, m, h, d, w, y) from the biggest unit to the smallest, each
+// at most once ("1h30m", "7d"). Negative values are not durations.
+func parseDuration(s string) (time.Duration, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	var total time.Duration
+	last := -1
+	for s != "" {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 18 {
+			return 0, errors.New("invalid duration")
+		}
+		var n int64
+		for _, c := range s[:i] {
+			n = n*10 + int64(c-'0')
+		}
+		s = s[i:]
+		j := 0
+		for j < len(s) && (s[j] < '0' || s[j] > '9') {
+			j++
+		}
+		unit := s[:j]
+		s = s[j:]
+		pos := -1
+		for k, u := range durationUnits {
+			if u.name == unit {
+				pos = k
+				break
+			}
+		}
+		if pos <= last {
+			return 0, errors.New("invalid duration")
+		}
+		last = pos
+		u := durationUnits[pos].d
+		if n > int64(maxDuration/u) || total > maxDuration-time.Duration(n)*u {
+			return 0, errors.New("duration out of range")
+		}
+		total += time.Duration(n) * u
+	}
+	return total, nil
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
+
+// fmtDur formats a duration the way the config writes it (5m, 1d, 1h30m);
+// years and weeks only when exact.
+func fmtDur(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	sign := ""
+	if d < 0 {
+		if d == -d { // math.MinInt64
+			return d.String()
+		}
+		sign, d = "-", -d
+	}
+	var b strings.Builder
+	for _, u := range durationUnits {
+		if (u.name == "y" || u.name == "w") && d%u.d != 0 {
+			continue
+		}
+		if n := d / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			d -= n * u.d
+		}
+	}
+	if b.Len() == 0 {
+		return sign + d.String() // below a millisecond
+	}
+	return sign + b.String()
+}
+
+// The request model of Plan, in one place. Per window run the exporter
+// fetches Pages pages; each page is its own report job (kore-api.md §7):
+// one POST to submit it and polls until it is done, the last poll
+// returning the page's rows. Polls start 2 s apart and grow ×1.5 up to
+// 30 s, so a job that takes about a minute costs about 7 polls
+// (2+3+4.5+6.75+10.1+15.2+22.8 s ≈ 64 s). Pages run one after another.
+const (
+	// planPostsPerPage is the submit request of each page's job.
+	planPostsPerPage = 1
+	// planPollsPerPage is the polls of a job that takes about a minute.
+	planPollsPerPage = 7
+	// planRequestsPerPage is every request of one page.
+	planRequestsPerPage = planPostsPerPage + planPollsPerPage
+	// planJobDuration is how long one page's job is assumed to take.
+	planJobDuration = time.Minute
+	// planAssumedRows is the rows a report is assumed to return: about
+	// 100 tasks with a success and a failtask row each. The real count
+	// shows in the exporter's metrics once it runs.
+	planAssumedRows = 200
+)
+
+// BotPlan is the estimated API use of one bot, for --config.check.
+type BotPlan struct {
+	// Name is the bot's name.
+	Name string
+	// Windows are the bot's windows, each one job per Interval.
+	Windows []Window
+	// Interval is how often each window's job runs.
+	Interval time.Duration
+	// PageSize is the configured page size.
+	PageSize int
+	// PagesPerRun is the estimated pages of one window's run
+	// (planAssumedRows rows / PageSize, rounded up).
+	PagesPerRun int
+	// RequestsPerRun is the estimated requests of one window's run:
+	// PagesPerRun × (1 POST + about 7 polls).
+	RequestsPerRun int
+	// RunDuration is the estimated length of one window's run.
+	RunDuration time.Duration
+	// EstimatedRequestsPerHour is runs per hour (1h / Interval) × windows
+	// × RequestsPerRun, rounded up.
+	EstimatedRequestsPerHour int
+	// PeakRequestsPerMinute is the estimated requests in a minute when
+	// every window runs at once (as they do at start): windows × the
+	// requests of one page.
+	PeakRequestsPerMinute int
+	// Warnings say where the estimate crosses Kore.ai's limits, the
+	// configured budget, the timeout or the interval.
+	Warnings []string
+}
+
+// Plan estimates each bot's API use against Kore.ai's limits (60/min and
+// 1,800/h per bot) and limits.requests_per_minute_per_bot. The estimates
+// follow the model documented at planRequestsPerPage.
+func (c *Config) Plan() []BotPlan {
+	plans := make([]BotPlan, 0, len(c.Bots))
+	for _, b := range c.Bots {
+		p := BotPlan{Name: b.Name, Windows: b.Windows, Interval: b.Interval, PageSize: b.PageSize}
+		if b.PageSize > 0 {
+			p.PagesPerRun = (planAssumedRows + b.PageSize - 1) / b.PageSize
+		}
+		p.RequestsPerRun = p.PagesPerRun * planRequestsPerPage
+		p.RunDuration = time.Duration(p.PagesPerRun) * planJobDuration
+		if b.Interval > 0 {
+			runsPerHour := float64(time.Hour) / float64(b.Interval)
+			perHour := runsPerHour * float64(len(b.Windows)) * float64(p.RequestsPerRun)
+			p.EstimatedRequestsPerHour = int(perHour)
+			if float64(p.EstimatedRequestsPerHour) < perHour {
+				p.EstimatedRequestsPerHour++
+			}
+		}
+		p.PeakRequestsPerMinute = len(b.Windows) * planRequestsPerPage
+		budget := c.Limits.RequestsPerMinutePerBot
+		switch {
+		case p.EstimatedRequestsPerHour > KoreRequestsPerHour:
+			p.Warnings = append(p.Warnings, fmt.Sprintf(
+				"about %d requests/hour exceeds Kore.ai's %d/hour per bot: calls fail until the hour rolls over; raise interval or page_size, or drop windows",
+				p.EstimatedRequestsPerHour, KoreRequestsPerHour))
+		case budget > 0 && p.EstimatedRequestsPerHour > budget*60:
+			p.Warnings = append(p.Warnings, fmt.Sprintf(
+				"about %d requests/hour exceeds the budget of %d/hour (limits.requests_per_minute_per_bot %d): runs will be slowed and may be skipped",
+				p.EstimatedRequestsPerHour, budget*60, budget))
+		}
+		if budget > 0 && p.PeakRequestsPerMinute > budget {
+			p.Warnings = append(p.Warnings, fmt.Sprintf(
+				"%d windows running at once need about %d requests/minute, above limits.requests_per_minute_per_bot %d: their jobs will be spread out",
+				len(b.Windows), p.PeakRequestsPerMinute, budget))
+		}
+		if b.Timeout > 0 && p.RunDuration > b.Timeout {
+			p.Warnings = append(p.Warnings, fmt.Sprintf(
+				"a run of about %d pages takes about %s, longer than timeout %s: raise page_size or timeout",
+				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Timeout)))
+		} else if b.Interval > 0 && p.RunDuration > b.Interval {
+			p.Warnings = append(p.Warnings, fmt.Sprintf(
+				"a run of about %d pages takes about %s, longer than interval %s: runs will be skipped",
+				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Interval)))
+		}
+		plans = append(plans, p)
+	}
+	return plans
+}
+
+// String summarizes the plan on one line, without its warnings.
+func (p BotPlan) String() string {
+	return fmt.Sprintf("%s: windows %s every %s, page_size %d: ~%d pages and ~%d requests per run, ~%d requests/hour, peak ~%d/minute",
+		p.Name, windowNames(p.Windows), fmtDur(p.Interval), p.PageSize,
+		p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute)
+}
+
+func windowNames(ws []Window) string {
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.Name
+	}
+	return strings.Join(names, ",")
+}
+
+// WritePlan writes the plan of every bot as a table, then its warnings,
+// the model's assumptions and the exporter-wide concurrency estimate.
+func (c *Config) WritePlan(w io.Writer) error {
+	plans := c.Plan()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BOT\tWINDOWS\tINTERVAL\tPAGE_SIZE\tPAGES/RUN\tREQ/RUN\tREQ/HOUR\tPEAK REQ/MIN")
+	var jobMinutesPerHour float64
+	for i, p := range plans {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", p.Name, windowNames(p.Windows), fmtDur(p.Interval),
+			p.PageSize, p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute)
+		if b := c.Bots[i]; b.Interval > 0 {
+			jobMinutesPerHour += float64(time.Hour) / float64(b.Interval) * float64(len(b.Windows)) * p.RunDuration.Minutes()
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var out strings.Builder
+	for _, p := range plans {
+		for _, warning := range p.Warnings {
+			fmt.Fprintf(&out, "warning: bot %s: %s\n", p.Name, warning)
+		}
+	}
+	busy := jobMinutesPerHour / 60
+	fmt.Fprintf(&out, "jobs: about %.1f in flight on average; limits.max_concurrent_jobs %d\n", busy, c.Limits.MaxConcurrentJobs)
+	if busy > float64(c.Limits.MaxConcurrentJobs) {
+		fmt.Fprintf(&out, "warning: jobs need about %.1f slots on average, more than limits.max_concurrent_jobs %d: runs will queue and be skipped\n",
+			busy, c.Limits.MaxConcurrentJobs)
+	}
+	fmt.Fprintf(&out, "limits: requests_per_minute_per_bot %d (Kore.ai allows %d/minute and %d/hour per bot)\n",
+		c.Limits.RequestsPerMinutePerBot, KoreRequestsPerMinute, KoreRequestsPerHour)
+	fmt.Fprintf(&out, "model: ~%d rows per report; each page is a job of about %s costing %d POST + ~%d polls; pages run one after another\n",
+		planAssumedRows, fmtDur(planJobDuration), planPostsPerPage, planPollsPerPage)
+	_, err := io.WriteString(w, out.String())
+	return err
+}

@@ -1,0 +1,786 @@
+package collector
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testKeys are generated once per test binary, so no private key lives in
+// the repository. The tests serve them as testdata/keys/*.pem through
+// ParseOptions.ReadFile.
+var testKeys = sync.OnceValue(func() map[string][]byte {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	pkcs8 := func(k any) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			panic(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	return map[string][]byte{
+		"rsa-pkcs1.pem": pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)}),
+		"rsa-pkcs8.pem": pkcs8(rk),
+		"ec-pkcs8.pem":  pkcs8(ek),
+	}
+})
+
+// testEnv is the environment the tests parse with.
+var testEnv = map[string]string{
+	"KORE_TEST_SECRET":    "env-secret",
+	"KORE_TEST_EMPTY":     "",
+	"KORE_SUPPORT_SECRET": "support-secret-from-env",
+}
+
+// testOptions resolves files against dir, serves the generated keys as
+// <dir>/keys/*.pem and (for config.example.yml) the absolute secret path,
+// and reads the environment from testEnv.
+func testOptions(dir string) ParseOptions {
+	return ParseOptions{
+		BaseDir: dir,
+		LookupEnv: func(name string) (string, bool) {
+			v, ok := testEnv[name]
+			return v, ok
+		},
+		ReadFile: func(path string) ([]byte, error) {
+			if filepath.Dir(path) == filepath.Join(dir, "keys") {
+				if k, ok := testKeys()[filepath.Base(path)]; ok {
+					return k, nil
+				}
+				return testKeys()["rsa-pkcs1.pem"], nil
+			}
+			if path == "/etc/kore_exporter/support.secret" {
+				return []byte("support-secret-from-file\n"), nil
+			}
+			return os.ReadFile(path)
+		},
+	}
+}
+
+func parseTestFile(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ParseWith(data, testOptions("testdata"))
+}
+
+func TestParseGoodFiles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file  string
+		check func(t *testing.T, c *Config)
+	}{
+		{"good-minimal.yml", func(t *testing.T, c *Config) {
+			want := Bot{
+				Name:         "st-00000000-0000-5000-8000-000000000001",
+				BotID:        "st-00000000-0000-5000-8000-000000000001",
+				ClientID:     "cs-00000000-0000-5000-8000-000000000001",
+				ClientSecret: "minimal-secret",
+				Host:         "https://platform.kore.ai",
+				Interval:     5 * time.Minute,
+				Windows:      []Window{{Name: "24h", Duration: 24 * time.Hour}},
+				Timeout:      10 * time.Minute,
+				StaleAfter:   15 * time.Minute,
+				PageSize:     100,
+				Filters:      Filters{},
+			}
+			if len(c.Bots) != 1 || !reflect.DeepEqual(c.Bots[0], want) {
+				t.Errorf("bots = %+v\nwant [%+v]", c.Bots, want)
+			}
+			if want := (Limits{MaxConcurrentJobs: 4, RequestsPerMinutePerBot: 30}); c.Limits != want {
+				t.Errorf("limits = %+v, want %+v", c.Limits, want)
+			}
+		}},
+		{"good-full.yml", func(t *testing.T, c *Config) {
+			s, h := c.Bots[0], c.Bots[1]
+			if s.ClientSecret.Reveal() != "test-client-secret-support" || s.ClientSecretFile != filepath.Join("testdata", "secrets", "support.secret") {
+				t.Errorf("support secret from %q not read and trimmed", s.ClientSecretFile)
+			}
+			if s.Host != "https://platform.kore.ai" {
+				t.Errorf("support host = %q, want the trailing / trimmed", s.Host)
+			}
+			if got := windowNames(s.Windows); got != "1h,24h,7d" {
+				t.Errorf("support windows = %s", got)
+			}
+			if s.StaleAfter != 20*time.Minute {
+				t.Errorf("support stale_after = %v, want the default's 20m", s.StaleAfter)
+			}
+			wantF := Filters{ConversationType: "Interactive", ConversationStatus: "Closed", IncludeTaskNames: []string{"Book Flight"},
+				Tags: []Tag{{Name: "channel", Values: []string{"web"}, Type: "session"}}}
+			if !reflect.DeepEqual(s.Filters, wantF) {
+				t.Errorf("support filters = %+v, want %+v", s.Filters, wantF)
+			}
+			if h.PrivateKey == "" || h.ClientSecret != "" || h.PrivateKeyFile != filepath.Join("testdata", "keys", "rsa-pkcs1.pem") {
+				t.Errorf("hr key not read from %q", h.PrivateKeyFile)
+			}
+			wantH := Filters{ConversationType: "Non-Interactive", IncludeTaskNames: nil,
+				Tags: []Tag{{Name: "dept", Values: []string{"hr", "payroll"}, Type: "user"}}}
+			if !reflect.DeepEqual(h.Filters, wantH) {
+				t.Errorf("hr filters = %+v, want %+v", h.Filters, wantH)
+			}
+			if h.Interval != 15*time.Minute || h.Delay != 15*time.Minute || h.Timeout != 20*time.Minute ||
+				h.PageSize != 500 || h.StaleAfter != time.Hour || !h.AllowInsecureHTTP || h.Host != "https://de-platform.kore.ai" {
+				t.Errorf("hr overrides not applied: %+v", h)
+			}
+			if got := h.Windows; !reflect.DeepEqual(got, []Window{{"1h30m", 90 * time.Minute}, {"30d", 30 * 24 * time.Hour}}) {
+				t.Errorf("hr windows = %v", got)
+			}
+			if c.Limits != (Limits{MaxConcurrentJobs: 8, RequestsPerMinutePerBot: 20}) {
+				t.Errorf("limits = %+v", c.Limits)
+			}
+		}},
+		{"good-pkcs8.yml", func(t *testing.T, c *Config) {
+			if c.Bots[0].PrivateKey.Reveal() != string(testKeys()["rsa-pkcs8.pem"]) {
+				t.Error("PKCS#8 key not kept verbatim")
+			}
+		}},
+		{"good-env.yml", func(t *testing.T, c *Config) {
+			if got := c.Bots[0].ClientSecret.Reveal(); got != "env-secret" {
+				t.Errorf("whole-value expansion = %q", got)
+			}
+			if got := c.Bots[1].ClientSecret.Reveal(); got != "pre-env-secret-${LITERAL}" {
+				t.Errorf("embedded expansion = %q", got)
+			}
+		}},
+		{"good-http-allowed.yml", func(t *testing.T, c *Config) {
+			if b := c.Bots[0]; b.Host != "http://127.0.0.1:8080" || !b.AllowInsecureHTTP {
+				t.Errorf("host %q insecure %v", b.Host, b.AllowInsecureHTTP)
+			}
+		}},
+		{"good-anchors.yml", func(t *testing.T, c *Config) {
+			a, b := c.Bots[0], c.Bots[1]
+			if b.Name != "support-eu" || b.ClientSecret != a.ClientSecret || windowNames(b.Windows) != "1h,24h" || b.Host != "https://de-platform.kore.ai" {
+				t.Errorf("merged bot = %+v", b)
+			}
+		}},
+		{"good-bounds.yml", func(t *testing.T, c *Config) {
+			b := c.Bots[0]
+			if b.Interval != time.Minute || b.StaleAfter != time.Minute || b.PageSize != 10000 || windowNames(b.Windows) != "1s,90d,12w" {
+				t.Errorf("bot = %+v", b)
+			}
+			if c.Limits != (Limits{MaxConcurrentJobs: 1, RequestsPerMinutePerBot: 60}) {
+				t.Errorf("limits = %+v", c.Limits)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			c, err := parseTestFile(t, tt.file)
+			if err != nil {
+				t.Fatalf("unexpected error:\n%v", err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate after Parse:\n%v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+// badFiles maps each testdata/bad-*.yml (one per rule) to substrings its
+// error must contain.
+var badFiles = map[string][]string{
+	"bad-unknown-field.yml":          {`bots[0]: unknown field "clinet_id" (line 4)`, "known fields: "},
+	"bad-unknown-top.yml":            {`(top level): unknown field "bot" (line 2)`},
+	"bad-unknown-defaults-field.yml": {`defaults: unknown field "bot_id" (line 3)`},
+	"bad-unknown-filter.yml":         {`bots[0].filters: unknown field "conversation_typ"`},
+	"bad-empty.yml":                  {"config is empty"},
+	"bad-no-bots.yml":                {"bots: at least one bot is required"},
+	"bad-multi-doc.yml":              {"multiple YAML documents (the second starts at line 6)"},
+	"bad-syntax.yml":                 {"invalid YAML: line"},
+	"bad-type-int.yml":               {"bots[0].page_size: expected an integer, got a string (line 6)"},
+	"bad-type-list.yml":              {"bots: expected a list, got a mapping (line 3)"},
+	"bad-type-bool.yml":              {"bots[0].allow_insecure_http: expected true or false, got a string"},
+	"bad-window-too-long.yml":        {"bots[0].windows[1]: window 91d exceeds the API's 90-day maximum"},
+	"bad-window-syntax.yml":          {`bots[0].windows[0]: "7x" is not a valid window`},
+	"bad-window-zero.yml":            {"bots[0].windows[0]: window 0s must be longer than zero"},
+	"bad-window-duplicate.yml":       {"bots[0].windows[1]: window 1d duplicates windows[0] (24h)"},
+	"bad-windows-empty.yml":          {"bots[0].windows: at least one window is required"},
+	"bad-interval-short.yml":         {"defaults.interval: 30s is shorter than the minimum of 1m"},
+	"bad-interval-syntax.yml":        {`bots[0].interval: "5" is not a valid duration`},
+	"bad-delay-negative.yml":         {`bots[0].delay: "-5m" is not a valid duration`},
+	"bad-timeout-zero.yml":           {"bots[0].timeout: must be longer than zero"},
+	"bad-page-size.yml":              {"bots[0].page_size: 0 is outside 1..10000"},
+	"bad-page-size-large.yml":        {"bots[0].page_size: 20000 is outside 1..10000"},
+	"bad-stale-after.yml":            {"bots[0].stale_after: 5m is shorter than the interval 10m"},
+	"bad-stale-after-inherited.yml":  {"bots[0].stale_after: 10m is shorter than the interval 15m"},
+	"bad-duplicate-name.yml":         {`bots[1].name: duplicate bot name "support" (bots[0] has it too)`},
+	"bad-duplicate-name-default.yml": {`bots[1].name: duplicate bot name "st-00000000-0000-5000-8000-000000000001"`},
+	"bad-duplicate-bot-id.yml":       {`bots[1].bot_id: duplicate bot_id "st-00000000-0000-5000-8000-000000000001" (bots[0] has it too)`},
+	"bad-bot-id-missing.yml":         {"bots[0].bot_id: is required"},
+	"bad-bot-id-shape.yml":           {`bots[0].bot_id: "st-1/../st-2" must not contain '/'`},
+	"bad-client-id-missing.yml":      {"bots[0].client_id: is required"},
+	"bad-name-space.yml":             {`bots[0].name: " support" must not start or end with whitespace`},
+	"bad-no-secret.yml":              {"bots[0]: no credentials: set one of client_secret, client_secret_file or private_key_file"},
+	"bad-two-secrets.yml":            {"bots[0]: set exactly one of client_secret, client_secret_file or private_key_file, not client_secret and client_secret_file"},
+	"bad-secret-empty.yml":           {"bots[0].client_secret: is empty"},
+	"bad-secret-env-empty.yml":       {"bots[0].client_secret: expands to an empty value"},
+	"bad-secret-env-unset.yml":       {"bots[0].client_secret: environment variable KORE_TEST_UNSET is not set"},
+	"bad-secret-env-syntax.yml":      {"bots[0].client_secret: unterminated ${"},
+	"bad-secret-file-missing.yml":    {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "missing.secret") + " does not exist"},
+	"bad-secret-file-empty.yml":      {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "empty.secret") + " is empty"},
+	"bad-private-key-not-pem.yml":    {"bots[0].private_key_file: " + filepath.Join("testdata", "secrets", "not-a-key.pem") + ": no PEM block found"},
+	"bad-private-key-ec.yml":         {"bots[0].private_key_file: " + filepath.Join("testdata", "keys", "ec-pkcs8.pem") + ": the key is ECDSA; RS256 needs an RSA key"},
+	"bad-host-http.yml":              {`bots[0].host: "http://kore.example.com" uses plain http; use https, or set allow_insecure_http: true`},
+	"bad-host-path.yml":              {`bots[0].host: "https://platform.kore.ai/api/public" must not have a path`},
+	"bad-host-query.yml":             {`bots[0].host: "https://platform.kore.ai?region=us" must not have a query`},
+	"bad-host-relative.yml":          {`bots[0].host: "platform.kore.ai" is not an absolute URL`},
+	"bad-host-scheme.yml":            {`bots[0].host: "ftp://platform.kore.ai": scheme must be https`},
+	"bad-host-userinfo.yml":          {"bots[0].host: must not contain a user name or password"},
+	"bad-filter-type.yml":            {`bots[0].filters.conversation_type: "interactive" is not one of Interactive, Non-Interactive (case-sensitive)`},
+	"bad-filter-status.yml":          {`bots[0].filters.conversation_status: "Open" is not one of Active, Closed (case-sensitive)`},
+	"bad-filter-task-name.yml":       {"bots[0].filters.include_task_names[1]: task name is empty"},
+	"bad-filter-tag.yml": {
+		"bots[0].filters.tags[0].name: tag name is empty",
+		"bots[0].filters.tags[0].values: at least one value is required",
+		`bots[0].filters.tags[0].type: "device" is not one of user, session, message (case-sensitive)`,
+	},
+	"bad-limits-concurrency.yml": {"limits.max_concurrent_jobs: 0 must be at least 1"},
+	"bad-limits-rpm.yml":         {"limits.requests_per_minute_per_bot: 61 is outside 1..60 (Kore.ai allows 60/min and 1800/h per bot)"},
+	"bad-multiple.yml": {
+		"defaults.interval: 30s is shorter than the minimum of 1m",
+		"bots[0].windows[1]: window 91d exceeds the API's 90-day maximum",
+		"bots[0].page_size: 0 is outside 1..10000",
+		"bots[1]: no credentials",
+		`bots[1].filters.conversation_type: "interactive" is not one of`,
+		`bots[1].name: duplicate bot name "support"`,
+		"limits.requests_per_minute_per_bot: 0 is outside 1..60",
+	},
+	"bad-defaults-shared.yml": {"defaults.windows[1]: window 100d exceeds the API's 90-day maximum"},
+}
+
+func TestParseBadFiles(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("testdata", "bad-*.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, ok := badFiles[filepath.Base(f)]; !ok {
+			t.Errorf("%s has no entry in badFiles", f)
+		}
+	}
+	for file, wants := range badFiles {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			c, err := parseTestFile(t, file)
+			if err == nil {
+				t.Fatalf("no error; config %+v", c)
+			}
+			if c != nil {
+				t.Error("a config was returned with the error")
+			}
+			for _, want := range wants {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not contain %q:\n%v", want, err)
+				}
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Errorf("error %T is not a *FieldError", err)
+			}
+		})
+	}
+}
+
+// problems splits a joined error into its parts.
+func problems(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func TestParseReportsEveryProblemOnce(t *testing.T) {
+	t.Parallel()
+	_, err := parseTestFile(t, "bad-multiple.yml")
+	if got, want := len(problems(err)), len(badFiles["bad-multiple.yml"]); got != want {
+		t.Errorf("got %d problems, want %d:\n%v", got, want, err)
+	}
+	// A bad default inherited by two bots is one problem, at the default.
+	_, err = parseTestFile(t, "bad-defaults-shared.yml")
+	if got := len(problems(err)); got != 1 {
+		t.Errorf("got %d problems, want 1:\n%v", got, err)
+	}
+	// Each unknown key is reported, not only the first.
+	_, err = ParseWith([]byte("bots:\n  - bot_id: a\n    foo: 1\n    bar: 2\nlimits: {baz: 3}\n"), testOptions("testdata"))
+	if got := len(problems(err)); got != 3 {
+		t.Errorf("got %d problems, want 3:\n%v", got, err)
+	}
+	// One bad text, one problem: an unparsable interval is not also "too short".
+	_, err = ParseWith([]byte("bots:\n  - {bot_id: a, client_id: b, client_secret: c, interval: soon, stale_after: 1m}\n"), testOptions("testdata"))
+	if got := len(problems(err)); got != 1 {
+		t.Errorf("got %d problems, want 1:\n%v", got, err)
+	}
+}
+
+const canary = "CANARY-9f8e7d6c5b4a-s3cr3t"
+
+func TestParseNeverLeaksSecrets(t *testing.T) {
+	t.Parallel()
+	opts := ParseOptions{
+		BaseDir:   "testdata",
+		LookupEnv: func(string) (string, bool) { return canary, true },
+		ReadFile: func(path string) ([]byte, error) {
+			if strings.Contains(path, "missing") {
+				return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
+			}
+			if strings.Contains(path, "unreadable") {
+				return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrPermission}
+			}
+			return []byte("-----BEGIN RSA PRIVATE KEY-----\n" + canary + "\n-----END RSA PRIVATE KEY-----\n"), nil
+		},
+	}
+	inputs := map[string]string{}
+	// Every bad file, with the canary as its secrets.
+	files, _ := filepath.Glob(filepath.Join("testdata", "bad-*.yml"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(data), "client_secret: s\n", "client_secret: "+canary+"\n")
+		inputs[filepath.Base(f)] = s
+	}
+	bot := "bots:\n  - bot_id: st-1\n    client_id: cs-1\n"
+	for name, s := range map[string]string{
+		"literal with other errors":  bot + "    client_secret: " + canary + "\n    page_size: 0\n    windows: [91d]\n    host: http://x\n",
+		"literal plus file":          bot + "    client_secret: " + canary + "\n    client_secret_file: a.secret\n",
+		"literal, unset variable":    bot + "    client_secret: " + canary + "${KORE_UNSET}\n",
+		"literal, unterminated":      bot + "    client_secret: " + canary + "${\n",
+		"literal, bad name":          bot + "    client_secret: ${" + canary + "}\n",
+		"literal as a mapping":       bot + "    client_secret: {" + canary + ": x}\n",
+		"literal as a list":          bot + "    client_secret: [" + canary + "]\n",
+		"canary where a number goes": bot + "    client_secret: s\n    page_size: " + canary + "\n",
+		"canary where a bool goes":   bot + "    client_secret: s\n    allow_insecure_http: " + canary + "\n",
+		"canary where a list goes":   bot + "    client_secret: s\n    windows: " + canary + "\n",
+		"env value, other errors":    bot + "    client_secret: ${KORE_X}\n    interval: 1s\n",
+		"file content, other errors": bot + "    client_secret_file: a.secret\n    timeout: 0s\n",
+		"key file not a key":         bot + "    private_key_file: k.pem\n",
+		"key file unreadable":        bot + "    private_key_file: unreadable.pem\n",
+		"host password":              bot + "    client_secret: s\n    host: https://u:" + canary + "@platform.kore.ai\n",
+		"host password, bad URL":     bot + "    client_secret: s\n    host: \"https://u:" + canary + "@platform.kore.ai:x/%zz\"\n",
+		"duplicate bots":             bot + "    client_secret: " + canary + "\n" + bot[len("bots:\n"):] + "    client_secret: " + canary + "\n",
+		"syntax error after secret":  bot + "    client_secret: " + canary + "\n    windows: [1h\n",
+		"second document":            bot + "    client_secret: " + canary + "\n---\n" + bot + "    client_secret: " + canary + "\n",
+	} {
+		inputs[name] = s
+	}
+	for name, in := range inputs {
+		c, err := ParseWith([]byte(in), opts)
+		if err == nil {
+			if name != "key file not a key" && strings.Contains(fmt.Sprintf("%v %+v %#v", c, c, c), canary) {
+				t.Errorf("%s: the canary shows when formatting the config", name)
+			}
+			continue
+		}
+		if strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "9f8e7d6c") {
+			t.Errorf("%s: the canary leaked into the error:\n%v", name, err)
+		}
+	}
+}
+
+func TestConfigSecretFormatting(t *testing.T) {
+	t.Parallel()
+	c, err := ParseWith([]byte("bots:\n  - {bot_id: a, client_id: b, client_secret: "+canary+"}\n"), testOptions("testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if s := fmt.Sprintf(verb, c.Bots); strings.Contains(s, canary) {
+			t.Errorf("%s shows the secret: %s", verb, s)
+		}
+	}
+	if text, _ := c.Bots[0].ClientSecret.MarshalText(); string(text) != "<secret>" {
+		t.Errorf("MarshalText = %q", text)
+	}
+	if c.Bots[0].ClientSecret.Reveal() != canary {
+		t.Error("Reveal does not return the secret")
+	}
+}
+
+func TestParseDefaultsInheritance(t *testing.T) {
+	t.Parallel()
+	in := `
+defaults:
+  host: https://bots.kore.ai
+  interval: 10m
+  windows: [1h]
+  delay: 2m
+  timeout: 3m
+  page_size: 50
+  filters: {conversation_type: Interactive, conversation_status: Closed, include_task_names: [A]}
+bots:
+  - {name: inherits, bot_id: st-1, client_id: cs-1, client_secret: s}
+  - name: overrides
+    bot_id: st-2
+    client_id: cs-2
+    client_secret: s
+    host: https://jp-platform.kore.ai
+    interval: 2m
+    windows: [7d, 24h]
+    delay: 0s
+    timeout: 1m
+    page_size: 10
+    stale_after: 2m
+    filters: {conversation_status: Active, include_task_names: [B, C]}
+  - name: own-interval
+    bot_id: st-3
+    client_id: cs-3
+    client_secret: s
+    interval: 20m
+`
+	c, err := ParseWith([]byte(in), testOptions("testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, o := c.Bots[0], c.Bots[1], c.Bots[2]
+	if a.Host != "https://bots.kore.ai" || a.Interval != 10*time.Minute || windowNames(a.Windows) != "1h" ||
+		a.Delay != 2*time.Minute || a.Timeout != 3*time.Minute || a.PageSize != 50 || a.StaleAfter != 30*time.Minute {
+		t.Errorf("inheriting bot = %+v", a)
+	}
+	if want := (Filters{ConversationType: "Interactive", ConversationStatus: "Closed", IncludeTaskNames: []string{"A"}}); !reflect.DeepEqual(a.Filters, want) {
+		t.Errorf("inherited filters = %+v", a.Filters)
+	}
+	if b.Host != "https://jp-platform.kore.ai" || b.Interval != 2*time.Minute || windowNames(b.Windows) != "7d,24h" ||
+		b.Delay != 0 || b.Timeout != time.Minute || b.PageSize != 10 || b.StaleAfter != 2*time.Minute {
+		t.Errorf("overriding bot = %+v", b)
+	}
+	// Filter keys merge: the bot's keys replace the default's, the rest are inherited.
+	if want := (Filters{ConversationType: "Interactive", ConversationStatus: "Active", IncludeTaskNames: []string{"B", "C"}}); !reflect.DeepEqual(b.Filters, want) {
+		t.Errorf("merged filters = %+v, want %+v", b.Filters, want)
+	}
+	// The default stale_after is 3 × the bot's own interval.
+	if o.StaleAfter != time.Hour {
+		t.Errorf("stale_after = %v, want 3 × 20m", o.StaleAfter)
+	}
+	// Bots do not share slices with the defaults or each other.
+	a.Windows[0].Name = "changed"
+	a.Filters.IncludeTaskNames[0] = "changed"
+	if c.Bots[2].Windows[0].Name != "1h" || c.Bots[2].Filters.IncludeTaskNames[0] != "A" {
+		t.Error("bots share slices")
+	}
+}
+
+func TestParseExampleConfig(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "config.example.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseWith(data, testOptions(".."))
+	if err != nil {
+		t.Fatalf("config.example.yml does not parse:\n%v", err)
+	}
+	if len(c.Bots) != 3 {
+		t.Fatalf("got %d bots, want 3", len(c.Bots))
+	}
+	support, sales, hr := c.Bots[0], c.Bots[1], c.Bots[2]
+	if support.Name != "support" || windowNames(support.Windows) != "1h,24h,7d" ||
+		support.ClientSecret.Reveal() != "support-secret-from-file" || support.ClientSecretFile != "/etc/kore_exporter/support.secret" {
+		t.Errorf("support = %+v", support)
+	}
+	if len(support.Filters.Tags) != 1 || support.Filters.ConversationStatus != "Closed" || len(support.Filters.IncludeTaskNames) != 3 {
+		t.Errorf("support filters = %+v", support.Filters)
+	}
+	if sales.ClientSecret.Reveal() != "support-secret-from-env" || sales.Interval != 10*time.Minute || sales.Delay != 15*time.Minute ||
+		sales.StaleAfter != 15*time.Minute || sales.Filters.ConversationStatus != "" || sales.Filters.ConversationType != "Interactive" {
+		t.Errorf("sales = %+v", sales)
+	}
+	if hr.Name != hr.BotID || hr.PrivateKey == "" || hr.PrivateKeyFile != filepath.Join("..", "keys", "hr.pem") || hr.Host != "https://de-platform.kore.ai" {
+		t.Errorf("hr = %+v", hr)
+	}
+	if c.Limits != (Limits{MaxConcurrentJobs: 4, RequestsPerMinutePerBot: 30}) {
+		t.Errorf("limits = %+v", c.Limits)
+	}
+	// The example stays within Kore.ai's limits.
+	for _, p := range c.Plan() {
+		if len(p.Warnings) > 0 {
+			t.Errorf("plan warns for the example: %s: %v", p.Name, p.Warnings)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("secrets/a.secret", "secret-a\n")
+	write("keys/b.pem", string(testKeys()["rsa-pkcs1.pem"]))
+	write("kore.yml", `
+bots:
+  - {name: a, bot_id: st-a, client_id: cs-a, client_secret_file: secrets/a.secret}
+  - {name: b, bot_id: st-b, client_id: cs-b, private_key_file: keys/b.pem}
+`)
+	c, err := Load(filepath.Join(dir, "kore.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Bots[0].ClientSecret.Reveal() != "secret-a" || c.Bots[0].ClientSecretFile != filepath.Join(dir, "secrets", "a.secret") {
+		t.Errorf("secret file not resolved against the config's directory: %q", c.Bots[0].ClientSecretFile)
+	}
+	if c.Bots[1].PrivateKeyFile != filepath.Join(dir, "keys", "b.pem") || c.Bots[1].PrivateKey == "" {
+		t.Errorf("key file not resolved against the config's directory: %q", c.Bots[1].PrivateKeyFile)
+	}
+
+	_, err = Load(filepath.Join(dir, "missing.yml"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: err = %v, want ErrNotExist", err)
+	}
+	write("bad.yml", "bots: []\n")
+	_, err = Load(filepath.Join(dir, "bad.yml"))
+	if err == nil || !strings.Contains(err.Error(), "bad.yml") || !strings.Contains(err.Error(), "bots: at least one bot is required") {
+		t.Errorf("bad file: err = %v", err)
+	}
+}
+
+// TestParseUsesProcessEnvironment checks Parse's defaults (no t.Parallel:
+// it sets an environment variable).
+func TestParseUsesProcessEnvironment(t *testing.T) {
+	t.Setenv("KORE_EXPORTER_TEST_PARSE_SECRET", "from-env")
+	c, err := Parse([]byte("bots:\n  - {bot_id: a, client_id: b, client_secret: '${KORE_EXPORTER_TEST_PARSE_SECRET}'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Bots[0].ClientSecret.Reveal() != "from-env" {
+		t.Errorf("secret = %q", c.Bots[0].ClientSecret.Reveal())
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	valid := Config{
+		Bots: []Bot{{
+			Name: "a", BotID: "st-a", ClientID: "cs-a", ClientSecret: "s", Host: DefaultHost,
+			Interval: time.Minute, Windows: []Window{{"1h", time.Hour}}, Timeout: time.Minute,
+			StaleAfter: time.Minute, PageSize: 1,
+		}},
+		Limits: Limits{MaxConcurrentJobs: 1, RequestsPerMinutePerBot: 1},
+	}
+	if err := valid.Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+	err := (&Config{}).Validate()
+	for _, want := range []string{"bots: at least one bot is required", "limits.max_concurrent_jobs", "limits.requests_per_minute_per_bot"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("zero config: error %v does not contain %q", err, want)
+		}
+	}
+	bad := valid
+	bad.Bots = []Bot{{Name: "a", PrivateKey: "junk", ClientSecret: "s", Host: "http://x", Windows: []Window{{"91d", 91 * 24 * time.Hour}}}}
+	err = bad.Validate()
+	for _, want := range []string{
+		"bots[0].bot_id: is required", "bots[0].client_id: is required", "bots[0].client_secret: set exactly one",
+		"bots[0].host:", "bots[0].interval:", "bots[0].windows[0]: window 91d exceeds", "bots[0].timeout:", "bots[0].page_size:",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad config: error does not contain %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"0s", 0, true},
+		{"90s", 90 * time.Second, true},
+		{"1h30m", 90 * time.Minute, true},
+		{"7d", 7 * 24 * time.Hour, true},
+		{"2w", 14 * 24 * time.Hour, true},
+		{"1y", 365 * 24 * time.Hour, true},
+		{"500ms", 500 * time.Millisecond, true},
+		{"", 0, false},
+		{"5", 0, false},
+		{"m", 0, false},
+		{"-5m", 0, false},
+		{"1m1h", 0, false},
+		{"1h1h", 0, false},
+		{"1.5h", 0, false},
+		{"5 m", 0, false},
+		{"300y", 0, false},
+		{"99999999999999999999s", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseDuration(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if tt.ok && tt.in != "0" {
+			if back, _ := parseDuration(fmtDur(got)); back != got {
+				t.Errorf("fmtDur(%v) = %q does not parse back", got, fmtDur(got))
+			}
+		}
+	}
+	if got := fmtDur(90 * 24 * time.Hour); got != "90d" {
+		t.Errorf("fmtDur(90d) = %q", got)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	c, err := ParseWith([]byte(`
+bots:
+  - {name: calm, bot_id: st-1, client_id: cs-1, client_secret: s, windows: [1h, 24h, 7d]}
+  - {name: busy, bot_id: st-2, client_id: cs-2, client_secret: s, interval: 1m, page_size: 50, windows: [1h, 24h, 7d]}
+  - {name: slow, bot_id: st-3, client_id: cs-3, client_secret: s, interval: 30m, page_size: 10, timeout: 5m}
+limits: {max_concurrent_jobs: 2}
+`), testOptions("testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := c.Plan()
+	calm, busy, slow := plans[0], plans[1], plans[2]
+	// 200 rows / 100 per page = 2 pages × (1 POST + 7 polls) = 16 per run;
+	// 12 runs/hour × 3 windows × 16 = 576/hour; 3 windows × 8 = 24/minute peak.
+	if calm.PagesPerRun != 2 || calm.RequestsPerRun != 16 || calm.EstimatedRequestsPerHour != 576 || calm.PeakRequestsPerMinute != 24 || len(calm.Warnings) != 0 {
+		t.Errorf("calm = %+v", calm)
+	}
+	// 4 pages × 8 = 32 per run; 60 × 3 × 32 = 5760/hour: over 1,800/h; a
+	// run of 4 minutes is longer than the 1m interval.
+	if busy.RequestsPerRun != 32 || busy.EstimatedRequestsPerHour != 5760 {
+		t.Errorf("busy = %+v", busy)
+	}
+	if ws := strings.Join(busy.Warnings, "\n"); !strings.Contains(ws, "exceeds Kore.ai's 1800/hour") || !strings.Contains(ws, "longer than interval 1m") {
+		t.Errorf("busy warnings:\n%s", ws)
+	}
+	// 20 pages of about a minute each do not fit the 5m timeout.
+	if ws := strings.Join(slow.Warnings, "\n"); !strings.Contains(ws, "longer than timeout 5m") {
+		t.Errorf("slow warnings:\n%s", ws)
+	}
+	if s := calm.String(); !strings.Contains(s, "calm: windows 1h,24h,7d every 5m") || !strings.Contains(s, "~576 requests/hour") {
+		t.Errorf("String() = %q", s)
+	}
+
+	var buf bytes.Buffer
+	if err := c.WritePlan(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"BOT", "REQ/HOUR", "calm", "1h,24h,7d", "576",
+		"warning: bot busy: about 5760 requests/hour exceeds Kore.ai's 1800/hour",
+		"more than limits.max_concurrent_jobs 2",
+		"model: ~200 rows per report",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("WritePlan output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// A lower budget warns before Kore.ai's cap does.
+	c.Limits.RequestsPerMinutePerBot = 5
+	p := c.Plan()[0]
+	if ws := strings.Join(p.Warnings, "\n"); !strings.Contains(ws, "exceeds the budget of 300/hour") || !strings.Contains(ws, "need about 24 requests/minute") {
+		t.Errorf("low budget warnings:\n%s", ws)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.yml"))
+	seeds = append(seeds, filepath.Join("..", "config.example.yml"))
+	for _, s := range seeds {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("bots:\n  - {bot_id: a, client_id: b, client_secret: c, windows: [0s, 1h]}\n"))
+	f.Add([]byte("bots: &a [*a]\n"))
+	key := testKeys()["rsa-pkcs8.pem"]
+	opts := ParseOptions{
+		BaseDir:   "testdata",
+		LookupEnv: func(name string) (string, bool) { return "v-" + name, !strings.HasPrefix(name, "UNSET") },
+		ReadFile: func(path string) ([]byte, error) {
+			switch {
+			case strings.HasSuffix(path, ".pem"):
+				return key, nil
+			case strings.Contains(path, "missing"):
+				return nil, os.ErrNotExist
+			}
+			return []byte("file-secret"), nil
+		},
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseWith(data, opts)
+		if err != nil {
+			if c != nil {
+				t.Fatal("config returned with an error")
+			}
+			if !errors.As(err, new(*FieldError)) {
+				t.Fatalf("error %T is not a *FieldError: %v", err, err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("parsed config fails Validate:\n%v", err)
+		}
+		if len(c.Bots) == 0 {
+			t.Fatal("no bots")
+		}
+		names := map[string]bool{}
+		for _, b := range c.Bots {
+			if names[b.Name] {
+				t.Fatalf("duplicate name %q", b.Name)
+			}
+			names[b.Name] = true
+			if b.Interval < MinInterval || b.StaleAfter < b.Interval || b.PageSize < 1 || b.PageSize > MaxPageSize || len(b.Windows) == 0 {
+				t.Fatalf("bot breaks an invariant: %+v", b)
+			}
+			if (b.ClientSecret == "") == (b.PrivateKey == "") {
+				t.Fatalf("bot %q needs exactly one credential", b.Name)
+			}
+			for _, w := range b.Windows {
+				if w.Duration <= 0 || w.Duration > MaxWindow || w.Name == "" {
+					t.Fatalf("bad window %+v", w)
+				}
+			}
+			if !slices.Contains([]string{"", "Interactive", "Non-Interactive"}, b.Filters.ConversationType) {
+				t.Fatalf("bad conversation_type %q", b.Filters.ConversationType)
+			}
+		}
+		_ = c.Plan()
+		if err := c.WritePlan(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,14 @@
+// Package collector owns everything between the Kore.ai client and the
+// /metrics endpoint: the configuration (strict YAML, defaults, validation),
+// the scheduler that runs one report job per bot × window, the Store of
+// immutable snapshots the jobs publish into, the pre-encoded exposition of
+// those snapshots, the DataCollector that exposes the same data as
+// constant gauges, the exporter's self-metrics, and the /metrics handler.
+//
+// Data flows one way: a finished job publishes its rows into the Store
+// (Store.Publish), which pre-encodes them (text and OpenMetrics, plain and
+// DEFLATE) and swaps in a new Snapshot with one atomic pointer store. A
+// scrape (NewHandler) loads the current snapshot, writes its bytes, and
+// adds the live self-metrics (Metrics, NewRegistry). Scrapes never call
+// Kore.ai and never wait for a job.
+package collector

@@ -1,0 +1,377 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+// Accept headers of real scrapers.
+const (
+	acceptPrometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	acceptText       = "text/plain;version=0.0.4"
+)
+
+// trickyStore returns a store whose label values and counts exercise every
+// escaping and number-formatting rule of both formats.
+func trickyStore(t testing.TB) *Store {
+	t.Helper()
+	s := NewStore()
+	s.SetBots([]BotInfo{
+		{Name: "support", BotID: "st-1", Host: "https://platform.kore.ai"},
+		{Name: `we"ird\bot`, BotID: "st-2\nx", Host: "https://bots.example.com"},
+	})
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s.Publish("support", "24h", []kore.TaskRow{
+		{TaskName: "Book Flight", TaskType: "Dialog", Status: "success", TotalExecution: 1234567, TotalSession: 1_000_000, SelfServiceSessions: 1, DropOffSessions: 0, AgentTransferSessions: 1 << 53},
+		{TaskName: `Say "hi"`, TaskType: "Dialog", Status: "failtask", TotalExecution: 12, TotalSession: 10, SelfServiceSessions: 5, DropOffSessions: 3, AgentTransferSessions: 2},
+		{TaskName: "back\\slash\nnew line", TaskType: "FAQ", Status: "success", TotalExecution: -1, TotalSession: 100, SelfServiceSessions: 99},
+		{TaskName: "Ünïcödé ✈", TaskType: "Alert", Status: "success", TotalExecution: 7},
+		{TaskName: "bad \xff utf8", TaskType: "Dialog", Status: "success", TotalExecution: 3},
+	}, at, time.Time{})
+	s.Publish("support", "1h", []kore.TaskRow{
+		{TaskName: "Book Flight", TaskType: "Dialog", Status: "success", TotalExecution: 5, TotalSession: 4, SelfServiceSessions: 3, DropOffSessions: 1},
+	}, at, time.Time{})
+	s.Publish(`we"ird\bot`, "7d", []kore.TaskRow{
+		{TaskName: "Cancel", TaskType: "Dialog", Status: "failtask", TotalExecution: 10, TotalSession: 9},
+	}, at, time.Time{})
+	s.Publish("empty", "24h", nil, at, time.Time{})
+	return s
+}
+
+// syntheticRows returns tasks × 2 rows with varied counts.
+func syntheticRows(tasks int, seed uint64) []kore.TaskRow {
+	r := rand.New(rand.NewPCG(seed, 1))
+	rows := make([]kore.TaskRow, 0, 2*tasks)
+	for i := range tasks {
+		for _, st := range []string{"success", "failtask"} {
+			sess := r.Int64N(100000)
+			rows = append(rows, kore.TaskRow{
+				TaskName:              fmt.Sprintf("Task %03d: Book a flight", i),
+				TaskType:              []string{"Dialog", "Alert", "FAQ"}[i%3],
+				Status:                st,
+				TotalExecution:        sess + r.Int64N(1000),
+				TotalSession:          sess,
+				SelfServiceSessions:   sess / 2,
+				DropOffSessions:       sess / 3,
+				AgentTransferSessions: sess - sess/2 - sess/3,
+			})
+		}
+	}
+	return rows
+}
+
+// bigStore returns a store with bots × windows parts of tasks × 2 rows.
+func bigStore(tb testing.TB, bots, tasks int) *Store {
+	tb.Helper()
+	s := NewStore()
+	infos := make([]BotInfo, bots)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for b := range bots {
+		infos[b] = BotInfo{Name: fmt.Sprintf("bot-%02d", b), BotID: fmt.Sprintf("st-%08x", b), Host: "https://platform.kore.ai"}
+		for w, win := range []string{"24h", "7d"} {
+			s.Publish(infos[b].Name, win, syntheticRows(tasks, uint64(b*2+w)), at, time.Time{})
+		}
+	}
+	s.SetBots(infos)
+	return s
+}
+
+// expfmtEncode returns what promhttp would serve for the data: the
+// DataCollector gathered through a registry and encoded by expfmt.
+func expfmtEncode(t testing.TB, s *Store, f expfmt.Format) []byte {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewDataCollector(s))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, f)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatalf("encode: %v", err)
+		}
+	}
+	if err := enc.(expfmt.Closer).Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// dataBlock returns the snapshot's pre-encoded data block in f.
+func dataBlock(sn *Snapshot, f format, compressed bool) []byte {
+	b := &sn.bodies[f]
+	if compressed {
+		return bytes.Join(b.z, nil)
+	}
+	return bytes.Join(b.plain, nil)
+}
+
+// decodeAll parses an exposition with expfmt's decoder for format f (the
+// text parser, or the OpenMetrics 1.0 parser) and returns its families
+// normalised: metrics sorted by their label sets.
+func decodeAll(t testing.TB, body []byte, f expfmt.Format) map[string]*dto.MetricFamily {
+	t.Helper()
+	out, err := decodeAllErr(body, f)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+	return out
+}
+
+func decodeAllErr(body []byte, f expfmt.Format) (map[string]*dto.MetricFamily, error) {
+	dec := expfmt.NewDecoder(bytes.NewReader(body), f)
+	out := map[string]*dto.MetricFamily{}
+	for {
+		mf := &dto.MetricFamily{}
+		err := dec.Decode(mf)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decode %s: %w", f, err)
+		}
+		if _, dup := out[mf.GetName()]; dup {
+			return nil, fmt.Errorf("family %s appears twice", mf.GetName())
+		}
+		slices.SortFunc(mf.Metric, func(a, b *dto.Metric) int {
+			return strings.Compare(fmt.Sprint(a.Label), fmt.Sprint(b.Label))
+		})
+		out[mf.GetName()] = mf
+	}
+}
+
+func equalFamilies(t *testing.T, got, want map[string]*dto.MetricFamily) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("got %d families, want %d", len(got), len(want))
+	}
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Errorf("family %s missing", name)
+			continue
+		}
+		if !proto.Equal(g, w) {
+			t.Errorf("family %s differs:\ngot  %v\nwant %v", name, g, w)
+		}
+	}
+}
+
+// sortedLines returns the lines of b, sorted.
+func sortedLines(b []byte) []string {
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	slices.Sort(lines)
+	return lines
+}
+
+// TestPreEncodedMatchesExpfmt proves the pre-encoded data block is what
+// expfmt makes of the DataCollector's metrics: the same lines byte for byte
+// (only their order within a family may differ), and the same families once
+// parsed by the format's own parser.
+func TestPreEncodedMatchesExpfmt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		store *Store
+		parse bool // the OpenMetrics parser is slow: parse small stores only
+	}{
+		{"tricky", trickyStore(t), false}, // parsed in TestHandlerNegotiation
+		{"small", bigStore(t, 2, 1), true},
+		{"synthetic", bigStore(t, 3, 20), false},
+	} {
+		for _, ff := range []struct {
+			f    format
+			want expfmt.Format
+		}{
+			{fmtText, expfmt.FmtText},
+			{fmtOpenMetrics, expfmt.FmtOpenMetrics_1_0_0},
+		} {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, ff.f), func(t *testing.T) {
+				t.Parallel()
+				sn := tc.store.Load()
+				got := dataBlock(sn, ff.f, false)
+				want := expfmtEncode(t, tc.store, ff.want)
+				if ff.f == fmtOpenMetrics {
+					got = append(slices.Clone(got), "# EOF\n"...)
+				}
+				if g, w := sortedLines(got), sortedLines(want); !slices.Equal(g, w) {
+					t.Errorf("lines differ:\n--- got\n%s\n--- want\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
+				}
+				if tc.parse || ff.f == fmtText {
+					equalFamilies(t, decodeAll(t, got, ff.want), decodeAll(t, want, ff.want))
+				}
+
+				// The compressed pieces decode to the plain block.
+				z := append(append(slices.Clone(gzipHeader), dataBlock(sn, ff.f, true)...), 3, 0) // final empty block
+				b := &sn.bodies[ff.f]
+				z = appendGzipTrailer(z, b.crc, b.size)
+				zr, err := gzip.NewReader(bytes.NewReader(z))
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := io.ReadAll(zr)
+				if err != nil {
+					t.Fatalf("gunzip: %v", err)
+				}
+				if !bytes.Equal(plain, dataBlock(sn, ff.f, false)) {
+					t.Error("compressed pieces do not decode to the plain block")
+				}
+			})
+		}
+	}
+}
+
+// TestFamiliesContiguous checks HELP and TYPE come once per family, before
+// its samples, with no other family's lines in between.
+func TestFamiliesContiguous(t *testing.T) {
+	t.Parallel()
+	sn := bigStore(t, 4, 3).Load()
+	for f := range format(numFormats) {
+		seen := map[string]bool{}
+		current := ""
+		for _, line := range strings.Split(strings.TrimSuffix(string(dataBlock(sn, f, false)), "\n"), "\n") {
+			if name, ok := strings.CutPrefix(line, "# HELP "); ok {
+				name, _, _ = strings.Cut(name, " ")
+				if seen[name] {
+					t.Fatalf("format %d: family %s starts twice", f, name)
+				}
+				seen[name], current = true, name
+				continue
+			}
+			if strings.HasPrefix(line, "# TYPE ") {
+				continue
+			}
+			name, _, _ := strings.Cut(line, "{")
+			if name != current {
+				t.Fatalf("format %d: sample of %s inside family %s", f, name, current)
+			}
+		}
+		if len(seen) != numFamilies {
+			t.Errorf("format %d: %d families, want %d", f, len(seen), numFamilies)
+		}
+	}
+}
+
+func TestEmptyStoreHasNoData(t *testing.T) {
+	t.Parallel()
+	sn := NewStore().Load()
+	for f := range format(numFormats) {
+		if b := &sn.bodies[f]; b.size != 0 || len(b.plain) != 0 || b.crc != 0 {
+			t.Errorf("format %d: empty store has data: %d bytes in %d pieces", f, b.size, len(b.plain))
+		}
+	}
+	// A part without rows adds nothing either.
+	s := NewStore()
+	s.Publish("a", "1h", nil, time.Now(), time.Time{})
+	if got := s.Load().bodies[fmtText].size; got != 0 {
+		t.Errorf("empty part encoded %d bytes", got)
+	}
+}
+
+func TestCRCAppend(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 3, 7, 8, 100, 4096, 65537, 1 << 20} {
+		a := make([]byte, r.IntN(5000))
+		b := make([]byte, n)
+		for i := range a {
+			a[i] = byte(r.Uint32())
+		}
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		want := crc32.ChecksumIEEE(append(slices.Clone(a), b...))
+		got := crcAppend(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), crcShift(int64(len(b))))
+		if got != want {
+			t.Errorf("len(a)=%d len(b)=%d: crc %08x, want %08x", len(a), n, got, want)
+		}
+	}
+	if got := crcAppend(0, 0x12345678, crcShift(99)); got != 0x12345678 {
+		t.Errorf("appending to the empty CRC: %08x", got)
+	}
+}
+
+func TestFormatOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		accept string
+		want   format
+	}{
+		{"", fmtText},
+		{acceptText, fmtText},
+		{acceptPrometheus, fmtOpenMetrics},
+		{"application/openmetrics-text;version=0.0.1", fmtOpenMetrics},
+		{"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8", fmtOpenMetrics},
+		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", fmtText},
+	} {
+		h := http.Header{"Accept": {tc.accept}}
+		ct := expfmt.NegotiateAccept(h, acceptedFormats...)
+		got, ok := formatOf(ct)
+		if !ok || got != tc.want {
+			t.Errorf("Accept %q: negotiated %q → format %d/%v, want %d", tc.accept, ct, got, ok, tc.want)
+		}
+	}
+	if _, ok := formatOf(expfmt.FmtProtoDelim); ok {
+		t.Error("protobuf must not map to a pre-encoded format")
+	}
+}
+
+// scrape serves one request with h and returns the recorder and the
+// decoded body.
+func scrape(t testing.TB, h http.Handler, method, accept, acceptEncoding string) (*httptest.ResponseRecorder, []byte) {
+	t.Helper()
+	rec, body, err := scrapeErr(h, method, accept, acceptEncoding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, body
+}
+
+// scrapeErr is scrape for goroutines other than the test's.
+func scrapeErr(h http.Handler, method, accept, acceptEncoding string) (*httptest.ResponseRecorder, []byte, error) {
+	req := httptest.NewRequest(method, "/metrics", nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	body := rec.Body.Bytes()
+	if rec.Header().Get("Content-Encoding") == "gzip" && len(body) > 0 {
+		br := bytes.NewReader(body)
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		zr.Multistream(false) // one member: any decoder reads it all
+		if body, err = io.ReadAll(zr); err != nil {
+			return nil, nil, fmt.Errorf("gunzip: %w", err)
+		}
+		if br.Len() != 0 {
+			return nil, nil, fmt.Errorf("%d bytes after the gzip member", br.Len())
+		}
+	}
+	return rec, body, nil
+}

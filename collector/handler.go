@@ -1,0 +1,417 @@
+package collector
+
+import (
+	"bytes"
+	"compress/flate"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+)
+
+// HandlerOpts configures the /metrics handler. The zero value serves
+// pre-encoded data with gzip, no in-flight limit, and answers HTTP 500 when
+// the self-metrics cannot be gathered or encoded.
+type HandlerOpts struct {
+	// ErrorLog, if set, is told about errors gathering, encoding or
+	// writing metrics. A *slog.Logger will do.
+	ErrorLog ErrorLogger
+	// ErrorHandling is what to do on an error before the body is
+	// written, as in promhttp: HTTPErrorOnError (the default) answers 500,
+	// ContinueOnError serves what it can, PanicOnError panics.
+	ErrorHandling promhttp.HandlerErrorHandling
+	// MaxRequestsInFlight limits concurrent scrapes; more are answered 503.
+	// Zero or less means no limit.
+	MaxRequestsInFlight int
+	// DisableCompression never gzips the response.
+	DisableCompression bool
+	// DisablePreEncoding serves the data the way promhttp would: gathered
+	// through a DataCollector and encoded at scrape time. Its cost grows
+	// with the series; it exists for tests and to rule out the
+	// pre-encoder when debugging.
+	DisablePreEncoding bool
+}
+
+// ErrorLogger receives the handler's errors; *slog.Logger implements it.
+type ErrorLogger interface {
+	Error(msg string, args ...any)
+}
+
+// acceptedFormats are the formats the handler negotiates, in promhttp's
+// order of preference with OpenMetrics enabled, minus protobuf: the data
+// is pre-encoded in the two text formats only. Clients that accept only
+// protobuf get the text format, as promhttp answers when nothing matches
+// (Prometheus always lists the text formats in its Accept header).
+var acceptedFormats = []expfmt.Format{
+	expfmt.FmtOpenMetrics_1_0_0,
+	expfmt.FmtOpenMetrics_0_0_1,
+	expfmt.FmtText,
+}
+
+// maxPooledBuffer bounds the buffers kept for reuse between scrapes.
+const maxPooledBuffer = 4 << 20
+
+// writeBufferSize is the size of the buffer that coalesces small pieces
+// into fewer writes to the ResponseWriter.
+const writeBufferSize = 32 << 10
+
+// NewHandler returns the /metrics handler: it serves self, gathered at
+// scrape time, and the data metrics of store's current snapshot, already
+// encoded (DESIGN.md, "Scrape cost"). self may be nil.
+//
+// The response negotiates like promhttp with OpenMetrics enabled: the
+// format from the Accept header (OpenMetrics 1.0.0 or 0.0.1, else the text
+// format 0.0.4; Content-Type is the negotiated format including its
+// escaping term), and gzip when Accept-Encoding allows it. The body is the
+// data block, then the self-metrics, then, in OpenMetrics, one "# EOF".
+//
+// With gzip, the response is one gzip member: the snapshot's pre-compressed
+// DEFLATE pieces, then the self-metrics compressed live as the final block,
+// then a trailer whose CRC-32 is combined arithmetically (see
+// exposition.go). Only the few kilobytes of self-metrics are compressed per
+// scrape, and every gzip decoder reads the result (a second gzip member
+// would be cheaper by a few lines but is lost on decoders that stop after
+// the first member).
+//
+// Only GET and HEAD are allowed. A scrape's allocations do not depend on
+// the number of data series.
+func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.Handler {
+	h := &handler{store: store, self: self, opts: opts}
+	if opts.MaxRequestsInFlight > 0 {
+		h.inFlight = make(chan struct{}, opts.MaxRequestsInFlight)
+	}
+	if opts.DisablePreEncoding {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(NewDataCollector(store))
+		h.data = reg
+	}
+	h.buffers.New = func() any { return new(bytes.Buffer) }
+	h.writers.New = func() any { return newPieceWriter() }
+	h.deflaters.New = func() any {
+		w, _ := flate.NewWriter(nil, flate.BestSpeed) // the level is valid
+		return w
+	}
+	return h
+}
+
+type handler struct {
+	store    *Store
+	self     prometheus.Gatherer
+	data     prometheus.Gatherer // set with DisablePreEncoding
+	opts     HandlerOpts
+	inFlight chan struct{}
+
+	buffers   sync.Pool // *bytes.Buffer: live exposition, its DEFLATE
+	writers   sync.Pool // *pieceWriter
+	deflaters sync.Pool // *flate.Writer
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "Method not allowed; use GET or HEAD.", http.StatusMethodNotAllowed)
+		return
+	}
+	if h.inFlight != nil {
+		select {
+		case h.inFlight <- struct{}{}:
+			defer func() { <-h.inFlight }()
+		default:
+			http.Error(w, fmt.Sprintf(
+				"Limit of concurrent requests reached (%d), try again later.", h.opts.MaxRequestsInFlight,
+			), http.StatusServiceUnavailable)
+			return
+		}
+	}
+
+	contentType := expfmt.NegotiateAccept(r.Header, acceptedFormats...)
+	f, _ := formatOf(contentType) // every accepted format has one
+	gz := !h.opts.DisableCompression && acceptsGzip(r.Header)
+
+	// Encode everything live before the first byte goes out, so an error
+	// can still become an HTTP 500.
+	live := h.buffers.Get().(*bytes.Buffer)
+	defer h.putBuffer(live)
+	live.Reset()
+	if !h.encodeLive(w, live, contentType) {
+		return
+	}
+
+	var data *body
+	if h.data == nil {
+		data = &h.store.Load().bodies[f]
+	} else {
+		data = &body{}
+	}
+
+	hdr := w.Header()
+	hdr.Add("Vary", "Accept")
+	if !h.opts.DisableCompression {
+		hdr.Add("Vary", "Accept-Encoding")
+	}
+	hdr.Set("Content-Type", string(contentType))
+
+	var zlive *bytes.Buffer
+	length := data.size + int64(live.Len())
+	if gz {
+		zlive = h.buffers.Get().(*bytes.Buffer)
+		defer h.putBuffer(zlive)
+		zlive.Reset()
+		zw := h.deflaters.Get().(*flate.Writer)
+		zw.Reset(zlive)
+		_, _ = zw.Write(live.Bytes()) // writes to a bytes.Buffer cannot fail
+		_ = zw.Close()                // the final block ends the stream
+		h.deflaters.Put(zw)
+		length = int64(len(gzipHeader)) + data.zsize + int64(zlive.Len()) + gzipTrailerLen
+		hdr.Set("Content-Encoding", "gzip")
+	}
+	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
+	pw := h.writers.Get().(*pieceWriter)
+	pw.reset(w)
+	defer func() {
+		pw.reset(nil)
+		h.writers.Put(pw)
+	}()
+	if gz {
+		var trailer [gzipTrailerLen]byte
+		crc := crcAppend(data.crc, crc32.ChecksumIEEE(live.Bytes()), crcShift(int64(live.Len())))
+		pw.write(gzipHeader)
+		pw.write(data.compressed())
+		pw.write(zlive.Bytes())
+		pw.write(appendGzipTrailer(trailer[:0], crc, data.size+int64(live.Len())))
+	} else {
+		for _, p := range data.plain {
+			pw.write(p)
+		}
+		pw.write(live.Bytes())
+	}
+	if err := pw.flush(); err != nil {
+		h.logError("error writing metrics", err)
+	}
+}
+
+// pieceWriter writes pieces to a ResponseWriter: small ones are coalesced
+// in a buffer, large ones (a part's lines of one family are typically tens
+// of kilobytes) go straight through, so each byte is copied once. After an
+// error it writes nothing more and flush returns the error.
+type pieceWriter struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+// directWriteMin is the piece size from which pieces bypass the buffer.
+const directWriteMin = 8 << 10
+
+func newPieceWriter() *pieceWriter { return &pieceWriter{buf: make([]byte, 0, writeBufferSize)} }
+
+func (pw *pieceWriter) reset(w io.Writer) {
+	pw.w, pw.buf, pw.err = w, pw.buf[:0], nil
+}
+
+func (pw *pieceWriter) write(p []byte) {
+	if pw.err != nil {
+		return
+	}
+	if len(p) >= directWriteMin || len(p) > cap(pw.buf)-len(pw.buf) {
+		if pw.flush() != nil {
+			return
+		}
+		if len(p) >= directWriteMin {
+			_, pw.err = pw.w.Write(p)
+			return
+		}
+	}
+	pw.buf = append(pw.buf, p...)
+}
+
+func (pw *pieceWriter) flush() error {
+	if pw.err == nil && len(pw.buf) > 0 {
+		_, pw.err = pw.w.Write(pw.buf)
+		pw.buf = pw.buf[:0]
+	}
+	return pw.err
+}
+
+// gzipTrailerLen is the length of the gzip trailer (CRC-32 and ISIZE).
+const gzipTrailerLen = 8
+
+// encodeLive encodes into buf what is gathered at scrape time: the data
+// when pre-encoding is disabled, the self-metrics, and the OpenMetrics
+// "# EOF". It reports false if it answered the request with an error.
+func (h *handler) encodeLive(w http.ResponseWriter, buf *bytes.Buffer, contentType expfmt.Format) bool {
+	enc := expfmt.NewEncoder(buf, contentType)
+	if h.data != nil && !h.gatherInto(w, enc, h.data, false) {
+		return false
+	}
+	if h.self != nil && !h.gatherInto(w, enc, h.self, true) {
+		return false
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		if err := c.Close(); err != nil && !h.handleError(w, "error encoding metrics", err) {
+			return false
+		}
+	}
+	return true
+}
+
+// gatherInto gathers g and encodes its families with enc. With self set, a
+// family named like a data metric is refused: it would repeat a family of
+// the data block. It reports false if it answered with an error.
+func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g prometheus.Gatherer, self bool) bool {
+	mfs, err := g.Gather()
+	if err != nil && !h.handleError(w, "error gathering metrics", err) {
+		return false
+	}
+	for _, mf := range mfs {
+		if self && isDataFamily(mf.GetName()) {
+			err := fmt.Errorf("collector: self-metric %q collides with a data metric", mf.GetName())
+			if !h.handleError(w, "error encoding metrics", err) {
+				return false
+			}
+			continue
+		}
+		if err := enc.Encode(mf); err != nil && !h.handleError(w, "error encoding metrics", err) {
+			return false
+		}
+	}
+	return true
+}
+
+// handleError logs err and applies ErrorHandling. It reports whether to go
+// on; if not, it has answered HTTP 500 (nothing has been written yet).
+func (h *handler) handleError(w http.ResponseWriter, msg string, err error) bool {
+	h.logError(msg, err)
+	switch h.opts.ErrorHandling {
+	case promhttp.PanicOnError:
+		panic(err)
+	case promhttp.ContinueOnError:
+		return true
+	default:
+		w.Header().Del("Content-Encoding")
+		http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
+		return false
+	}
+}
+
+func (h *handler) logError(msg string, err error) {
+	if h.opts.ErrorLog != nil {
+		h.opts.ErrorLog.Error(msg, "err", err)
+	}
+}
+
+func (h *handler) putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		h.buffers.Put(b)
+	}
+}
+
+// acceptsGzip negotiates the content encoding as promhttp does (the gddo
+// NegotiateContentEncoding algorithm over the offers identity and gzip):
+// the offer matched with the highest q-value wins, identity on ties, and a
+// best q of 0 means identity too.
+func acceptsGzip(h http.Header) bool {
+	best, bestQ := "identity", -1.0
+	for _, offer := range [...]string{"identity", "gzip"} {
+		for _, line := range h["Accept-Encoding"] {
+			for s := line; ; {
+				var value string
+				var q float64
+				var ok bool
+				if value, q, s, ok = nextAcceptSpec(s); !ok {
+					break
+				}
+				if q > bestQ && (value == "*" || value == offer) {
+					best, bestQ = offer, q
+				}
+			}
+		}
+	}
+	return best == "gzip" && bestQ > 0
+}
+
+// nextAcceptSpec parses one element of an Accept-Encoding list: a token
+// and an optional ";q=" weight. Like gddo's header.ParseAccept, a malformed
+// element ends the line.
+func nextAcceptSpec(s string) (value string, q float64, rest string, ok bool) {
+	i := 0
+	for i < len(s) && isTokenChar(s[i]) {
+		i++
+	}
+	if i == 0 {
+		return "", 0, "", false
+	}
+	value, s, q = s[:i], skipSpace(s[i:]), 1
+	if len(s) > 0 && s[0] == ';' {
+		s = skipSpace(s[1:])
+		if len(s) < 2 || s[:2] != "q=" {
+			return "", 0, "", false
+		}
+		if q, s = parseQuality(s[2:]); q < 0 {
+			return "", 0, "", false
+		}
+	}
+	s = skipSpace(s)
+	if len(s) == 0 || s[0] != ',' {
+		return value, q, "", true // last element: the next call ends the line
+	}
+	return value, q, skipSpace(s[1:]), true
+}
+
+// parseQuality parses a q-value: 0 or 1 with up to three decimals.
+func parseQuality(s string) (float64, string) {
+	var q float64
+	switch {
+	case len(s) == 0:
+		return -1, ""
+	case s[0] == '0':
+		q = 0
+	case s[0] == '1':
+		q = 1
+	default:
+		return -1, ""
+	}
+	s = s[1:]
+	if len(s) == 0 || s[0] != '.' {
+		return q, s
+	}
+	s = s[1:]
+	n, d := 0, 1
+	i := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int(s[i]-'0')
+		d *= 10
+	}
+	return q + float64(n)/float64(d), s[i:]
+}
+
+func skipSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
+}
+
+// isTokenChar reports whether c may appear in an RFC 7230 token (or is a
+// slash, which gddo accepts too).
+func isTokenChar(c byte) bool {
+	if c <= ' ' || c >= 0x7f {
+		return false
+	}
+	switch c {
+	case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '[', ']', '?', '=', '{', '}':
+		return false
+	}
+	return true
+}

@@ -1,0 +1,404 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"go.uber.org/goleak"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+// selfRegistry returns a registry of self-metrics whose values do not
+// change between gathers (no Go or process collector).
+func selfRegistry(t testing.TB) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.RunStarted("support", "24h")
+	m.RunFinished("support", "24h", ResultSuccess, time.Second, t0, 5, 0)
+	m.Observer("support").RequestDone("st-1", kore.EndpointSubmit, 200, time.Second)
+	m.ConfigReloaded(true, t0)
+	return reg
+}
+
+// reference returns promhttp's handler over the data and self, with
+// OpenMetrics enabled: what the exporter's /metrics must be equivalent to.
+func reference(t testing.TB, s *Store, self prometheus.Gatherer) http.Handler {
+	t.Helper()
+	data := prometheus.NewRegistry()
+	data.MustRegister(NewDataCollector(s))
+	return promhttp.HandlerFor(prometheus.Gatherers{data, self}, promhttp.HandlerOpts{EnableOpenMetrics: true})
+}
+
+// TestHandlerNegotiation compares headers and parsed bodies with promhttp's
+// answer to the same request.
+func TestHandlerNegotiation(t *testing.T) {
+	t.Parallel()
+	s := trickyStore(t)
+	self := selfRegistry(t)
+	ours := NewHandler(s, self, HandlerOpts{})
+	slow := NewHandler(s, self, HandlerOpts{DisablePreEncoding: true})
+	ref := reference(t, s, self)
+	for _, tc := range []struct {
+		name, accept, acceptEncoding string
+		om                           bool
+	}{
+		{"none", "", "", false},
+		{"text", acceptText, "", false},
+		{"text gzip", acceptText, "gzip", false},
+		{"prometheus", acceptPrometheus, "gzip", true},
+		{"openmetrics 0.0.1", "application/openmetrics-text;version=0.0.1", "", true},
+		{"openmetrics utf-8", "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8", "identity", true},
+		{"browser", "text/html,application/xhtml+xml,*/*;q=0.8", "gzip, deflate, br", false},
+		{"gzip refused", acceptText, "gzip;q=0", false},
+		{"wildcard", acceptText, "*", false},
+		{"gzip preferred", acceptText, "identity;q=0.5, gzip", false},
+		{"gzip weighted", acceptText, "gzip;q=0.5, identity;q=0.4", false},
+		{"gzip tie", acceptText, "gzip, identity", false},
+		{"gzip upper case", acceptText, "GZIP", false},
+		{"malformed parameter", acceptText, "gzip;level=1", false},
+		{"deflate only", acceptText, "deflate", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec, body := scrape(t, ours, http.MethodGet, tc.accept, tc.acceptEncoding)
+			refRec, refBody := scrape(t, ref, http.MethodGet, tc.accept, tc.acceptEncoding)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", rec.Code, body)
+			}
+			for _, h := range []string{"Content-Type", "Content-Encoding"} {
+				if got, want := rec.Header().Get(h), refRec.Header().Get(h); got != want {
+					t.Errorf("%s %q, promhttp says %q", h, got, want)
+				}
+			}
+			if got, want := rec.Header().Values("Vary"), refRec.Header().Values("Vary"); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("Vary %q, promhttp says %q", got, want)
+			}
+			if got, want := rec.Header().Get("Content-Length"), strconv.Itoa(rec.Body.Len()); got != want {
+				t.Errorf("Content-Length %s, body has %s bytes", got, want)
+			}
+			f := expfmt.Format(rec.Header().Get("Content-Type"))
+			if tc.om {
+				if c := bytes.Count(body, []byte("# EOF")); c != 1 || !bytes.HasSuffix(body, []byte("\n# EOF\n")) {
+					t.Errorf("%d # EOF lines; body ends %q", c, body[max(0, len(body)-40):])
+				}
+			}
+			// The same lines as promhttp's and as the DataCollector path's,
+			// only ordered differently within families.
+			_, slowBody := scrape(t, slow, http.MethodGet, tc.accept, tc.acceptEncoding)
+			want := strings.Join(sortedLines(refBody), "\n")
+			if got := strings.Join(sortedLines(body), "\n"); got != want {
+				t.Errorf("lines differ from promhttp's:\n--- got\n%s\n--- want\n%s", got, want)
+			}
+			if got := strings.Join(sortedLines(slowBody), "\n"); got != want {
+				t.Errorf("DisablePreEncoding lines differ from promhttp's:\n%s", got)
+			}
+			// And the format's parser agrees (the OpenMetrics parser is
+			// slow: once).
+			if !tc.om || tc.name == "prometheus" {
+				equalFamilies(t, decodeAll(t, body, f), decodeAll(t, refBody, f))
+			}
+		})
+	}
+}
+
+// TestHandlerGzipEqualsPlain checks the gzip answer is one member that
+// decodes to exactly the plain answer, for empty and large stores.
+func TestHandlerGzipEqualsPlain(t *testing.T) {
+	t.Parallel()
+	for name, s := range map[string]*Store{"empty": NewStore(), "big": bigStore(t, 5, 50), "tricky": trickyStore(t)} {
+		for _, self := range []prometheus.Gatherer{nil, selfRegistry(t)} {
+			h := NewHandler(s, self, HandlerOpts{})
+			for _, accept := range []string{acceptText, acceptPrometheus} {
+				_, plain := scrape(t, h, http.MethodGet, accept, "")
+				rec, unzipped := scrape(t, h, http.MethodGet, accept, "gzip")
+				if rec.Header().Get("Content-Encoding") != "gzip" {
+					t.Fatalf("%s: not gzipped", name)
+				}
+				if !bytes.Equal(plain, unzipped) {
+					t.Errorf("%s, %s: gzip decodes to %d bytes, plain is %d", name, accept, len(unzipped), len(plain))
+				}
+				if name == "big" && rec.Body.Len()*5 > len(plain) {
+					t.Errorf("%s: gzip %d bytes for %d plain: poor compression", name, rec.Body.Len(), len(plain))
+				}
+			}
+		}
+	}
+}
+
+func TestHandlerMethods(t *testing.T) {
+	t.Parallel()
+	h := NewHandler(bigStore(t, 2, 2), selfRegistry(t), HandlerOpts{})
+	get, body := scrape(t, h, http.MethodGet, acceptPrometheus, "gzip")
+	head, _ := scrape(t, h, http.MethodHead, acceptPrometheus, "gzip")
+	if head.Code != http.StatusOK || head.Body.Len() != 0 {
+		t.Errorf("HEAD: %d with %d body bytes", head.Code, head.Body.Len())
+	}
+	for _, k := range []string{"Content-Type", "Content-Encoding", "Content-Length"} {
+		if head.Header().Get(k) != get.Header().Get(k) {
+			t.Errorf("HEAD %s %q, GET %q", k, head.Header().Get(k), get.Header().Get(k))
+		}
+	}
+	if len(body) == 0 {
+		t.Error("GET: empty body")
+	}
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		rec, _ := scrape(t, h, m, "", "")
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: %d, Allow %q", m, rec.Code, rec.Header().Get("Allow"))
+		}
+	}
+}
+
+// errLog records ErrorLog calls.
+type errLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *errLog) Error(msg string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, msg)
+}
+
+func (l *errLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.msgs)
+}
+
+func TestHandlerErrors(t *testing.T) {
+	t.Parallel()
+	s := bigStore(t, 1, 1)
+	failing := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return nil, errors.New("boom")
+	})
+	colliding := prometheus.NewRegistry()
+	colliding.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "kore_task_executions", Help: "impostor"}))
+
+	for _, tc := range []struct {
+		name     string
+		self     prometheus.Gatherer
+		handling promhttp.HandlerErrorHandling
+		code     int
+	}{
+		{"gather error", failing, promhttp.HTTPErrorOnError, http.StatusInternalServerError},
+		{"gather error continue", failing, promhttp.ContinueOnError, http.StatusOK},
+		{"collision", colliding, promhttp.HTTPErrorOnError, http.StatusInternalServerError},
+		{"collision continue", colliding, promhttp.ContinueOnError, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log := &errLog{}
+			h := NewHandler(s, tc.self, HandlerOpts{ErrorLog: log, ErrorHandling: tc.handling})
+			rec, body := scrape(t, h, http.MethodGet, acceptText, "gzip")
+			if rec.Code != tc.code {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.code, body)
+			}
+			if log.count() == 0 {
+				t.Error("error not logged")
+			}
+			if tc.code != http.StatusOK {
+				if rec.Header().Get("Content-Encoding") != "" {
+					t.Error("error answer claims an encoding")
+				}
+				return
+			}
+			// Served anyway: the data, with the family exactly once.
+			fams := decodeAll(t, body, expfmt.FmtText)
+			if mf := fams["kore_task_executions"]; mf == nil || mf.GetHelp() == "impostor" {
+				t.Errorf("data family missing or replaced: %v", mf)
+			}
+		})
+	}
+
+	t.Run("panic", func(t *testing.T) {
+		t.Parallel()
+		h := NewHandler(s, failing, HandlerOpts{ErrorHandling: promhttp.PanicOnError})
+		defer func() {
+			if recover() == nil {
+				t.Error("no panic")
+			}
+		}()
+		scrape(t, h, http.MethodGet, "", "")
+	})
+}
+
+func TestHandlerMaxRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	blocking := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		entered <- struct{}{}
+		<-release
+		return nil, nil
+	})
+	h := NewHandler(NewStore(), blocking, HandlerOpts{MaxRequestsInFlight: 1})
+	done := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		done <- rec.Code
+	}()
+	<-entered
+	rec, _ := scrape(t, h, http.MethodGet, "", "")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("second scrape: %d, want 503", rec.Code)
+	}
+	close(release)
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("first scrape: %d", code)
+	}
+}
+
+// TestHandlerOverHTTP serves /metrics from a real server to a real client
+// (which asks for gzip and checks Content-Length), and checks no goroutine
+// outlives it.
+func TestHandlerOverHTTP(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	s := bigStore(t, 3, 30)
+	reg, _, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewHandler(s, reg, HandlerOpts{}))
+	defer srv.Close()
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+
+	for _, accept := range []string{acceptPrometheus, acceptText} {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", accept)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if !resp.Uncompressed {
+			t.Error("the transport did not negotiate gzip")
+		}
+		f := expfmt.ResponseFormat(resp.Header)
+		if f.FormatType() == expfmt.TypeOpenMetrics {
+			// The OpenMetrics parser is slow; its equivalence is tested
+			// on small stores. Check the framing here.
+			if !bytes.HasSuffix(body, []byte("\n# EOF\n")) || bytes.Count(body, []byte("# EOF")) != 1 {
+				t.Error("OpenMetrics body must end with one # EOF")
+			}
+			continue
+		}
+		fams := decodeAll(t, body, f)
+		if got := len(fams["kore_task_executions"].GetMetric()); got != 3*2*30*2 {
+			t.Errorf("%d kore_task_executions series", got)
+		}
+		if fams["go_goroutines"] == nil || fams["kore_exporter_build_info"] == nil {
+			t.Error("self-metrics missing")
+		}
+		checkWithPromtool(t, body)
+	}
+}
+
+// checkWithPromtool runs `promtool check metrics` on a text exposition when
+// $PROMTOOL_BIN names a promtool binary.
+func checkWithPromtool(t *testing.T, body []byte) {
+	t.Helper()
+	bin := os.Getenv("PROMTOOL_BIN")
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("PROMTOOL_BIN is not set: .ci/run installs promtool and must export it")
+		}
+		t.Log("PROMTOOL_BIN not set: promtool check skipped (.ci/run sets it)")
+		return
+	}
+	cmd := exec.Command(bin, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// discardResponse is an http.ResponseWriter that copies what it is given
+// into a fixed scratch buffer, as a socket write copies into the kernel,
+// and keeps nothing.
+type discardResponse struct {
+	header  http.Header
+	scratch [32 << 10]byte
+	n       int64
+	code    int
+}
+
+func newDiscardResponse() *discardResponse { return &discardResponse{header: http.Header{}} }
+
+func (d *discardResponse) Header() http.Header  { return d.header }
+func (d *discardResponse) WriteHeader(code int) { d.code = code }
+func (d *discardResponse) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		p = p[copy(d.scratch[:], p):]
+	}
+	d.n += int64(n)
+	return n, nil
+}
+
+func (d *discardResponse) reset() {
+	clear(d.header)
+	d.n, d.code = 0, 0
+}
+
+// TestHandlerAllocsIndependentOfSeries checks a scrape allocates the same
+// whatever the number of data series.
+func TestHandlerAllocsIndependentOfSeries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 20,000 series")
+	}
+	self := selfRegistry(t)
+	allocs := func(s *Store, accept, enc string) float64 {
+		h := NewHandler(s, self, HandlerOpts{})
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept", accept)
+		req.Header.Set("Accept-Encoding", enc)
+		w := newDiscardResponse()
+		return testing.AllocsPerRun(50, func() {
+			w.reset()
+			h.ServeHTTP(w, req)
+		})
+	}
+	small, large := bigStore(t, 2, 1), bigStore(t, 20, 100)
+	for _, accept := range []string{acceptText, acceptPrometheus} {
+		for _, enc := range []string{"", "gzip"} {
+			a, b := allocs(small, accept, enc), allocs(large, accept, enc)
+			t.Logf("%s %q: %.0f allocs (%d series), %.0f allocs (%d series)", accept, enc,
+				a, small.Load().Series(), b, large.Load().Series())
+			// Exactly equal without -race; the race detector makes
+			// sync.Pool drop items at random, hence the slack.
+			if b > a+a/10 {
+				t.Errorf("%s %q: allocations grow with series: %.0f → %.0f", accept, enc, a, b)
+			}
+		}
+	}
+}

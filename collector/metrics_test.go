@@ -1,0 +1,211 @@
+package collector
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+func newTestMetrics(t *testing.T) *Metrics {
+	t.Helper()
+	m, err := NewMetrics(prometheus.NewPedanticRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMetricsRunLifecycle(t *testing.T) {
+	t.Parallel()
+	m := newTestMetrics(t)
+	at := time.Unix(1777636800, 500_000_000)
+
+	m.RunStarted("support", "24h")
+	m.Progress("support", "24h", 42)
+	const running = `
+# HELP kore_exporter_report_job_progress_ratio Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.
+# TYPE kore_exporter_report_job_progress_ratio gauge
+kore_exporter_report_job_progress_ratio{bot="support",window="24h"} 0.42
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(running), "kore_exporter_report_job_progress_ratio"); err != nil {
+		t.Error(err)
+	}
+	m.Progress("support", "24h", 250) // clamped
+	if got := testutil.ToFloat64(m.reportProgress.WithLabelValues("support", "24h")); got != 1 {
+		t.Errorf("progress %v, want clamped to 1", got)
+	}
+
+	m.RunFinished("support", "24h", ResultSuccess, 3500*time.Millisecond, at, 12, 2)
+	m.RunStarted("support", "1h")
+	m.RunFinished("support", "1h", ResultTimeout, 10*time.Minute, at, 0, 0)
+	m.RunSkipped("support", "1h")
+	obs := m.Observer("support")
+	obs.RequestDone("st-ignored", kore.EndpointSubmit, 200, 125*time.Millisecond)
+	obs.RequestDone("st-ignored", kore.EndpointStatus, 429, 31250*time.Microsecond)
+	obs.RequestDone("st-ignored", kore.EndpointStatus, 0, 30*time.Second)
+	obs.Retry("st-ignored", kore.EndpointStatus, "rate_limited")
+	m.ConfigReloaded(true, at)
+	m.ConfigReloaded(false, at.Add(time.Hour))
+
+	const want = `
+# HELP kore_exporter_api_request_duration_seconds Duration of Kore.ai API requests by endpoint.
+# TYPE kore_exporter_api_request_duration_seconds histogram
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="0.01"} 0
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="0.025"} 0
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="0.05"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="0.1"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="0.25"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="0.5"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="1"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="2.5"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="5"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="10"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="30"} 2
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="60"} 2
+kore_exporter_api_request_duration_seconds_bucket{endpoint="status",le="+Inf"} 2
+kore_exporter_api_request_duration_seconds_sum{endpoint="status"} 30.03125
+kore_exporter_api_request_duration_seconds_count{endpoint="status"} 2
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="0.01"} 0
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="0.025"} 0
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="0.05"} 0
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="0.1"} 0
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="0.25"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="0.5"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="1"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="2.5"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="5"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="10"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="30"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="60"} 1
+kore_exporter_api_request_duration_seconds_bucket{endpoint="submit",le="+Inf"} 1
+kore_exporter_api_request_duration_seconds_sum{endpoint="submit"} 0.125
+kore_exporter_api_request_duration_seconds_count{endpoint="submit"} 1
+# HELP kore_exporter_api_requests_total Kore.ai API requests by bot, endpoint and HTTP status code (code "0": no response).
+# TYPE kore_exporter_api_requests_total counter
+kore_exporter_api_requests_total{bot="support",code="0",endpoint="status"} 1
+kore_exporter_api_requests_total{bot="support",code="200",endpoint="submit"} 1
+kore_exporter_api_requests_total{bot="support",code="429",endpoint="status"} 1
+# HELP kore_exporter_api_retries_total Kore.ai API requests repeated, by bot, endpoint and reason.
+# TYPE kore_exporter_api_retries_total counter
+kore_exporter_api_retries_total{bot="support",endpoint="status",reason="rate_limited"} 1
+# HELP kore_exporter_config_last_reload_success_timestamp_seconds Unix time of the last successful configuration reload.
+# TYPE kore_exporter_config_last_reload_success_timestamp_seconds gauge
+kore_exporter_config_last_reload_success_timestamp_seconds 1.7776368005e+09
+# HELP kore_exporter_config_last_reload_successful Whether the last configuration reload succeeded (1) or failed (0).
+# TYPE kore_exporter_config_last_reload_successful gauge
+kore_exporter_config_last_reload_successful 0
+# HELP kore_exporter_report_duplicate_rows_total Duplicate rows Kore.ai returned for the job, merged into one series each.
+# TYPE kore_exporter_report_duplicate_rows_total counter
+kore_exporter_report_duplicate_rows_total{bot="support",window="1h"} 0
+kore_exporter_report_duplicate_rows_total{bot="support",window="24h"} 2
+# HELP kore_exporter_report_duration_seconds Duration of the last report run of the job (submit, polls and pages).
+# TYPE kore_exporter_report_duration_seconds gauge
+kore_exporter_report_duration_seconds{bot="support",window="1h"} 600
+kore_exporter_report_duration_seconds{bot="support",window="24h"} 3.5
+# HELP kore_exporter_report_last_success_timestamp_seconds Unix time the last successful report run of the job finished.
+# TYPE kore_exporter_report_last_success_timestamp_seconds gauge
+kore_exporter_report_last_success_timestamp_seconds{bot="support",window="24h"} 1.7776368005e+09
+# HELP kore_exporter_report_rows Rows (task × status) of the job's last successful report.
+# TYPE kore_exporter_report_rows gauge
+kore_exporter_report_rows{bot="support",window="24h"} 12
+# HELP kore_exporter_report_runs_total Report runs of the job, by result: success or an error class.
+# TYPE kore_exporter_report_runs_total counter
+kore_exporter_report_runs_total{bot="support",result="success",window="1h"} 0
+kore_exporter_report_runs_total{bot="support",result="success",window="24h"} 1
+kore_exporter_report_runs_total{bot="support",result="timeout",window="1h"} 1
+# HELP kore_exporter_report_skipped_runs_total Report runs skipped because the job's previous run was still going.
+# TYPE kore_exporter_report_skipped_runs_total counter
+kore_exporter_report_skipped_runs_total{bot="support",window="1h"} 1
+kore_exporter_report_skipped_runs_total{bot="support",window="24h"} 0
+# HELP kore_exporter_report_success Whether the last report run of the bot × window job succeeded (1) or failed (0).
+# TYPE kore_exporter_report_success gauge
+kore_exporter_report_success{bot="support",window="1h"} 0
+kore_exporter_report_success{bot="support",window="24h"} 1
+`
+	// The progress series are gone: no run is going.
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+
+	// A reload that drops support/1h forgets its series, and ForgetBot the
+	// API series of a bot no longer configured.
+	m.Forget("support", "1h")
+	if n := testutil.CollectAndCount(m, "kore_exporter_report_runs_total", "kore_exporter_report_success",
+		"kore_exporter_report_skipped_runs_total", "kore_exporter_report_duration_seconds"); n != 4 {
+		t.Errorf("after Forget: %d job series, want 4 (support/24h only)", n)
+	}
+	m.ForgetBot("support")
+	if n := testutil.CollectAndCount(m, "kore_exporter_api_requests_total", "kore_exporter_api_retries_total"); n != 0 {
+		t.Errorf("after ForgetBot: %d API series", n)
+	}
+}
+
+func TestNewMetricsRegistersOnce(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	if _, err := NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMetrics(reg); err == nil {
+		t.Error("registering the self-metrics twice must fail")
+	}
+}
+
+// TestPromlint lints everything /metrics exposes: the registry NewRegistry
+// builds (self-metrics, build_info, Go and process collectors) with every
+// self-metric present, and the data metrics.
+func TestPromlint(t *testing.T) {
+	t.Parallel()
+	reg, m, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.RunStarted("a", "1h")
+	m.Progress("a", "1h", 50)
+	m.RunStarted("a", "24h")
+	m.RunFinished("a", "24h", ResultSuccess, time.Second, time.Now(), 10, 1)
+	m.RunSkipped("a", "24h")
+	m.Observer("a").RequestDone("st-a", kore.EndpointSubmit, 200, time.Second)
+	m.Observer("a").Retry("st-a", kore.EndpointSubmit, "network")
+	m.ConfigReloaded(true, time.Now())
+	if err := reg.Register(NewDataCollector(trickyStore(t))); err != nil {
+		t.Fatal(err)
+	}
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, want := range []string{
+		"kore_exporter_build_info", "kore_exporter_report_job_progress_ratio", "kore_exporter_api_retries_total",
+		"go_goroutines", "process_cpu_seconds_total", "kore_task_executions", "kore_bot_info",
+	} {
+		if !names[want] && !(strings.HasPrefix(want, "process_") && !processMetricsSupported()) {
+			t.Errorf("%s not exposed", want)
+		}
+	}
+	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// processMetricsSupported reports whether the process collector exposes
+// anything on this platform.
+func processMetricsSupported() bool {
+	return testutil.CollectAndCount(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})) > 0
+}

@@ -1,0 +1,72 @@
+package collector
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestREADMEMetricReference checks the README's metric tables against the
+// metrics the code exposes: every kore_* metric is documented, and every
+// documented metric exists.
+func TestREADMEMetricReference(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	row := regexp.MustCompile("(?m)^\\| `(kore_[a-z_]+)` \\|")
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		documented[m[1]] = true
+	}
+
+	reg, _, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(NewDataCollector(NewStore())); err != nil {
+		t.Fatal(err)
+	}
+	descs := make(chan *prometheus.Desc, 1000)
+	go func() {
+		reg.Describe(descs)
+		close(descs)
+	}()
+	exposed := map[string]bool{}
+	name := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for d := range descs {
+		m := name.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("cannot read the name of %s", d)
+		}
+		if strings.HasPrefix(m[1], "kore_") {
+			exposed[m[1]] = true
+		}
+	}
+	if len(exposed) < 15 {
+		t.Fatalf("only %d kore_* metrics found: %v", len(exposed), exposed)
+	}
+	var missing, extra []string
+	for n := range exposed {
+		if !documented[n] {
+			missing = append(missing, n)
+		}
+	}
+	for n := range documented {
+		if !exposed[n] {
+			extra = append(extra, n)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(extra)
+	if len(missing) > 0 {
+		t.Errorf("metrics missing from the README's tables: %v", missing)
+	}
+	if len(extra) > 0 {
+		t.Errorf("README documents metrics the code does not expose: %v", extra)
+	}
+}

@@ -1,0 +1,375 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+// fakeRunner is a ReportRunner whose answers a test scripts.
+type fakeRunner struct {
+	mu       sync.Mutex
+	calls    []kore.ReportRequest
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	// run decides each call's answer; it may block on ctx.
+	run func(ctx context.Context, n int, req kore.ReportRequest) (*kore.Report, error)
+}
+
+func (f *fakeRunner) RunContainmentReport(ctx context.Context, botID string, req kore.ReportRequest) (*kore.Report, error) {
+	cur := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if cur <= m || f.maxSeen.CompareAndSwap(m, cur) {
+			break
+		}
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, req)
+	n := len(f.calls)
+	f.mu.Unlock()
+	return f.run(ctx, n, req)
+}
+
+func (f *fakeRunner) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func rowsReport(rows ...kore.TaskRow) *kore.Report { return &kore.Report{Rows: rows} }
+
+func testBot(name string, windows ...string) Bot {
+	b := Bot{Name: name, BotID: "st-" + name, ClientID: "cs-" + name, ClientSecret: Secret("s3cr3t-canary-" + name),
+		Host: "https://platform.kore.ai", Interval: time.Minute, Timeout: 30 * time.Second,
+		StaleAfter: 3 * time.Minute, PageSize: 100}
+	for _, w := range windows {
+		d, err := time.ParseDuration(w)
+		if err != nil {
+			panic(err)
+		}
+		b.Windows = append(b.Windows, Window{Name: w, Duration: d})
+	}
+	return b
+}
+
+type harness struct {
+	sched   *Scheduler
+	store   *Store
+	metrics *Metrics
+	reg     *prometheus.Registry
+}
+
+func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := NewStore()
+	s := NewScheduler(SchedulerOpts{
+		Store: store, Metrics: m, MaxStartSpread: time.Second,
+		NewClient: func(b Bot, _ Limits, _ kore.Observer) (ReportRunner, error) {
+			r, ok := runners[b.Name]
+			if !ok {
+				return nil, fmt.Errorf("no runner for %s", b.Name)
+			}
+			return r, nil
+		},
+	})
+	return &harness{sched: s, store: store, metrics: m, reg: reg}
+}
+
+func TestSchedulerPublishesAndBecomesReady(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		row := kore.TaskRow{TaskName: "Book Flight", TaskType: "dialog", Status: "success", TotalExecution: 5, TotalSession: 4, SelfServiceSessions: 3, DropOffSessions: 1}
+		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(row), nil }}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		cfg := &Config{Bots: []Bot{testBot("a", "1h", "24h")}, Limits: Limits{MaxConcurrentJobs: 2}}
+		stop, err := h.sched.Start(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.sched.Ready() {
+			t.Fatal("ready before any job ran")
+		}
+		time.Sleep(2 * time.Second) // past the start spread
+		synctest.Wait()
+		if !h.sched.Ready() {
+			t.Fatal("not ready after every job ran once")
+		}
+		for _, w := range []string{"1h", "24h"} {
+			if got := h.store.Load().Rows("a", w); len(got) != 1 || got[0] != row {
+				t.Errorf("window %s rows = %+v, want [%+v]", w, got, row)
+			}
+		}
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultSuccess)); got != 1 {
+			t.Errorf("runs_total{result=success} = %v, want 1", got)
+		}
+		// One run per interval (±5 % jitter): 3.5 minutes later, 4 runs per
+		// window (the 4th at most 1 s + 3 × 63 s, the 5th at least 4 × 57 s
+		// after the start).
+		time.Sleep(3*time.Minute + 30*time.Second)
+		synctest.Wait()
+		if got := r.count(); got != 8 {
+			t.Errorf("runs after 3 intervals = %d, want 8 (4 per window)", got)
+		}
+		stop()
+	})
+}
+
+func TestSchedulerWindowBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(), nil }}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		b := testBot("a", "24h")
+		b.Delay = 15 * time.Minute
+		b.Filters = Filters{ConversationType: "Interactive", ConversationStatus: "Closed", IncludeTaskNames: []string{"Book Flight"}, Tags: []Tag{{Name: "region", Values: []string{"eu"}, Type: "session"}}}
+		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		stop()
+		if r.count() != 1 {
+			t.Fatalf("calls = %d, want 1", r.count())
+		}
+		req := r.calls[0]
+		if got := req.To.Sub(req.From); got != 24*time.Hour {
+			t.Errorf("window length = %v, want 24h", got)
+		}
+		if lag := time.Now().Sub(req.To); lag < 15*time.Minute || lag > 15*time.Minute+2*time.Second {
+			t.Errorf("window end lags now by %v, want the 15m delay", lag)
+		}
+		if req.AggregationType != kore.AggregationCumulative || req.PageSize != 100 || req.ConversationType != "Interactive" ||
+			req.ConversationStatus != "Closed" || len(req.IncludeTaskNames) != 1 || len(req.Tags) != 1 || req.Tags[0].Type != "session" {
+			t.Errorf("request = %+v, filters not passed through", req)
+		}
+	})
+}
+
+func TestSchedulerKeepsLastGoodDataUntilStale(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		row := kore.TaskRow{TaskName: "FAQ", TaskType: "faq", Status: "success", TotalExecution: 1, TotalSession: 1, SelfServiceSessions: 1}
+		r := &fakeRunner{run: func(_ context.Context, n int, _ kore.ReportRequest) (*kore.Report, error) {
+			if n == 1 {
+				return rowsReport(row), nil
+			}
+			return nil, &kore.APIError{Endpoint: kore.EndpointSubmit, StatusCode: 503}
+		}}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		// Failed runs at +1m and +2m: the good rows are still served.
+		time.Sleep(2*time.Minute + 10*time.Second)
+		synctest.Wait()
+		if got := h.store.Load().Rows("a", "1h"); len(got) != 1 {
+			t.Fatalf("rows after failed runs within stale_after = %v, want the last good row", got)
+		}
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultAPIError)); got != 2 {
+			t.Errorf("runs_total{result=api_error} = %v, want 2", got)
+		}
+		if got := testutil.ToFloat64(h.metrics.success.WithLabelValues("a", "1h")); got != 0 {
+			t.Errorf("report_success = %v after a failed run, want 0", got)
+		}
+		// stale_after (3m) past the last success: the series disappear.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := h.store.Load().Rows("a", "1h"); len(got) != 0 {
+			t.Fatalf("rows past stale_after = %v, want none", got)
+		}
+		st := h.sched.Status()
+		if len(st) != 1 || st[0].LastResult != ResultAPIError || !strings.Contains(st[0].LastError, "503") {
+			t.Errorf("status = %+v, want the last error", st)
+		}
+	})
+}
+
+func TestSchedulerSkipsOverlappingRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Each run takes 150 s with a 60 s interval: the job never runs
+		// twice at once; the ticks it misses are counted.
+		r := &fakeRunner{run: func(ctx context.Context, _ int, _ kore.ReportRequest) (*kore.Report, error) {
+			select {
+			case <-time.After(150 * time.Second):
+				return rowsReport(), nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		b := testBot("a", "1h")
+		b.Timeout = 10 * time.Minute
+		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		stop()
+		if m := r.maxSeen.Load(); m != 1 {
+			t.Errorf("max concurrent runs of one job = %d, want 1", m)
+		}
+		skipped := testutil.ToFloat64(h.metrics.skipped.WithLabelValues("a", "1h"))
+		if skipped < 6 || skipped > 10 {
+			t.Errorf("skipped runs in 10m = %v, want about 2 per 150 s run", skipped)
+		}
+	})
+}
+
+func TestSchedulerGlobalConcurrencyLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{run: func(ctx context.Context, _ int, _ kore.ReportRequest) (*kore.Report, error) {
+			select {
+			case <-time.After(5 * time.Second):
+				return rowsReport(), nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}}
+		runners := map[string]*fakeRunner{}
+		var bots []Bot
+		for i := range 5 {
+			name := fmt.Sprintf("b%d", i)
+			runners[name] = r
+			bots = append(bots, testBot(name, "1h", "24h"))
+		}
+		h := newHarness(t, runners)
+		stop, err := h.sched.Start(t.Context(), &Config{Bots: bots, Limits: Limits{MaxConcurrentJobs: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(40 * time.Second)
+		synctest.Wait()
+		stop()
+		if got := r.count(); got != 10 {
+			t.Errorf("runs = %d, want 10 (every job once)", got)
+		}
+		if m := r.maxSeen.Load(); m != 3 {
+			t.Errorf("max jobs in flight = %d, want the limit 3", m)
+		}
+	})
+}
+
+func TestSchedulerStopCancelsRunningJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan struct{})
+		r := &fakeRunner{run: func(ctx context.Context, _ int, _ kore.ReportRequest) (*kore.Report, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-started
+		before := time.Now()
+		stop() // returns only when the job's goroutines are gone
+		if d := time.Since(before); d != 0 {
+			t.Errorf("stop took %v of fake time, want immediate", d)
+		}
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultTimeout)); got != 0 {
+			t.Errorf("a cancelled run was counted as a timeout")
+		}
+	})
+}
+
+func TestSchedulerJobDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{run: func(ctx context.Context, _ int, _ kore.ReportRequest) (*kore.Report, error) {
+			<-ctx.Done()
+			return nil, fmt.Errorf("poll: %w", ctx.Err())
+		}}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		b := testBot("a", "1h")
+		b.Timeout = 20 * time.Second
+		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		stop()
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultTimeout)); got != 1 {
+			t.Errorf("runs_total{result=timeout} = %v, want 1", got)
+		}
+	})
+}
+
+func TestSchedulerRedactsSecretsInStatus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := testBot("a", "1h")
+		canary := b.ClientSecret.Reveal()
+		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) {
+			// A misbehaving server echoing the secret must not get it shown.
+			return nil, &kore.APIError{StatusCode: 400, Message: "bad token " + canary}
+		}}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		stop()
+		st := h.sched.Status()
+		if len(st) != 1 || st[0].LastError == "" {
+			t.Fatalf("status = %+v, want an error", st)
+		}
+		if strings.Contains(st[0].LastError, canary) {
+			t.Errorf("status shows the client secret: %q", st[0].LastError)
+		}
+	})
+}
+
+func TestSchedulerStartFailsOnBadClient(t *testing.T) {
+	h := newHarness(t, map[string]*fakeRunner{})
+	_, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{testBot("x", "1h")}})
+	if err == nil || !strings.Contains(err.Error(), "bots[0] (x)") {
+		t.Fatalf("err = %v, want one naming bots[0] (x)", err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	api := &kore.APIError{StatusCode: 500}
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ResultSuccess},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), ResultTimeout},
+		{&kore.AuthError{Reason: kore.AuthScope, APIError: api}, ResultUnauthorized},
+		{&kore.RateLimitError{APIError: api}, ResultRateLimited},
+		{&kore.JobError{JobID: "ds-1"}, ResultJobFailed},
+		{&kore.JobError{JobID: "ds-1", Expired: true}, ResultJobExpired},
+		{&kore.DecodeError{Field: "_id", Err: errors.New("missing")}, ResultInvalidResponse},
+		{fmt.Errorf("submit: %w", api), ResultAPIError},
+		{errors.New("dial tcp: refused"), ResultError},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.err); got != tt.want {
+			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}

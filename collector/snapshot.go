@@ -1,0 +1,301 @@
+package collector
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+// BotInfo is one configured bot as kore_bot_info exposes it.
+type BotInfo struct {
+	// Name is the bot label value (the configured name).
+	Name string
+	// BotID is the Kore.ai bot id.
+	BotID string
+	// Host is the API base URL.
+	Host string
+}
+
+// Part is the data of one bot × window job: the rows of its last successful
+// report. A Part is immutable once published; its Rows must not be
+// modified.
+type Part struct {
+	// Bot is the configured bot name; Window the window as written.
+	Bot, Window string
+	// Rows are the report's rows, one per (TaskName, TaskType, Status),
+	// sorted by that key, with valid UTF-8 labels and no DateRange.
+	Rows []kore.TaskRow
+	// At is when the job finished; Expires is when its rows stop being
+	// served unless a newer run replaces them (zero: never).
+	At, Expires time.Time
+
+	enc *partEncoding
+}
+
+// expired reports whether the part's expiry has passed at now.
+func (p *Part) expired(now time.Time) bool {
+	return !p.Expires.IsZero() && !now.Before(p.Expires)
+}
+
+// Snapshot is an immutable view of everything the data metrics expose:
+// the configured bots and the last rows of every bot × window job, with
+// their exposition pre-encoded. A Store publishes a new Snapshot on every
+// change; readers load it once and never lock.
+type Snapshot struct {
+	generation uint64
+	bots       []BotInfo // sorted by Name
+	parts      []*Part   // sorted by (Bot, Window)
+	botInfo    *[numFormats]piece
+	bodies     [numFormats]body
+	series     int
+}
+
+// Generation counts the snapshots a Store has published; the first (empty)
+// snapshot is generation 0.
+func (sn *Snapshot) Generation() uint64 { return sn.generation }
+
+// Bots returns the configured bots, sorted by name. The slice must not be
+// modified.
+func (sn *Snapshot) Bots() []BotInfo { return sn.bots }
+
+// Parts returns a copy of every part, sorted by bot and window.
+func (sn *Snapshot) Parts() []Part {
+	out := make([]Part, len(sn.parts))
+	for i, p := range sn.parts {
+		out[i] = *p
+	}
+	return out
+}
+
+// Part returns the part of bot × window, if there is one.
+func (sn *Snapshot) Part(bot, window string) (Part, bool) {
+	if i, ok := sn.find(bot, window); ok {
+		return *sn.parts[i], true
+	}
+	return Part{}, false
+}
+
+// Rows returns the rows of bot × window, nil if there are none. The slice
+// must not be modified.
+func (sn *Snapshot) Rows(bot, window string) []kore.TaskRow {
+	if i, ok := sn.find(bot, window); ok {
+		return sn.parts[i].Rows
+	}
+	return nil
+}
+
+// Series returns how many data series the snapshot exposes (task series
+// and kore_bot_info).
+func (sn *Snapshot) Series() int { return sn.series }
+
+// DataSize returns the length of the pre-encoded data block in the Prometheus
+// text format, uncompressed and gzip-compressed (without gzip framing).
+func (sn *Snapshot) DataSize() (plain, gzipped int64) {
+	b := &sn.bodies[fmtText]
+	return b.size, b.zsize
+}
+
+func (sn *Snapshot) find(bot, window string) (int, bool) {
+	return findPart(sn.parts, bot, window)
+}
+
+func findPart(parts []*Part, bot, window string) (int, bool) {
+	return slices.BinarySearchFunc(parts, [2]string{bot, window}, func(p *Part, k [2]string) int {
+		if c := cmp.Compare(p.Bot, k[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(p.Window, k[1])
+	})
+}
+
+// Store holds the current Snapshot. Writers (Publish, Sweep, Retain,
+// SetBots) are serialised by a mutex and each ends with one atomic pointer
+// swap; readers (Load, and so every scrape) only load the pointer, so they
+// never wait for a writer and never see half of a change. The expensive work
+// of a Publish (merging and pre-encoding rows) runs before the mutex is
+// taken.
+type Store struct {
+	mu  sync.Mutex // serialises writers; readers never take it
+	cur atomic.Pointer[Snapshot]
+	enc *encoder
+}
+
+// NewStore returns a Store holding an empty snapshot.
+func NewStore() *Store {
+	s := &Store{enc: newEncoder()}
+	s.cur.Store(s.build(nil, nil, nil, nil))
+	return s
+}
+
+// Load returns the current snapshot. It never blocks.
+func (s *Store) Load() *Snapshot { return s.cur.Load() }
+
+// SetBots replaces the configured bots, the kore_bot_info series, on a
+// config (re)load. Names must be unique; for a repeated name the last entry
+// wins. Parts of bots or windows no longer configured are dropped with
+// Retain.
+func (s *Store) SetBots(bots []BotInfo) {
+	clean := make([]BotInfo, 0, len(bots))
+	for _, b := range bots {
+		clean = append(clean, BotInfo{Name: validUTF8(b.Name), BotID: validUTF8(b.BotID), Host: validUTF8(b.Host)})
+	}
+	// Stable sort, then keep the last of equal names.
+	slices.SortStableFunc(clean, func(a, b BotInfo) int { return cmp.Compare(a.Name, b.Name) })
+	out := clean[:0]
+	for i, b := range clean {
+		if i+1 < len(clean) && clean[i+1].Name == b.Name {
+			continue
+		}
+		out = append(out, b)
+	}
+	out = slices.Clip(out)
+	enc := s.enc.encodeBotInfo(out)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	s.cur.Store(s.build(old, out, &enc, old.parts))
+}
+
+// Retain drops every part for which keep returns false, so its series
+// disappear from the next scrape. keep is called with the store's writer
+// lock held and must not call the Store.
+func (s *Store) Retain(keep func(bot, window string) bool) (removed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	parts := slices.DeleteFunc(slices.Clone(old.parts), func(p *Part) bool { return !keep(p.Bot, p.Window) })
+	if removed = len(old.parts) - len(parts); removed > 0 {
+		s.cur.Store(s.build(old, old.bots, old.botInfo, parts))
+	}
+	return removed
+}
+
+// Publish replaces the part of bot × window with rows, the result of a job
+// that finished at at; the rows are served until expires (the scheduler
+// passes at + stale_after; zero means never) unless a later Publish
+// replaces them. Rows with the same (TaskName, TaskType, Status) are merged
+// by summing their counts, and each merged-away row is counted in
+// duplicates, so the exposition never repeats a series. Label values that
+// are not valid UTF-8 are repaired with U+FFFD. rows is not retained.
+func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires time.Time) (duplicates int) {
+	bot, window = validUTF8(bot), validUTF8(window)
+	merged, duplicates := normalizeRows(rows)
+	p := &Part{
+		Bot:     bot,
+		Window:  window,
+		Rows:    merged,
+		At:      at,
+		Expires: expires,
+		enc:     s.enc.encodePart(bot, window, merged),
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	parts := make([]*Part, 0, len(old.parts)+1)
+	i, found := findPart(old.parts, bot, window)
+	parts = append(parts, old.parts[:i]...)
+	parts = append(parts, p)
+	if found {
+		i++
+	}
+	parts = append(parts, old.parts[i:]...)
+	s.cur.Store(s.build(old, old.bots, old.botInfo, parts))
+	return duplicates
+}
+
+// Sweep drops the parts whose expiry has passed at now, so their series
+// disappear, and returns how many it dropped.
+func (s *Store) Sweep(now time.Time) (removed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	if !slices.ContainsFunc(old.parts, func(p *Part) bool { return p.expired(now) }) {
+		return 0
+	}
+	parts := slices.DeleteFunc(slices.Clone(old.parts), func(p *Part) bool { return p.expired(now) })
+	removed = len(old.parts) - len(parts)
+	s.cur.Store(s.build(old, old.bots, old.botInfo, parts))
+	return removed
+}
+
+// build assembles a snapshot: it lists, family by family, the pre-encoded
+// pieces of every part. Its cost grows with the number of parts, not rows.
+func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *[numFormats]piece, parts []*Part) *Snapshot {
+	sn := &Snapshot{bots: bots, parts: parts, botInfo: botInfo}
+	if old != nil {
+		sn.generation = old.generation + 1
+	}
+	sn.series = len(bots)
+	for _, p := range parts {
+		sn.series += len(p.Rows) * numTaskFamilies
+	}
+	for f := range format(numFormats) {
+		b := &sn.bodies[f]
+		n := 2 * numFamilies // headers; parts added below
+		n += len(parts) * numTaskFamilies
+		b.plain = make([][]byte, 0, n)
+		b.z = make([][]byte, 0, n)
+		if botInfo != nil && len(botInfo[f].raw) > 0 {
+			b.add(&s.enc.headers[f][famBotInfo])
+			b.add(&botInfo[f])
+		}
+		for i := range numTaskFamilies {
+			header := false
+			for _, p := range parts {
+				pc := &p.enc.pieces[f][i]
+				if len(pc.raw) == 0 {
+					continue
+				}
+				if !header {
+					b.add(&s.enc.headers[f][firstTaskFamily+i])
+					header = true
+				}
+				b.add(pc)
+			}
+		}
+	}
+	return sn
+}
+
+// normalizeRows returns rows merged by (TaskName, TaskType, Status), with
+// valid UTF-8 labels and no DateRange, sorted by that key, and how many rows
+// were merged into an earlier one.
+func normalizeRows(rows []kore.TaskRow) ([]kore.TaskRow, int) {
+	out := make([]kore.TaskRow, 0, len(rows))
+	seen := make(map[kore.RowKey]int, len(rows))
+	duplicates := 0
+	for _, r := range rows {
+		r.TaskName, r.TaskType, r.Status = validUTF8(r.TaskName), validUTF8(r.TaskType), validUTF8(r.Status)
+		r.DateRange = ""
+		if i, ok := seen[r.Key()]; ok {
+			m := &out[i]
+			m.TotalExecution += r.TotalExecution
+			m.TotalSession += r.TotalSession
+			m.SelfServiceSessions += r.SelfServiceSessions
+			m.DropOffSessions += r.DropOffSessions
+			m.AgentTransferSessions += r.AgentTransferSessions
+			duplicates++
+			continue
+		}
+		seen[r.Key()] = len(out)
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b kore.TaskRow) int {
+		return cmp.Or(
+			cmp.Compare(a.TaskName, b.TaskName),
+			cmp.Compare(a.TaskType, b.TaskType),
+			cmp.Compare(a.Status, b.Status),
+		)
+	})
+	return slices.Clip(out), duplicates
+}
+
+// validUTF8 repairs s so it can be a label value.
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

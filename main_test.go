@@ -1,0 +1,411 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.uber.org/goleak"
+
+	"github.com/kore-exporter/kore_exporter/kore/koretest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// exporter is one run() of the real wiring, in-process.
+type exporter struct {
+	t      *testing.T
+	base   string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan int
+}
+
+func startExporter(t *testing.T, args ...string) *exporter {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &exporter{t: t, base: "http://" + addr, logs: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	args = append(args, "--web.listen-address="+addr)
+	go func() { e.done <- run(ctx, args, io.Discard, e.logs) }()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *exporter) stop() {
+	e.cancel()
+	select {
+	case code := <-e.done:
+		if code != 0 {
+			e.t.Errorf("run exited %d; logs:\n%s", code, e.logs.String())
+		}
+		e.done <- code
+	case <-time.After(15 * time.Second):
+		e.t.Fatalf("run did not return within 15s of cancellation")
+	}
+}
+
+func (e *exporter) get(path string) (int, string) {
+	e.t.Helper()
+	resp, err := http.Get(e.base + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *exporter) waitReady(timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if code, _ := e.get("/-/ready"); code == http.StatusOK {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("not ready within %v; logs:\n%s", timeout, e.logs.String())
+}
+
+func (e *exporter) metrics() map[string]*dto.MetricFamily {
+	e.t.Helper()
+	code, body := e.get("/metrics")
+	if code != http.StatusOK {
+		e.t.Fatalf("/metrics: HTTP %d: %s", code, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		e.t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return fams
+}
+
+type statusRow struct {
+	Bot        string    `json:"bot"`
+	BotID      string    `json:"bot_id"`
+	Window     string    `json:"window"`
+	LastResult string    `json:"last_result"`
+	LastError  string    `json:"last_error"`
+	WindowFrom time.Time `json:"window_from"`
+	WindowTo   time.Time `json:"window_to"`
+	Rows       int       `json:"rows"`
+}
+
+func (e *exporter) status() []statusRow {
+	e.t.Helper()
+	code, body := e.get("/status?format=json")
+	if code != http.StatusOK {
+		e.t.Fatalf("/status: HTTP %d", code)
+	}
+	var rows []statusRow
+	if err := json.Unmarshal([]byte(body), &rows); err != nil {
+		e.t.Fatalf("/status JSON: %v", err)
+	}
+	return rows
+}
+
+func labelsOf(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, l := range m.GetLabel() {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
+}
+
+// gauge returns the value of the series of fam with exactly these labels.
+func gauge(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	fam, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+	for _, m := range fam.GetMetric() {
+		got := labelsOf(m)
+		if len(got) != len(labels) {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			if got[k] != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+const canarySecret = "canary-Zm9vYmFyLXNlY3JldC1kby1ub3QtbGVhaw"
+
+func writeConfig(t *testing.T, dir, host string, bots []koretest.Bot) string {
+	t.Helper()
+	secretFile := filepath.Join(dir, "b0.secret")
+	if err := os.WriteFile(secretFile, []byte(bots[0].ClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`defaults:
+  host: %s
+  allow_insecure_http: true
+  interval: 1m
+  windows: [1h, 24h]
+  timeout: 50s
+  page_size: 40  # several pages per report
+bots:
+  - name: alpha
+    bot_id: %s
+    client_id: %s
+    client_secret_file: b0.secret
+  - name: beta
+    bot_id: %s
+    client_id: %s
+    client_secret: %q
+    windows: [2h]
+limits:
+  max_concurrent_jobs: 3
+  requests_per_minute_per_bot: 30
+`, host, bots[0].ID, bots[0].ClientID, bots[1].ID, bots[1].ClientID, bots[1].ClientSecret)
+	path := filepath.Join(dir, "kore.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestEndToEnd runs the exporter's real wiring against the simulator and
+// checks every exported task gauge against the simulator's own totals.
+func TestEndToEnd(t *testing.T) {
+	sim := koretest.NewServer(koretest.WithJobDuration(500 * time.Millisecond))
+	defer sim.Close()
+	bots := koretest.DemoBots(2, 7)
+	bots[1].ClientSecret = canarySecret
+	for _, b := range bots {
+		sim.AddBot(b)
+	}
+	dir := t.TempDir()
+	path := writeConfig(t, dir, sim.URL, bots)
+
+	e := startExporter(t, "--config.file="+path, "--web.enable-lifecycle", "--log.level=debug")
+	e.waitReady(60 * time.Second)
+
+	fams := e.metrics()
+	st := e.status()
+	if len(st) != 3 {
+		t.Fatalf("status has %d jobs, want 3 (alpha 1h, alpha 24h, beta 2h): %+v", len(st), st)
+	}
+	checked := 0
+	for _, j := range st {
+		if j.LastResult != "success" {
+			t.Fatalf("job %s/%s: result %q, error %q", j.Bot, j.Window, j.LastResult, j.LastError)
+		}
+		want := sim.Expected(j.BotID, j.WindowFrom, j.WindowTo, koretest.Filters{})
+		if len(want) == 0 {
+			t.Fatalf("simulator has no rows for %s %s", j.Bot, j.Window)
+		}
+		if j.Rows != len(want) {
+			t.Errorf("%s/%s: status rows = %d, want %d", j.Bot, j.Window, j.Rows, len(want))
+		}
+		for _, r := range want {
+			l := map[string]string{"bot": j.Bot, "window": j.Window, "task_name": r.TaskName, "task_type": r.TaskType, "status": r.Status}
+			for name, v := range map[string]int64{
+				"kore_task_executions":              r.TotalExecution,
+				"kore_task_sessions":                r.TotalSession,
+				"kore_task_self_service_sessions":   r.SelfServiceSessions,
+				"kore_task_drop_off_sessions":       r.DropOffSessions,
+				"kore_task_agent_transfer_sessions": r.AgentTransferSessions,
+			} {
+				got, ok := gauge(fams, name, l)
+				if !ok {
+					t.Errorf("%s%v missing", name, l)
+					continue
+				}
+				if got != float64(v) {
+					t.Errorf("%s%v = %v, want %d (simulator)", name, l, got, v)
+				}
+				checked++
+			}
+		}
+		// No series beyond the simulator's rows.
+		n := 0
+		for _, m := range fams["kore_task_sessions"].GetMetric() {
+			if l := labelsOf(m); l["bot"] == j.Bot && l["window"] == j.Window {
+				n++
+			}
+		}
+		if n != len(want) {
+			t.Errorf("%s/%s: %d kore_task_sessions series, want %d", j.Bot, j.Window, n, len(want))
+		}
+	}
+	t.Logf("checked %d sample values against the simulator", checked)
+	for _, b := range []struct{ name, id string }{{"alpha", bots[0].ID}, {"beta", bots[1].ID}} {
+		if v, ok := gauge(fams, "kore_bot_info", map[string]string{"bot": b.name, "bot_id": b.id, "host": sim.URL}); !ok || v != 1 {
+			t.Errorf("kore_bot_info for %s missing", b.name)
+		}
+		if v, ok := gauge(fams, "kore_exporter_report_success", map[string]string{"bot": b.name, "window": map[string]string{"alpha": "1h", "beta": "2h"}[b.name]}); !ok || v != 1 {
+			t.Errorf("kore_exporter_report_success for %s = %v, %v", b.name, v, ok)
+		}
+	}
+	if _, ok := fams["kore_exporter_build_info"]; !ok {
+		t.Error("kore_exporter_build_info missing")
+	}
+	if s := sim.Stats(bots[0].ID); s.Pages < 2 {
+		t.Errorf("simulator served %d pages to alpha; page_size 40 should need several", s.Pages)
+	}
+
+	// A bad new config: reload fails, the old one keeps running.
+	if err := os.WriteFile(path, []byte("bots: [{bot_id: x, unknown_key: 1}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(e.base+"/-/reload", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "unknown_key") {
+		t.Errorf("reload of a bad config: HTTP %d %q, want 500 naming the field", resp.StatusCode, body)
+	}
+	fams = e.metrics()
+	if v, _ := gauge(fams, "kore_exporter_config_last_reload_successful", map[string]string{}); v != 0 {
+		t.Errorf("config_last_reload_successful = %v after a failed reload, want 0", v)
+	}
+	if len(fams["kore_task_sessions"].GetMetric()) == 0 {
+		t.Error("task data gone after a failed reload")
+	}
+
+	// Secrets never show: not in /metrics, /status, the landing page or logs.
+	for _, p := range []string{"/metrics", "/status", "/status?format=json", "/"} {
+		if _, body := e.get(p); strings.Contains(body, canarySecret) || strings.Contains(body, bots[0].ClientSecret) {
+			t.Errorf("%s shows a client secret", p)
+		}
+	}
+	if strings.Contains(e.logs.String(), canarySecret) || strings.Contains(e.logs.String(), bots[0].ClientSecret) {
+		t.Error("logs show a client secret")
+	}
+}
+
+// TestEndToEndFaultsKeepLastGoodData: a bot whose API starts failing keeps
+// its last good rows (and says so in its self-metrics) while the other bot
+// is unaffected.
+func TestEndToEndAuthFailureIsReported(t *testing.T) {
+	sim := koretest.NewServer(koretest.WithJobDuration(200 * time.Millisecond))
+	defer sim.Close()
+	bots := koretest.DemoBots(2, 11)
+	sim.AddBot(bots[0])
+	wrong := bots[1]
+	wrong.ClientSecret = canarySecret // the exporter signs with a secret the simulator does not know
+	sim.AddBot(bots[1])
+	dir := t.TempDir()
+	path := writeConfig(t, dir, sim.URL, []koretest.Bot{bots[0], wrong})
+	e := startExporter(t, "--config.file="+path)
+	e.waitReady(60 * time.Second)
+	fams := e.metrics()
+	if v, ok := gauge(fams, "kore_exporter_report_success", map[string]string{"bot": "beta", "window": "2h"}); !ok || v != 0 {
+		t.Errorf("report_success for the bot with a wrong secret = %v (present %v), want 0", v, ok)
+	}
+	if v, ok := gauge(fams, "kore_exporter_report_success", map[string]string{"bot": "alpha", "window": "1h"}); !ok || v != 1 {
+		t.Errorf("report_success for the good bot = %v, want 1", v)
+	}
+	for _, j := range e.status() {
+		if j.Bot == "beta" && (j.LastResult != "unauthorized" || j.LastError == "") {
+			t.Errorf("beta status = %+v, want unauthorized with an error", j)
+		}
+	}
+	for _, p := range []string{"/metrics", "/status", "/status?format=json"} {
+		if _, body := e.get(p); strings.Contains(body, canarySecret) {
+			t.Errorf("%s shows the client secret", p)
+		}
+	}
+	if strings.Contains(e.logs.String(), canarySecret) {
+		t.Error("logs show the client secret")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	sim := koretest.NewServer()
+	defer sim.Close()
+	bots := koretest.DemoBots(2, 3)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, sim.URL, bots)
+	var out, logs syncBuffer
+	if code := run(t.Context(), []string{"--config.file=" + path, "--config.check"}, &out, &logs); code != 0 {
+		t.Fatalf("--config.check exited %d: %s", code, logs.String())
+	}
+	for _, want := range []string{"alpha", "beta", "1h", "24h", "2h"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan does not mention %q:\n%s", want, out.String())
+		}
+	}
+	if err := os.WriteFile(path, []byte("bots:\n  - bot_id: st-1\n    client_id: cs-1\n    windows: [91d]\n    client_secret: "+canarySecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs = syncBuffer{}
+	if code := run(t.Context(), []string{"--config.file=" + path, "--config.check"}, &out, &logs); code != 1 {
+		t.Fatalf("--config.check of a bad config exited %d, want 1", code)
+	}
+	if !strings.Contains(logs.String(), "bots[0].windows[0]") {
+		t.Errorf("error does not name the path: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), canarySecret) {
+		t.Error("config error shows the secret")
+	}
+}
+
+func TestDemoServesTaskMetrics(t *testing.T) {
+	e := startExporter(t, "--demo", "--demo.drop-off-surge")
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, body := e.get("/metrics"); strings.Contains(body, "\nkore_task_drop_off_sessions{") {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("--demo served no kore_task_drop_off_sessions within 15s; logs:\n%s", e.logs.String())
+}
