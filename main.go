@@ -51,6 +51,9 @@ type flags struct {
 	logFormat    string
 	demo         bool
 	demoSurge    bool
+	maxRequests  int
+	shardIndex   int
+	shardCount   int
 	toolkitFlags *web.FlagConfig
 }
 
@@ -64,6 +67,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("config.file", "Configuration file.").Default("kore_exporter.yml").StringVar(&f.configFile)
 	app.Flag("config.check", "Validate the configuration, print the plan (bots, windows, estimated Kore.ai requests per hour against the per-bot budget), then exit.").BoolVar(&f.configCheck)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
+	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them.").Default("1").IntVar(&f.shardCount)
+	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots whose hash of bot_id modulo shard.count is this index.").Default("0").IntVar(&f.shardIndex)
 	app.Flag("web.enable-lifecycle", "Enable reload via HTTP POST to /-/reload.").BoolVar(&f.lifecycle)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
@@ -114,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger, slogger := newLogger(stderr, f.logFormat, f.logLevel)
 
-	loadConfig := func() (*collector.Config, error) { return collector.Load(f.configFile) }
+	load := func() (*collector.Config, error) { return collector.Load(f.configFile) }
 	if f.demo {
 		sim, demoLoad, err := startDemo(logger, f.demoSurge)
 		if err != nil {
@@ -122,7 +128,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer sim.Close()
-		loadConfig = demoLoad
+		load = demoLoad
+	}
+	loadConfig := func() (*collector.Config, error) {
+		cfg, err := load()
+		if err != nil {
+			return nil, err
+		}
+		return cfg.Shard(f.shardIndex, f.shardCount)
 	}
 
 	cfg, err := loadConfig()
@@ -159,20 +172,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer rl.stop()
-	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "bots", len(cfg.Bots), "demo", f.demo)
+	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "bots", len(cfg.Bots), "demo", f.demo,
+		"shard", fmt.Sprintf("%d/%d", f.shardIndex, f.shardCount))
+	if len(cfg.Bots) == 0 {
+		level.Warn(logger).Log("msg", "this shard runs no bots", "shard_index", f.shardIndex, "shard_count", f.shardCount)
+	}
 
 	mux, err := newMux(f, store, reg, sched, rl, slogger)
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot build the HTTP handlers", "err", err)
 		return 1
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.ListenAndServe(srv, f.toolkitFlags, slogger) }()
-
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- web.ListenAndServe(srv, f.toolkitFlags, slogger) }()
 	for {
 		select {
 		case <-hup:
@@ -283,7 +300,7 @@ func (r *reloader) stop() {
 // newMux wires the HTTP endpoints.
 func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *collector.Scheduler, rl *reloader, logger *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{ErrorLog: logger}))
+	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{ErrorLog: logger, MaxRequestsInFlight: f.maxRequests}))
 	mux.Handle("/status", collector.StatusHandler(sched, nil))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -299,6 +300,34 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("simulator served %d pages to alpha; page_size 40 should need several", s.Pages)
 	}
 
+	// SIGHUP reloads: a new window for beta is picked up, the old jobs keep
+	// their data.
+	cfgText, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(cfgText), "windows: [2h]", "windows: [2h, 6h]", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := e.status()
+		if len(st) == 4 && st[3].LastResult == "success" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP: status %+v, want beta's new 6h window to have run", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fams = e.metrics()
+	if v, _ := gauge(fams, "kore_exporter_config_last_reload_successful", map[string]string{}); v != 1 {
+		t.Errorf("config_last_reload_successful = %v after a good reload, want 1", v)
+	}
+
 	// A bad new config: reload fails, the old one keeps running.
 	if err := os.WriteFile(path, []byte("bots: [{bot_id: x, unknown_key: 1}]\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -408,4 +437,32 @@ func TestDemoServesTaskMetrics(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("--demo served no kore_task_drop_off_sessions within 15s; logs:\n%s", e.logs.String())
+}
+
+// TestShardsSplitBots: two replicas with the same file run disjoint bots
+// that together are all of them.
+func TestShardsSplitBots(t *testing.T) {
+	sim := koretest.NewServer(koretest.WithJobDuration(100 * time.Millisecond))
+	defer sim.Close()
+	bots := koretest.DemoBots(2, 5)
+	for _, b := range bots {
+		sim.AddBot(b)
+	}
+	path := writeConfig(t, t.TempDir(), sim.URL, bots)
+	seen := map[string]int{}
+	for index := range 2 {
+		var out, logs syncBuffer
+		args := []string{"--config.file=" + path, "--config.check", "--shard.count=2", fmt.Sprintf("--shard.index=%d", index)}
+		if code := run(t.Context(), args, &out, &logs); code != 0 {
+			t.Fatalf("shard %d: exit %d: %s", index, code, logs.String())
+		}
+		for _, name := range []string{"alpha", "beta"} {
+			if strings.Contains(out.String(), name) {
+				seen[name]++
+			}
+		}
+	}
+	if seen["alpha"] != 1 || seen["beta"] != 1 {
+		t.Errorf("bots per shard: %v, want each bot in exactly one of the two shards", seen)
+	}
 }

@@ -784,3 +784,46 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestShard(t *testing.T) {
+	cfg := &Config{Limits: Limits{MaxConcurrentJobs: 3}}
+	for i := range 50 {
+		cfg.Bots = append(cfg.Bots, Bot{Name: fmt.Sprintf("b%d", i), BotID: fmt.Sprintf("st-%08d-aaaa", i)})
+	}
+	for _, count := range []int{1, 2, 3, 7} {
+		seen := map[string]int{}
+		for index := range count {
+			part, err := cfg.Shard(index, count)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if part.Limits != cfg.Limits {
+				t.Errorf("shard %d/%d lost the limits", index, count)
+			}
+			if count > 1 && (len(part.Bots) == 0 || len(part.Bots) == len(cfg.Bots)) {
+				t.Errorf("shard %d/%d has %d of %d bots: not a split", index, count, len(part.Bots), len(cfg.Bots))
+			}
+			for _, b := range part.Bots {
+				seen[b.BotID]++
+				if again := ShardOf(b.BotID, count); again != index {
+					t.Errorf("ShardOf(%s, %d) = %d, but shard %d has it", b.BotID, count, again, index)
+				}
+			}
+		}
+		for _, b := range cfg.Bots {
+			if seen[b.BotID] != 1 {
+				t.Errorf("count %d: bot %s is in %d shards, want exactly 1", count, b.BotID, seen[b.BotID])
+			}
+		}
+	}
+	// Stable: the same id always lands on the same shard, whatever the
+	// other bots are.
+	if a, b := ShardOf("st-00000007-aaaa", 3), ShardOf("st-00000007-aaaa", 3); a != b {
+		t.Errorf("ShardOf is not stable: %d then %d", a, b)
+	}
+	for _, tt := range []struct{ index, count int }{{0, 0}, {-1, 2}, {2, 2}} {
+		if _, err := cfg.Shard(tt.index, tt.count); err == nil {
+			t.Errorf("Shard(%d, %d) accepted", tt.index, tt.count)
+		}
+	}
+}

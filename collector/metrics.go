@@ -193,6 +193,12 @@ func (m *Metrics) RunFinished(bot, window, result string, d time.Duration, at ti
 	m.reportRows.WithLabelValues(bot, window).Set(float64(rows))
 }
 
+// RunCanceled records a run cut short by a reload or shutdown: not the
+// job's fault, so only its progress series goes.
+func (m *Metrics) RunCanceled(bot, window string) {
+	m.reportProgress.DeleteLabelValues(bot, window)
+}
+
 // RunSkipped counts a run skipped because the previous one was still going.
 func (m *Metrics) RunSkipped(bot, window string) {
 	m.skipped.WithLabelValues(bot, window).Inc()

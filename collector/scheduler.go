@@ -172,9 +172,16 @@ func (s *Scheduler) prepare(cfg *Config) ([]*jobRun, error) {
 		return nil, errors.Join(errs...)
 	}
 	s.mu.Lock()
+	bots := map[string]bool{}
+	for k := range jobs {
+		bots[k.bot] = true
+	}
 	for k := range s.jobs {
 		if _, ok := jobs[k]; !ok {
 			s.opts.Metrics.Forget(k.bot, k.window)
+		}
+		if !bots[k.bot] {
+			s.opts.Metrics.ForgetBot(k.bot)
 		}
 	}
 	s.jobs, s.order = jobs, order
@@ -334,7 +341,8 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		s.mu.Lock()
 		r.status.Running = false
 		s.mu.Unlock()
-		s.opts.Metrics.RunFinished(b.Name, w.Name, "canceled", d, end, 0, 0)
+		s.opts.Metrics.RunCanceled(b.Name, w.Name)
+		level.Debug(r.logger).Log("msg", "report run canceled by reload or shutdown", "duration", d)
 		return
 	}
 	result := Classify(err)
@@ -380,13 +388,11 @@ func koreTags(tags []Tag) []kore.Tag {
 }
 
 // Ready reports whether every job of the running configuration has been
-// attempted at least once.
+// attempted at least once (true for a configuration without jobs, such as a
+// shard that runs no bots).
 func (s *Scheduler) Ready() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.jobs) == 0 {
-		return false
-	}
 	for _, st := range s.jobs {
 		if !st.Attempted {
 			return false

@@ -49,6 +49,18 @@ func (f *fakeRunner) count() int {
 	return len(f.calls)
 }
 
+// slowRunner answers an empty report after d, or ctx's error.
+func slowRunner(d time.Duration) *fakeRunner {
+	return &fakeRunner{run: func(ctx context.Context, _ int, _ kore.ReportRequest) (*kore.Report, error) {
+		select {
+		case <-time.After(d):
+			return rowsReport(), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
+}
+
 func rowsReport(rows ...kore.TaskRow) *kore.Report { return &kore.Report{Rows: rows} }
 
 func testBot(name string, windows ...string) Bot {
@@ -208,14 +220,7 @@ func TestSchedulerSkipsOverlappingRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Each run takes 150 s with a 60 s interval: the job never runs
 		// twice at once; the ticks it misses are counted.
-		r := &fakeRunner{run: func(ctx context.Context, _ int, _ kore.ReportRequest) (*kore.Report, error) {
-			select {
-			case <-time.After(150 * time.Second):
-				return rowsReport(), nil
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}}
+		r := slowRunner(150 * time.Second)
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		b := testBot("a", "1h")
 		b.Timeout = 10 * time.Minute
@@ -238,14 +243,7 @@ func TestSchedulerSkipsOverlappingRuns(t *testing.T) {
 
 func TestSchedulerGlobalConcurrencyLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &fakeRunner{run: func(ctx context.Context, _ int, _ kore.ReportRequest) (*kore.Report, error) {
-			select {
-			case <-time.After(5 * time.Second):
-				return rowsReport(), nil
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}}
+		r := slowRunner(5 * time.Second)
 		runners := map[string]*fakeRunner{}
 		var bots []Bot
 		for i := range 5 {
@@ -289,8 +287,11 @@ func TestSchedulerStopCancelsRunningJobs(t *testing.T) {
 		if d := time.Since(before); d != 0 {
 			t.Errorf("stop took %v of fake time, want immediate", d)
 		}
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultTimeout)); got != 0 {
-			t.Errorf("a cancelled run was counted as a timeout")
+		if n := testutil.CollectAndCount(h.metrics.success); n != 0 {
+			t.Errorf("a cancelled run set report_success (%d series); it is not the job's fault", n)
+		}
+		if n := testutil.CollectAndCount(h.metrics.reportProgress); n != 0 {
+			t.Errorf("a cancelled run left %d progress series", n)
 		}
 	})
 }
@@ -372,4 +373,48 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
 		}
 	}
+}
+
+func TestSchedulerReloadForgetsRemovedJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		row := kore.TaskRow{TaskName: "FAQ", TaskType: "faq", Status: "success", TotalSession: 1, SelfServiceSessions: 1, TotalExecution: 1}
+		ok := func() *fakeRunner {
+			return &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(row), nil }}
+		}
+		h := newHarness(t, map[string]*fakeRunner{"a": ok(), "b": ok()})
+		first := &Config{Bots: []Bot{testBot("a", "1h", "24h"), testBot("b", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
+		stop, err := h.sched.Start(t.Context(), first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		stop()
+		h.metrics.Observer("b").RequestDone("st-b", kore.EndpointSubmit, 200, time.Second)
+
+		// The new configuration drops bot b and a's 24h window.
+		second := &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
+		stop, err = h.sched.Start(t.Context(), second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		sn := h.store.Load()
+		if len(sn.Rows("a", "1h")) != 1 || len(sn.Rows("a", "24h")) != 0 || len(sn.Rows("b", "1h")) != 0 {
+			t.Errorf("store after reload: a/1h %d rows, a/24h %d, b/1h %d; want 1, 0, 0",
+				len(sn.Rows("a", "1h")), len(sn.Rows("a", "24h")), len(sn.Rows("b", "1h")))
+		}
+		if n := testutil.CollectAndCount(h.metrics.success); n != 1 {
+			t.Errorf("report_success series after reload = %d, want 1 (a/1h)", n)
+		}
+		if n := testutil.CollectAndCount(h.metrics.apiRequests); n != 0 {
+			t.Errorf("api_requests_total keeps %d series of the removed bot", n)
+		}
+		if st := h.sched.Status(); len(st) != 1 || !st[0].Attempted || st[0].LastResult != ResultSuccess {
+			t.Errorf("status after reload = %+v, want a/1h with its history", st)
+		}
+		if !h.sched.Ready() {
+			t.Error("not ready after a reload that kept an attempted job")
+		}
+	})
 }
