@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
@@ -464,5 +465,60 @@ func TestShardsSplitBots(t *testing.T) {
 	}
 	if seen["alpha"] != 1 || seen["beta"] != 1 {
 		t.Errorf("bots per shard: %v, want each bot in exactly one of the two shards", seen)
+	}
+}
+
+// TestWebConfigBasicAuth: --web.config.file (exporter-toolkit) protects every
+// endpoint with basic auth, and the password shows nowhere.
+func TestWebConfigBasicAuth(t *testing.T) {
+	const password = "canary-web-password-7f3a"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(webCfg, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := startExporter(t, "--demo", "--web.config.file="+webCfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _ := e.get("/metrics")
+		if code == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics without credentials: HTTP %d, want 401", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, tt := range []struct {
+		user, pass string
+		want       int
+	}{
+		{"prometheus", password, http.StatusOK},
+		{"prometheus", "wrong", http.StatusUnauthorized},
+		{"other", password, http.StatusUnauthorized},
+	} {
+		req, err := http.NewRequest(http.MethodGet, e.base+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(tt.user, tt.pass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("user %q: HTTP %d, want %d", tt.user, resp.StatusCode, tt.want)
+		}
+		if strings.Contains(string(body), password) {
+			t.Error("a response shows the basic-auth password")
+		}
+	}
+	if strings.Contains(e.logs.String(), password) {
+		t.Error("logs show the basic-auth password")
 	}
 }
