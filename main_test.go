@@ -383,6 +383,20 @@ func TestEndToEndAuthFailureIsReported(t *testing.T) {
 	if v, ok := gauge(fams, "kore_exporter_report_success", map[string]string{"bot": "alpha", "window": "1h"}); !ok || v != 1 {
 		t.Errorf("report_success for the good bot = %v, want 1", v)
 	}
+	resp, err := http.Post(e.base+"/-/reload", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST /-/reload without --web.enable-lifecycle: HTTP %d, want 403", resp.StatusCode)
+	}
+	if code, body := e.get("/"); code != http.StatusOK || !strings.Contains(body, "kore_exporter") || !strings.Contains(body, "/status") {
+		t.Errorf("landing page: HTTP %d, want 200 naming the exporter and linking /status", code)
+	}
+	if code, _ := e.get("/-/healthy"); code != http.StatusOK {
+		t.Errorf("/-/healthy: HTTP %d", code)
+	}
 	for _, j := range e.status() {
 		if j.Bot == "beta" && (j.LastResult != "unauthorized" || j.LastError == "") {
 			t.Errorf("beta status = %+v, want unauthorized with an error", j)
