@@ -300,7 +300,7 @@ func (r *reloader) stop() {
 // newMux wires the HTTP endpoints.
 func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *collector.Scheduler, rl *reloader, logger *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{ErrorLog: logger, MaxRequestsInFlight: f.maxRequests}))
+	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, Metrics: rl.metrics}))
 	mux.Handle("/status", collector.StatusHandler(sched, nil))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {

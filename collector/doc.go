@@ -9,6 +9,8 @@
 // (Store.Publish), which pre-encodes them (text and OpenMetrics, plain and
 // DEFLATE) and swaps in a new Snapshot with one atomic pointer store. A
 // scrape (NewHandler) loads the current snapshot, writes its bytes, and
-// adds the live self-metrics (Metrics, NewRegistry). Scrapes never call
-// Kore.ai and never wait for a job.
+// adds the self-metrics (Metrics, NewRegistry): the per-job ones
+// (kore_exporter_report_*), pre-encoded the same way whenever a run starts,
+// finishes or is skipped, and the live ones, gathered at scrape time.
+// Scrapes never call Kore.ai and never wait for a job.
 package collector

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,9 +80,11 @@ const (
 // the snapshot, never fetched at scrape time.
 const helpSuffix = " in the rolling window, from the last finished Kore.ai Task Execution-Based Containment Report job (cached; not fetched at scrape time)."
 
-// familySpec names and describes one data metric family.
+// familySpec names and describes one pre-encoded metric family: a gauge,
+// or a counter (whose name ends in _total).
 type familySpec struct {
 	name, help string
+	counter    bool
 }
 
 // dataFamilies is the fixed metric contract of the data metrics (DESIGN.md,
@@ -121,12 +124,12 @@ var taskLabels = []string{"bot", "window", "task_name", "task_type", "status"}
 // botInfoLabels are the variable labels of kore_bot_info (already sorted).
 var botInfoLabels = []string{"bot", "bot_id", "host"}
 
-// isDataFamily reports whether name is one of the data metric families, so
-// a self-metric with such a name can be refused instead of breaking the
-// exposition with a duplicate family.
-func isDataFamily(name string) bool {
-	for i := range dataFamilies {
-		if dataFamilies[i].name == name {
+// inFamilies reports whether name is one of specs, so a live self-metric
+// with such a name can be refused instead of breaking the exposition with
+// a duplicate family.
+func inFamilies(specs []familySpec, name string) bool {
+	for i := range specs {
+		if specs[i].name == name {
 			return true
 		}
 	}
@@ -159,24 +162,29 @@ type piece struct {
 	shift uint32 // x^(8·len(raw)) mod P, to append raw's CRC to another
 }
 
-// encoder pre-encodes exposition pieces. It holds the constant family
-// headers and pools of scratch space; it is safe for concurrent use.
+// encoder pre-encodes exposition pieces of a fixed list of families (the
+// data families of a Store, the per-job self-metrics of Metrics). It holds
+// the constant family headers, indexed like the list, and pools of scratch
+// space; it is safe for concurrent use.
 type encoder struct {
-	headers [numFormats][numFamilies]piece
+	headers [numFormats][]piece
 	deflate sync.Pool // *flate.Writer
 	scratch sync.Pool // *bytes.Buffer
 }
 
-func newEncoder() *encoder {
+// newEncoder returns an encoder of families, compressing at level (a valid
+// compress/flate level).
+func newEncoder(families []familySpec, level int) *encoder {
 	e := &encoder{}
 	e.deflate.New = func() any {
-		w, _ := flate.NewWriter(nil, flate.DefaultCompression) // the level is valid
+		w, _ := flate.NewWriter(nil, level) // the level is valid
 		return w
 	}
 	e.scratch.New = func() any { return new(bytes.Buffer) }
 	for f := range format(numFormats) {
-		for fam := range dataFamilies {
-			e.headers[f][fam] = e.newPiece(appendHeader(nil, f, dataFamilies[fam]))
+		e.headers[f] = make([]piece, len(families))
+		for fam := range families {
+			e.headers[f][fam] = e.newPiece(appendHeader(nil, f, families[fam]))
 		}
 	}
 	return e
@@ -184,22 +192,41 @@ func newEncoder() *encoder {
 
 // newPiece compresses raw and returns it as a piece; raw is retained.
 func (e *encoder) newPiece(raw []byte) piece {
-	buf := e.scratch.Get().(*bytes.Buffer)
-	buf.Reset()
-	zw := e.deflate.Get().(*flate.Writer)
-	zw.Reset(buf)
+	c := e.compressor()
+	defer e.release(c)
+	return c.piece(raw)
+}
+
+// pieceCompressor makes pieces with one DEFLATE writer and scratch buffer
+// from the encoder's pools, so encoding many pieces takes them once.
+type pieceCompressor struct {
+	zw  *flate.Writer
+	buf *bytes.Buffer
+}
+
+func (e *encoder) compressor() pieceCompressor {
+	return pieceCompressor{zw: e.deflate.Get().(*flate.Writer), buf: e.scratch.Get().(*bytes.Buffer)}
+}
+
+func (e *encoder) release(c pieceCompressor) {
+	e.deflate.Put(c.zw)
+	e.scratch.Put(c.buf)
+}
+
+// piece compresses raw on its own (a fresh stream) and returns it as a
+// piece; raw is retained.
+func (c pieceCompressor) piece(raw []byte) piece {
+	c.buf.Reset()
+	c.zw.Reset(c.buf)
 	// Writes to a bytes.Buffer cannot fail.
-	_, _ = zw.Write(raw)
-	_ = zw.Flush() // sync flush: byte-aligned, no final block
-	p := piece{
+	_, _ = c.zw.Write(raw)
+	_ = c.zw.Flush() // sync flush: byte-aligned, no final block
+	return piece{
 		raw:   raw,
-		z:     bytes.Clone(buf.Bytes()),
+		z:     bytes.Clone(c.buf.Bytes()),
 		crc:   crc32.ChecksumIEEE(raw),
 		shift: crcShift(int64(len(raw))),
 	}
-	e.deflate.Put(zw)
-	e.scratch.Put(buf)
-	return p
 }
 
 // partEncoding holds one part's pre-encoded sample lines: one piece per
@@ -208,27 +235,38 @@ type partEncoding struct {
 	pieces [numFormats][numTaskFamilies]piece
 }
 
+// encodeFamilies fills pieces(f)[i], for every format f and every index i
+// of that slice, with the sample lines lines(b, f, i) appends to b, and
+// their compressed form. Lines that come out empty leave an empty piece.
+func (e *encoder) encodeFamilies(pieces func(f format) []piece, lines func(b []byte, f format, i int) []byte) {
+	c := e.compressor()
+	defer e.release(c)
+	var b []byte // scratch, reused across families
+	for f := range format(numFormats) {
+		dst := pieces(f)
+		for i := range dst {
+			if b = lines(b[:0], f, i); len(b) > 0 {
+				// Clone to an exact-size slice: a snapshot holds it for
+				// minutes, so no spare capacity.
+				dst[i] = c.piece(bytes.Clone(b))
+			}
+		}
+	}
+}
+
 // encodePart pre-encodes rows, which must be normalised (merged, valid
 // UTF-8), for the part bot × window.
 func (e *encoder) encodePart(bot, window string, rows []kore.TaskRow) *partEncoding {
 	pe := &partEncoding{}
-	if len(rows) == 0 {
-		return pe
-	}
-	var labels, b []byte // scratch, reused across families
-	for f := range format(numFormats) {
-		for i := range numTaskFamilies {
-			fam := firstTaskFamily + i
-			b = b[:0]
-			for r := range rows {
-				labels = appendTaskLabels(labels[:0], bot, window, &rows[r])
-				b = appendSample(b, f, dataFamilies[fam].name, labels, float64(taskValue(fam, &rows[r])))
-			}
-			// Clone to an exact-size slice: the snapshot holds it for
-			// minutes, so no spare capacity.
-			pe.pieces[f][i] = e.newPiece(bytes.Clone(b))
+	var labels []byte // scratch, reused across families
+	e.encodeFamilies(func(f format) []piece { return pe.pieces[f][:] }, func(b []byte, f format, i int) []byte {
+		fam := firstTaskFamily + i
+		for r := range rows {
+			labels = appendTaskLabels(labels[:0], bot, window, &rows[r])
+			b = appendSample(b, f, dataFamilies[fam].name, labels, float64(taskValue(fam, &rows[r])))
 		}
-	}
+		return b
+	})
 	return pe
 }
 
@@ -236,12 +274,8 @@ func (e *encoder) encodePart(bot, window string, rows []kore.TaskRow) *partEncod
 // UTF-8), one piece per format.
 func (e *encoder) encodeBotInfo(bots []BotInfo) [numFormats]piece {
 	var out [numFormats]piece
-	if len(bots) == 0 {
-		return out
-	}
 	var labels []byte
-	for f := range format(numFormats) {
-		var b []byte
+	e.encodeFamilies(func(f format) []piece { return out[f : f+1] }, func(b []byte, f format, _ int) []byte {
 		for i := range bots {
 			labels = append(labels[:0], `{bot="`...)
 			labels = appendEscaped(labels, bots[i].Name)
@@ -252,16 +286,24 @@ func (e *encoder) encodeBotInfo(bots []BotInfo) [numFormats]piece {
 			labels = append(labels, `"}`...)
 			b = appendSample(b, f, dataFamilies[famBotInfo].name, labels, 1)
 		}
-		out[f] = e.newPiece(b)
-	}
+		return b
+	})
 	return out
 }
 
-// appendHeader appends the HELP and TYPE lines of a gauge family, escaped
-// as expfmt escapes them in format f.
+// appendHeader appends the HELP and TYPE lines of a family, escaped as
+// expfmt escapes them in format f. OpenMetrics names a counter family
+// without its _total suffix (its samples keep it), as expfmt does.
 func appendHeader(b []byte, f format, spec familySpec) []byte {
+	name, typ := spec.name, " gauge\n"
+	if spec.counter {
+		typ = " counter\n"
+		if f == fmtOpenMetrics {
+			name = strings.TrimSuffix(name, "_total")
+		}
+	}
 	b = append(b, "# HELP "...)
-	b = append(b, spec.name...)
+	b = append(b, name...)
 	b = append(b, ' ')
 	if f == fmtOpenMetrics {
 		b = appendEscaped(b, spec.help)
@@ -270,8 +312,8 @@ func appendHeader(b []byte, f format, spec familySpec) []byte {
 	}
 	b = append(b, '\n')
 	b = append(b, "# TYPE "...)
-	b = append(b, spec.name...)
-	b = append(b, " gauge\n"...)
+	b = append(b, name...)
+	b = append(b, typ...)
 	return b
 }
 
@@ -360,6 +402,31 @@ type body struct {
 
 	zOnce  sync.Once
 	zBlock []byte // the DEFLATE pieces joined, built by the first gzip scrape
+}
+
+// addFamily appends one family: its header, then the non-empty pieces
+// piece(0), …, piece(n-1). A family with no lines adds nothing, not even
+// its header. Families added one after the other stay contiguous however
+// many units (parts, jobs) contribute lines to each.
+func (b *body) addFamily(header *piece, n int, piece func(i int) *piece) {
+	started := false
+	for i := range n {
+		p := piece(i)
+		if p == nil || len(p.raw) == 0 {
+			continue
+		}
+		if !started {
+			b.add(header)
+			started = true
+		}
+		b.add(p)
+	}
+}
+
+// grow makes room for n more pieces.
+func (b *body) grow(n int) {
+	b.plain = slices.Grow(b.plain, n)
+	b.z = slices.Grow(b.z, n)
 }
 
 // compressed returns the DEFLATE pieces as one block. The pieces of a part

@@ -98,8 +98,15 @@ func bigStore(tb testing.TB, bots, tasks int) *Store {
 // DataCollector gathered through a registry and encoded by expfmt.
 func expfmtEncode(t testing.TB, s *Store, f expfmt.Format) []byte {
 	t.Helper()
+	return expfmtCollect(t, NewDataCollector(s), f)
+}
+
+// expfmtCollect returns what expfmt makes of c's metrics gathered through
+// a pedantic registry.
+func expfmtCollect(t testing.TB, c prometheus.Collector, f expfmt.Format) []byte {
+	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewDataCollector(s))
+	reg.MustRegister(c)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
@@ -247,27 +254,8 @@ func TestFamiliesContiguous(t *testing.T) {
 	t.Parallel()
 	sn := bigStore(t, 4, 3).Load()
 	for f := range format(numFormats) {
-		seen := map[string]bool{}
-		current := ""
-		for _, line := range strings.Split(strings.TrimSuffix(string(dataBlock(sn, f, false)), "\n"), "\n") {
-			if name, ok := strings.CutPrefix(line, "# HELP "); ok {
-				name, _, _ = strings.Cut(name, " ")
-				if seen[name] {
-					t.Fatalf("format %d: family %s starts twice", f, name)
-				}
-				seen[name], current = true, name
-				continue
-			}
-			if strings.HasPrefix(line, "# TYPE ") {
-				continue
-			}
-			name, _, _ := strings.Cut(line, "{")
-			if name != current {
-				t.Fatalf("format %d: sample of %s inside family %s", f, name, current)
-			}
-		}
-		if len(seen) != numFamilies {
-			t.Errorf("format %d: %d families, want %d", f, len(seen), numFamilies)
+		if names := checkContiguous(t, dataBlock(sn, f, false)); len(names) != numFamilies {
+			t.Errorf("format %d: %d families, want %d", f, len(names), numFamilies)
 		}
 	}
 }

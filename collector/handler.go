@@ -32,10 +32,15 @@ type HandlerOpts struct {
 	// DisableCompression never gzips the response.
 	DisableCompression bool
 	// DisablePreEncoding serves the data the way promhttp would: gathered
-	// through a DataCollector and encoded at scrape time. Its cost grows
-	// with the series; it exists for tests and to rule out the
-	// pre-encoder when debugging.
+	// through a DataCollector and encoded at scrape time, and the per-job
+	// self-metrics of Metrics likewise. Its cost grows with the series; it
+	// exists for tests and to rule out the pre-encoder when debugging.
 	DisablePreEncoding bool
+	// Metrics, if set, are the self-metrics whose per-job families
+	// (kore_exporter_report_*{bot,window} but the progress) the handler
+	// serves pre-encoded. The self Gatherer must not gather those families
+	// too; the registry of NewRegistry or NewMetrics does not.
+	Metrics *Metrics
 }
 
 // ErrorLogger receives the handler's errors; *slog.Logger implements it.
@@ -61,26 +66,28 @@ const maxPooledBuffer = 4 << 20
 // into fewer writes to the ResponseWriter.
 const writeBufferSize = 32 << 10
 
-// NewHandler returns the /metrics handler: it serves self, gathered at
-// scrape time, and the data metrics of store's current snapshot, already
-// encoded (DESIGN.md, "Scrape cost"). self may be nil.
+// NewHandler returns the /metrics handler: it serves the data metrics of
+// store's current snapshot and the per-job self-metrics of opts.Metrics,
+// both already encoded (DESIGN.md, "Scrape cost"), and self, gathered at
+// scrape time. self and opts.Metrics may be nil.
 //
 // The response negotiates like promhttp with OpenMetrics enabled: the
 // format from the Accept header (OpenMetrics 1.0.0 or 0.0.1, else the text
 // format 0.0.4; Content-Type is the negotiated format including its
 // escaping term), and gzip when Accept-Encoding allows it. The body is the
-// data block, then the self-metrics, then, in OpenMetrics, one "# EOF".
+// data block, then the per-job self-metrics block, then the live
+// self-metrics, then, in OpenMetrics, one "# EOF".
 //
-// With gzip, the response is one gzip member: the snapshot's pre-compressed
-// DEFLATE pieces, then the self-metrics compressed live as the final block,
-// then a trailer whose CRC-32 is combined arithmetically (see
-// exposition.go). Only the few kilobytes of self-metrics are compressed per
-// scrape, and every gzip decoder reads the result (a second gzip member
-// would be cheaper by a few lines but is lost on decoders that stop after
-// the first member).
+// With gzip, the response is one gzip member: the pre-compressed DEFLATE
+// pieces of both blocks, then the live self-metrics compressed as the final
+// block, then a trailer whose CRC-32 is combined arithmetically (see
+// exposition.go). Only the few kilobytes of live self-metrics are
+// compressed per scrape, and every gzip decoder reads the result (a second
+// gzip member would be cheaper by a few lines but is lost on decoders that
+// stop after the first member).
 //
 // Only GET and HEAD are allowed. A scrape's allocations do not depend on
-// the number of data series.
+// the number of data series or jobs (only on the live series).
 func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.Handler {
 	h := &handler{store: store, self: self, opts: opts}
 	if opts.MaxRequestsInFlight > 0 {
@@ -89,6 +96,9 @@ func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.H
 	if opts.DisablePreEncoding {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(NewDataCollector(store))
+		if opts.Metrics != nil {
+			reg.MustRegister(opts.Metrics.preEncoded())
+		}
 		h.data = reg
 	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
@@ -143,11 +153,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var data *body
+	// The pre-encoded blocks, in order: data, per-job self-metrics.
+	var blocks [2]*body
 	if h.data == nil {
-		data = &h.store.Load().bodies[f]
-	} else {
-		data = &body{}
+		blocks[0] = &h.store.Load().bodies[f]
+		if h.opts.Metrics != nil {
+			blocks[1] = &h.opts.Metrics.jobs.load().bodies[f]
+		}
+	}
+	var size, zsize int64 // of the blocks
+	var crc uint32
+	for _, b := range blocks {
+		if b != nil {
+			size, zsize = size+b.size, zsize+b.zsize
+			crc = crcAppend(crc, b.crc, crcShift(b.size))
+		}
 	}
 
 	hdr := w.Header()
@@ -158,7 +178,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Type", string(contentType))
 
 	var zlive *bytes.Buffer
-	length := data.size + int64(live.Len())
+	length := size + int64(live.Len())
 	if gz {
 		zlive = h.buffers.Get().(*bytes.Buffer)
 		defer h.putBuffer(zlive)
@@ -168,7 +188,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = zw.Write(live.Bytes()) // writes to a bytes.Buffer cannot fail
 		_ = zw.Close()                // the final block ends the stream
 		h.deflaters.Put(zw)
-		length = int64(len(gzipHeader)) + data.zsize + int64(zlive.Len()) + gzipTrailerLen
+		length = int64(len(gzipHeader)) + zsize + int64(zlive.Len()) + gzipTrailerLen
 		hdr.Set("Content-Encoding", "gzip")
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
@@ -185,14 +205,22 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if gz {
 		var trailer [gzipTrailerLen]byte
-		crc := crcAppend(data.crc, crc32.ChecksumIEEE(live.Bytes()), crcShift(int64(live.Len())))
+		crc = crcAppend(crc, crc32.ChecksumIEEE(live.Bytes()), crcShift(int64(live.Len())))
 		pw.write(gzipHeader)
-		pw.write(data.compressed())
+		for _, b := range blocks {
+			if b != nil {
+				pw.write(b.compressed())
+			}
+		}
 		pw.write(zlive.Bytes())
-		pw.write(appendGzipTrailer(trailer[:0], crc, data.size+int64(live.Len())))
+		pw.write(appendGzipTrailer(trailer[:0], crc, size+int64(live.Len())))
 	} else {
-		for _, p := range data.plain {
-			pw.write(p)
+		for _, b := range blocks {
+			if b != nil {
+				for _, p := range b.plain {
+					pw.write(p)
+				}
+			}
 		}
 		pw.write(live.Bytes())
 	}
@@ -267,15 +295,17 @@ func (h *handler) encodeLive(w http.ResponseWriter, buf *bytes.Buffer, contentTy
 }
 
 // gatherInto gathers g and encodes its families with enc. With self set, a
-// family named like a data metric is refused: it would repeat a family of
-// the data block. It reports false if it answered with an error.
+// family named like a data metric, or like a per-job family of
+// opts.Metrics, is refused: it would repeat a family served from the
+// pre-encoded blocks (or, with DisablePreEncoding, from h.data). It reports
+// false if it answered with an error.
 func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g prometheus.Gatherer, self bool) bool {
 	mfs, err := g.Gather()
 	if err != nil && !h.handleError(w, "error gathering metrics", err) {
 		return false
 	}
 	for _, mf := range mfs {
-		if self && isDataFamily(mf.GetName()) {
+		if self && h.preEncoded(mf.GetName()) {
 			err := fmt.Errorf("collector: self-metric %q collides with a data metric", mf.GetName())
 			if !h.handleError(w, "error encoding metrics", err) {
 				return false
@@ -287,6 +317,12 @@ func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g promet
 		}
 	}
 	return true
+}
+
+// preEncoded reports whether the family name is served other than by the
+// self Gatherer: a data family, or a per-job family of opts.Metrics.
+func (h *handler) preEncoded(name string) bool {
+	return inFamilies(dataFamilies[:], name) || (h.opts.Metrics != nil && inFamilies(jobFamilies[:], name))
 }
 
 // handleError logs err and applies ErrorHandling. It reports whether to go

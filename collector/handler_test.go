@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,9 +25,11 @@ import (
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
-// selfRegistry returns a registry of self-metrics whose values do not
-// change between gathers (no Go or process collector).
-func selfRegistry(t testing.TB) *prometheus.Registry {
+// selfRegistry returns self-metrics whose values do not change between
+// gathers: the registry of the live ones (no Go or process collector) and
+// the Metrics whose per-job families are pre-encoded. A job with a
+// troublesome name and a running job are among them.
+func selfRegistry(t testing.TB) (*prometheus.Registry, *Metrics) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := NewMetrics(reg)
@@ -35,17 +38,26 @@ func selfRegistry(t testing.TB) *prometheus.Registry {
 	}
 	m.RunStarted("support", "24h")
 	m.RunFinished("support", "24h", ResultSuccess, time.Second, t0, 5, 0)
+	m.RunStarted(`we"ird\bot`, "7d")
+	m.RunFinished(`we"ird\bot`, "7d", ResultTimeout, 1234567*time.Microsecond, t0, 0, 3)
+	m.RunSkipped(`we"ird\bot`, "7d")
+	m.RunStarted("support", "1h")
+	m.Progress("support", "1h", 37)
 	m.Observer("support").RequestDone("st-1", kore.EndpointSubmit, 200, time.Second)
 	m.ConfigReloaded(true, t0)
-	return reg
+	return reg, m
 }
 
-// reference returns promhttp's handler over the data and self, with
-// OpenMetrics enabled: what the exporter's /metrics must be equivalent to.
-func reference(t testing.TB, s *Store, self prometheus.Gatherer) http.Handler {
+// reference returns promhttp's handler over the data, the self registry
+// and the per-job families of m (if not nil), with OpenMetrics enabled:
+// what the exporter's /metrics must be equivalent to.
+func reference(t testing.TB, s *Store, self prometheus.Gatherer, m *Metrics) http.Handler {
 	t.Helper()
 	data := prometheus.NewRegistry()
 	data.MustRegister(NewDataCollector(s))
+	if m != nil {
+		data.MustRegister(m.preEncoded())
+	}
 	return promhttp.HandlerFor(prometheus.Gatherers{data, self}, promhttp.HandlerOpts{EnableOpenMetrics: true})
 }
 
@@ -54,10 +66,10 @@ func reference(t testing.TB, s *Store, self prometheus.Gatherer) http.Handler {
 func TestHandlerNegotiation(t *testing.T) {
 	t.Parallel()
 	s := trickyStore(t)
-	self := selfRegistry(t)
-	ours := NewHandler(s, self, HandlerOpts{})
-	slow := NewHandler(s, self, HandlerOpts{DisablePreEncoding: true})
-	ref := reference(t, s, self)
+	self, m := selfRegistry(t)
+	ours := NewHandler(s, self, HandlerOpts{Metrics: m})
+	slow := NewHandler(s, self, HandlerOpts{DisablePreEncoding: true, Metrics: m})
+	ref := reference(t, s, self, m)
 	for _, tc := range []struct {
 		name, accept, acceptEncoding string
 		om                           bool
@@ -126,8 +138,12 @@ func TestHandlerNegotiation(t *testing.T) {
 func TestHandlerGzipEqualsPlain(t *testing.T) {
 	t.Parallel()
 	for name, s := range map[string]*Store{"empty": NewStore(), "big": bigStore(t, 5, 50), "tricky": trickyStore(t)} {
-		for _, self := range []prometheus.Gatherer{nil, selfRegistry(t)} {
-			h := NewHandler(s, self, HandlerOpts{})
+		reg, m := selfRegistry(t)
+		for _, opts := range []struct {
+			self prometheus.Gatherer
+			m    *Metrics
+		}{{nil, nil}, {reg, nil}, {nil, m}, {reg, m}} {
+			h := NewHandler(s, opts.self, HandlerOpts{Metrics: opts.m})
 			for _, accept := range []string{acceptText, acceptPrometheus} {
 				_, plain := scrape(t, h, http.MethodGet, accept, "")
 				rec, unzipped := scrape(t, h, http.MethodGet, accept, "gzip")
@@ -147,7 +163,8 @@ func TestHandlerGzipEqualsPlain(t *testing.T) {
 
 func TestHandlerMethods(t *testing.T) {
 	t.Parallel()
-	h := NewHandler(bigStore(t, 2, 2), selfRegistry(t), HandlerOpts{})
+	self, m := selfRegistry(t)
+	h := NewHandler(bigStore(t, 2, 2), self, HandlerOpts{Metrics: m})
 	get, body := scrape(t, h, http.MethodGet, acceptPrometheus, "gzip")
 	head, _ := scrape(t, h, http.MethodHead, acceptPrometheus, "gzip")
 	if head.Code != http.StatusOK || head.Body.Len() != 0 {
@@ -276,11 +293,13 @@ func TestHandlerMaxRequestsInFlight(t *testing.T) {
 func TestHandlerOverHTTP(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	s := bigStore(t, 3, 30)
-	reg, _, err := NewRegistry()
+	reg, m, err := NewRegistry()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(NewHandler(s, reg, HandlerOpts{}))
+	m.RunStarted("bot-00", "24h")
+	m.RunFinished("bot-00", "24h", ResultSuccess, time.Second, t0, 60, 0)
+	srv := httptest.NewServer(NewHandler(s, reg, HandlerOpts{Metrics: m}))
 	defer srv.Close()
 	client := srv.Client()
 	defer client.CloseIdleConnections()
@@ -316,7 +335,7 @@ func TestHandlerOverHTTP(t *testing.T) {
 		if got := len(fams["kore_task_executions"].GetMetric()); got != 3*2*30*2 {
 			t.Errorf("%d kore_task_executions series", got)
 		}
-		if fams["go_goroutines"] == nil || fams["kore_exporter_build_info"] == nil {
+		if fams["go_goroutines"] == nil || fams["kore_exporter_build_info"] == nil || fams["kore_exporter_report_runs_total"] == nil {
 			t.Error("self-metrics missing")
 		}
 		checkWithPromtool(t, body)
@@ -370,15 +389,35 @@ func (d *discardResponse) reset() {
 	d.n, d.code = 0, 0
 }
 
+// jobMetricsFor returns self-metrics with jobs finished jobs (and one
+// skipped run each) but the same live series whatever jobs is.
+func jobMetricsFor(t testing.TB, jobs int) (*prometheus.Registry, *Metrics) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range jobs {
+		bot := fmt.Sprintf("bot-%03d", i/2)
+		w := []string{"24h", "7d"}[i%2]
+		m.RunStarted(bot, w)
+		m.RunFinished(bot, w, ResultSuccess, 42*time.Second, t0, 200, 1)
+		m.RunSkipped(bot, w)
+	}
+	m.Observer("bot-000").RequestDone("st-1", kore.EndpointSubmit, 200, time.Second)
+	m.ConfigReloaded(true, t0)
+	return reg, m
+}
+
 // TestHandlerAllocsIndependentOfSeries checks a scrape allocates the same
-// whatever the number of data series.
+// whatever the number of data series and of jobs.
 func TestHandlerAllocsIndependentOfSeries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 20,000 series")
 	}
-	self := selfRegistry(t)
-	allocs := func(s *Store, accept, enc string) float64 {
-		h := NewHandler(s, self, HandlerOpts{})
+	allocs := func(s *Store, self prometheus.Gatherer, m *Metrics, accept, enc string) float64 {
+		h := NewHandler(s, self, HandlerOpts{Metrics: m})
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		req.Header.Set("Accept", accept)
 		req.Header.Set("Accept-Encoding", enc)
@@ -389,15 +428,17 @@ func TestHandlerAllocsIndependentOfSeries(t *testing.T) {
 		})
 	}
 	small, large := bigStore(t, 2, 1), bigStore(t, 20, 100)
+	fewReg, few := jobMetricsFor(t, 2)
+	manyReg, many := jobMetricsFor(t, 200)
 	for _, accept := range []string{acceptText, acceptPrometheus} {
 		for _, enc := range []string{"", "gzip"} {
-			a, b := allocs(small, accept, enc), allocs(large, accept, enc)
-			t.Logf("%s %q: %.0f allocs (%d series), %.0f allocs (%d series)", accept, enc,
+			a, b := allocs(small, fewReg, few, accept, enc), allocs(large, manyReg, many, accept, enc)
+			t.Logf("%s %q: %.0f allocs (%d series, 2 jobs), %.0f allocs (%d series, 200 jobs)", accept, enc,
 				a, small.Load().Series(), b, large.Load().Series())
 			// Exactly equal without -race; the race detector makes
 			// sync.Pool drop items at random, hence the slack.
 			if b > a+a/10 {
-				t.Errorf("%s %q: allocations grow with series: %.0f → %.0f", accept, enc, a, b)
+				t.Errorf("%s %q: allocations grow with series or jobs: %.0f → %.0f", accept, enc, a, b)
 			}
 		}
 	}

@@ -20,18 +20,29 @@ const namespace = "kore_exporter"
 var apiDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 // Metrics are the exporter's self-metrics: report runs per bot × window,
-// Kore.ai API calls, and config reloads. They are live instruments, gathered
-// at scrape time; Metrics is itself the prometheus.Collector of all of them.
-// Methods are safe for concurrent use.
+// Kore.ai API calls, and config reloads. Methods are safe for concurrent
+// use.
+//
+// The per-job families (report_success, report_last_success_timestamp_seconds,
+// report_duration_seconds, report_runs_total, report_skipped_runs_total,
+// report_rows, report_duplicate_rows_total) are pre-encoded when they change
+// (jobmetrics.go) and served by the /metrics handler given
+// HandlerOpts.Metrics; the others (report_job_progress_ratio, the API and
+// reload metrics) are live instruments gathered at scrape time. Metrics is
+// itself the prometheus.Collector of all of them, the per-job families as
+// constant metrics.
 type Metrics struct {
-	success           *prometheus.GaugeVec
-	reportLastSuccess *prometheus.GaugeVec
-	reportDuration    *prometheus.GaugeVec
-	runsTotal         *prometheus.CounterVec
-	skipped           *prometheus.CounterVec
-	reportProgress    *prometheus.GaugeVec
-	reportRows        *prometheus.GaugeVec
-	reportDuplicates  *prometheus.CounterVec
+	jobs *jobMetrics
+
+	success           *jobFamily
+	reportLastSuccess *jobFamily
+	reportDuration    *jobFamily
+	runsTotal         *jobFamily
+	skipped           *jobFamily
+	reportRows        *jobFamily
+	reportDuplicates  *jobFamily
+
+	reportProgress *prometheus.GaugeVec
 
 	apiRequests *prometheus.CounterVec
 	apiDuration *prometheus.HistogramVec
@@ -41,32 +52,28 @@ type Metrics struct {
 	configLastSuccess prometheus.Gauge
 }
 
-// NewMetrics creates the self-metrics and registers them on reg.
+// NewMetrics creates the self-metrics and registers on reg those gathered
+// at scrape time: everything but the pre-encoded per-job families, which
+// the /metrics handler serves from HandlerOpts.Metrics. To gather every
+// self-metric through a registry, register the Metrics itself instead.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	job := []string{"bot", "window"}
-	gaugeVec := func(name, help string, labels []string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, labels)
-	}
+	jobs := newJobMetrics()
 	counterVec := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	}
 	m := &Metrics{
-		success: gaugeVec("report_success",
-			"Whether the last report run of the bot × window job succeeded (1) or failed (0).", job),
-		reportLastSuccess: gaugeVec("report_last_success_timestamp_seconds",
-			"Unix time the last successful report run of the job finished.", job),
-		reportDuration: gaugeVec("report_duration_seconds",
-			"Duration of the last report run of the job (submit, polls and pages).", job),
-		runsTotal: counterVec("report_runs_total",
-			"Report runs of the job, by result: success or an error class.", []string{"bot", "window", "result"}),
-		skipped: counterVec("report_skipped_runs_total",
-			"Report runs skipped because the job's previous run was still going.", job),
-		reportProgress: gaugeVec("report_job_progress_ratio",
-			"Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.", job),
-		reportRows: gaugeVec("report_rows",
-			"Rows (task × status) of the job's last successful report.", job),
-		reportDuplicates: counterVec("report_duplicate_rows_total",
-			"Duplicate rows Kore.ai returned for the job, merged into one series each.", job),
+		jobs:              jobs,
+		success:           newJobFamily(jobs, jobSuccess),
+		reportLastSuccess: newJobFamily(jobs, jobLastSuccess),
+		reportDuration:    newJobFamily(jobs, jobDuration),
+		runsTotal:         newJobFamily(jobs, jobRuns),
+		skipped:           newJobFamily(jobs, jobSkipped),
+		reportRows:        newJobFamily(jobs, jobRows),
+		reportDuplicates:  newJobFamily(jobs, jobDuplicates),
+		reportProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "report_job_progress_ratio",
+			Help: "Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.",
+		}, []string{"bot", "window"}),
 		apiRequests: counterVec("api_requests_total",
 			`Kore.ai API requests by bot, endpoint and HTTP status code (code "0": no response).`,
 			[]string{"bot", "endpoint", "code"}),
@@ -87,7 +94,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Unix time of the last successful configuration reload.",
 		}),
 	}
-	if err := reg.Register(m); err != nil {
+	if err := reg.Register(m.live()); err != nil {
 		return nil, errors.Join(errors.New("collector: register self-metrics"), err)
 	}
 	return m, nil
@@ -97,24 +104,30 @@ var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe sends the descriptors of every self-metric.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m.collectors() {
-		c.Describe(ch)
-	}
+	m.live().Describe(ch)
+	m.preEncoded().Describe(ch)
 }
 
 // Collect sends every self-metric.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.collectors() {
-		c.Collect(ch)
+	m.live().Collect(ch)
+	m.preEncoded().Collect(ch)
+}
+
+// live is the Collector of the self-metrics gathered at scrape time.
+func (m *Metrics) live() collectorList {
+	return collectorList{
+		m.reportProgress, m.apiRequests, m.apiDuration, m.apiRetries,
+		m.configSuccess, m.configLastSuccess,
 	}
 }
 
-func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{
-		m.success, m.reportLastSuccess, m.reportDuration, m.runsTotal,
-		m.skipped, m.reportProgress, m.reportRows, m.reportDuplicates,
-		m.apiRequests, m.apiDuration, m.apiRetries,
-		m.configSuccess, m.configLastSuccess,
+// preEncoded is the Collector of the pre-encoded per-job families, in
+// jobFamilies order.
+func (m *Metrics) preEncoded() collectorList {
+	return collectorList{
+		m.reportDuplicates, m.reportDuration, m.reportLastSuccess, m.reportRows,
+		m.runsTotal, m.skipped, m.success,
 	}
 }
 
@@ -163,9 +176,11 @@ func (o botObserver) Retry(_ string, endpoint kore.Endpoint, reason string) {
 // starts at 0. It also creates the job's counters at zero, so rates work
 // from the first run.
 func (m *Metrics) RunStarted(bot, window string) {
-	m.runsTotal.WithLabelValues(bot, window, ResultSuccess)
-	m.skipped.WithLabelValues(bot, window)
-	m.reportDuplicates.WithLabelValues(bot, window)
+	m.jobs.update(bot, window, func(j *jobState) bool {
+		changed := j.addRun(ResultSuccess, 0)
+		changed = j.create(jobSkipped) || changed
+		return j.create(jobDuplicates) || changed
+	})
 	m.reportProgress.WithLabelValues(bot, window).Set(0)
 }
 
@@ -181,16 +196,19 @@ func (m *Metrics) Progress(bot, window string, percent int) {
 // removes the progress series.
 func (m *Metrics) RunFinished(bot, window, result string, d time.Duration, at time.Time, rows, duplicates int) {
 	m.reportProgress.DeleteLabelValues(bot, window)
-	m.runsTotal.WithLabelValues(bot, window, result).Inc()
-	m.reportDuration.WithLabelValues(bot, window).Set(d.Seconds())
-	m.reportDuplicates.WithLabelValues(bot, window).Add(float64(max(duplicates, 0)))
-	if result != ResultSuccess {
-		m.success.WithLabelValues(bot, window).Set(0)
-		return
-	}
-	m.success.WithLabelValues(bot, window).Set(1)
-	m.reportLastSuccess.WithLabelValues(bot, window).Set(unixSeconds(at))
-	m.reportRows.WithLabelValues(bot, window).Set(float64(rows))
+	m.jobs.update(bot, window, func(j *jobState) bool {
+		j.addRun(validUTF8(result), 1)
+		j.set(jobDuration, d.Seconds())
+		j.add(jobDuplicates, float64(max(duplicates, 0)))
+		if result != ResultSuccess {
+			j.set(jobSuccess, 0)
+			return true
+		}
+		j.set(jobSuccess, 1)
+		j.set(jobLastSuccess, unixSeconds(at))
+		j.set(jobRows, float64(rows))
+		return true
+	})
 }
 
 // RunCanceled records a run cut short by a reload or shutdown: not the
@@ -201,7 +219,10 @@ func (m *Metrics) RunCanceled(bot, window string) {
 
 // RunSkipped counts a run skipped because the previous one was still going.
 func (m *Metrics) RunSkipped(bot, window string) {
-	m.skipped.WithLabelValues(bot, window).Inc()
+	m.jobs.update(bot, window, func(j *jobState) bool {
+		j.add(jobSkipped, 1)
+		return true
+	})
 }
 
 // ConfigReloaded records a configuration (re)load attempt at at.
@@ -217,13 +238,8 @@ func (m *Metrics) ConfigReloaded(ok bool, at time.Time) {
 // Forget deletes every series of the bot × window job, on a reload that no
 // longer configures it.
 func (m *Metrics) Forget(bot, window string) {
-	labels := prometheus.Labels{"bot": bot, "window": window}
-	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.success, m.reportLastSuccess, m.reportDuration, m.runsTotal,
-		m.skipped, m.reportProgress, m.reportRows, m.reportDuplicates,
-	} {
-		v.DeletePartialMatch(labels)
-	}
+	m.reportProgress.DeletePartialMatch(prometheus.Labels{"bot": bot, "window": window})
+	m.jobs.forget(bot, window)
 }
 
 // ForgetBot deletes the API series of a bot no longer configured (Forget

@@ -178,6 +178,10 @@ func TestPromlint(t *testing.T) {
 	if err := reg.Register(NewDataCollector(trickyStore(t))); err != nil {
 		t.Fatal(err)
 	}
+	// The per-job families /metrics serves pre-encoded.
+	if err := reg.Register(m.preEncoded()); err != nil {
+		t.Fatal(err)
+	}
 
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -190,6 +194,7 @@ func TestPromlint(t *testing.T) {
 	for _, want := range []string{
 		"kore_exporter_build_info", "kore_exporter_report_job_progress_ratio", "kore_exporter_api_retries_total",
 		"go_goroutines", "process_cpu_seconds_total", "kore_task_executions", "kore_bot_info",
+		"kore_exporter_report_success", "kore_exporter_report_runs_total", "kore_exporter_report_rows",
 	} {
 		if !names[want] && !(strings.HasPrefix(want, "process_") && !processMetricsSupported()) {
 			t.Errorf("%s not exposed", want)

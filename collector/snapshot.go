@@ -2,6 +2,7 @@ package collector
 
 import (
 	"cmp"
+	"compress/flate"
 	"slices"
 	"strings"
 	"sync"
@@ -105,12 +106,28 @@ func (sn *Snapshot) find(bot, window string) (int, bool) {
 }
 
 func findPart(parts []*Part, bot, window string) (int, bool) {
-	return slices.BinarySearchFunc(parts, [2]string{bot, window}, func(p *Part, k [2]string) int {
-		if c := cmp.Compare(p.Bot, k[0]); c != 0 {
-			return c
-		}
-		return cmp.Compare(p.Window, k[1])
+	return findBotWindow(parts, bot, window, func(p *Part) (string, string) { return p.Bot, p.Window })
+}
+
+// findBotWindow binary-searches s, sorted by (bot, window) as key returns
+// them, for bot × window.
+func findBotWindow[T any](s []T, bot, window string, key func(T) (string, string)) (int, bool) {
+	return slices.BinarySearchFunc(s, [2]string{bot, window}, func(e T, k [2]string) int {
+		b, w := key(e)
+		return cmp.Or(cmp.Compare(b, k[0]), cmp.Compare(w, k[1]))
 	})
+}
+
+// spliceAt returns a new slice: s with v at index i, replacing s[i] if
+// found, else inserted there (i and found as a binary search returns them).
+func spliceAt[T any](s []T, i int, found bool, v T) []T {
+	out := make([]T, 0, len(s)+1)
+	out = append(out, s[:i]...)
+	out = append(out, v)
+	if found {
+		i++
+	}
+	return append(out, s[i:]...)
 }
 
 // Store holds the current Snapshot. Writers (Publish, Sweep, Retain,
@@ -127,7 +144,7 @@ type Store struct {
 
 // NewStore returns a Store holding an empty snapshot.
 func NewStore() *Store {
-	s := &Store{enc: newEncoder()}
+	s := &Store{enc: newEncoder(dataFamilies[:], flate.DefaultCompression)}
 	s.cur.Store(s.build(nil, nil, nil, nil))
 	return s
 }
@@ -198,15 +215,8 @@ func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires tim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur.Load()
-	parts := make([]*Part, 0, len(old.parts)+1)
 	i, found := findPart(old.parts, bot, window)
-	parts = append(parts, old.parts[:i]...)
-	parts = append(parts, p)
-	if found {
-		i++
-	}
-	parts = append(parts, old.parts[i:]...)
-	s.cur.Store(s.build(old, old.bots, old.botInfo, parts))
+	s.cur.Store(s.build(old, old.bots, old.botInfo, spliceAt(old.parts, i, found, p)))
 	return duplicates
 }
 
@@ -238,27 +248,17 @@ func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *[numFormats]piece,
 	}
 	for f := range format(numFormats) {
 		b := &sn.bodies[f]
-		n := 2 * numFamilies // headers; parts added below
-		n += len(parts) * numTaskFamilies
-		b.plain = make([][]byte, 0, n)
-		b.z = make([][]byte, 0, n)
-		if botInfo != nil && len(botInfo[f].raw) > 0 {
-			b.add(&s.enc.headers[f][famBotInfo])
-			b.add(&botInfo[f])
-		}
-		for i := range numTaskFamilies {
-			header := false
-			for _, p := range parts {
-				pc := &p.enc.pieces[f][i]
-				if len(pc.raw) == 0 {
-					continue
-				}
-				if !header {
-					b.add(&s.enc.headers[f][firstTaskFamily+i])
-					header = true
-				}
-				b.add(pc)
+		b.grow(2*numFamilies + len(parts)*numTaskFamilies) // headers and pieces
+		b.addFamily(&s.enc.headers[f][famBotInfo], 1, func(int) *piece {
+			if botInfo == nil {
+				return nil
 			}
+			return &botInfo[f]
+		})
+		for i := range numTaskFamilies {
+			b.addFamily(&s.enc.headers[f][firstTaskFamily+i], len(parts), func(j int) *piece {
+				return &parts[j].enc.pieces[f][i]
+			})
 		}
 	}
 	return sn

@@ -1,0 +1,328 @@
+package collector
+
+import (
+	"cmp"
+	"compress/flate"
+	"iter"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The per-job self-metrics (kore_exporter_report_*{bot,window}) change only
+// when a run of the job starts, finishes or is skipped, or when a reload
+// forgets the job: minutes apart, like the data. So they are pre-encoded the
+// same way (DESIGN.md, "Scrape cost"): every change re-encodes the lines of
+// that one job, per family and format, into pieces (exposition.go), and
+// publishes a new immutable jobSet with one atomic pointer swap. A scrape
+// writes the jobSet's body after the data block with the same piece
+// machinery; only the metrics that change between scrapes (run progress,
+// API calls, reloads, build info, Go and process) are gathered live.
+
+// The per-job families, indexed in the order a registry gathers them
+// (sorted by name).
+const (
+	jobDuplicates = iota
+	jobDuration
+	jobLastSuccess
+	jobRows
+	jobRuns
+	jobSkipped
+	jobSuccess
+	numJobFamilies
+)
+
+// jobFamilies is the contract of the per-job self-metrics (DESIGN.md,
+// "Metric contract"), indexed by the job* constants.
+var jobFamilies = [numJobFamilies]familySpec{
+	jobDuplicates: {
+		name:    namespace + "_report_duplicate_rows_total",
+		help:    "Duplicate rows Kore.ai returned for the job, merged into one series each.",
+		counter: true,
+	},
+	jobDuration: {
+		name: namespace + "_report_duration_seconds",
+		help: "Duration of the last report run of the job (submit, polls and pages).",
+	},
+	jobLastSuccess: {
+		name: namespace + "_report_last_success_timestamp_seconds",
+		help: "Unix time the last successful report run of the job finished.",
+	},
+	jobRows: {
+		name: namespace + "_report_rows",
+		help: "Rows (task × status) of the job's last successful report.",
+	},
+	jobRuns: {
+		name:    namespace + "_report_runs_total",
+		help:    "Report runs of the job, by result: success or an error class.",
+		counter: true,
+	},
+	jobSkipped: {
+		name:    namespace + "_report_skipped_runs_total",
+		help:    "Report runs skipped because the job's previous run was still going.",
+		counter: true,
+	},
+	jobSuccess: {
+		name: namespace + "_report_success",
+		help: "Whether the last report run of the bot × window job succeeded (1) or failed (0).",
+	},
+}
+
+// jobState is the state of one job's series. Published states are
+// immutable: a change works on a clone.
+type jobState struct {
+	bot, window string
+	values      [numJobFamilies]float64 // by family; jobRuns uses runs
+	has         [numJobFamilies]bool    // whether the family's series exists
+	runs        []runCount              // report_runs_total, sorted by result
+	pieces      [numFormats][numJobFamilies]piece
+}
+
+// runCount is one report_runs_total series of a job.
+type runCount struct {
+	result string
+	n      float64
+}
+
+// clone returns a copy of j's values, without its pieces.
+func (j *jobState) clone() *jobState {
+	return &jobState{bot: j.bot, window: j.window, values: j.values, has: j.has, runs: slices.Clone(j.runs)}
+}
+
+// set sets the series of fam to v, creating it.
+func (j *jobState) set(fam int, v float64) { j.values[fam], j.has[fam] = v, true }
+
+// add adds v to the series of fam, creating it at 0 first.
+func (j *jobState) add(fam int, v float64) { j.values[fam], j.has[fam] = j.values[fam]+v, true }
+
+// create creates the series of fam at 0 and reports whether it was absent.
+func (j *jobState) create(fam int) bool {
+	if j.has[fam] {
+		return false
+	}
+	j.has[fam] = true
+	return true
+}
+
+// addRun adds n to the runs of result, creating the series at 0 first, and
+// reports whether anything changed.
+func (j *jobState) addRun(result string, n float64) bool {
+	i, found := slices.BinarySearchFunc(j.runs, result, func(r runCount, result string) int {
+		return cmp.Compare(r.result, result)
+	})
+	if !found {
+		j.runs = slices.Insert(j.runs, i, runCount{result: result})
+	} else if n == 0 {
+		return false
+	}
+	j.runs[i].n += n
+	return true
+}
+
+// samples yields the series of family fam: the result label (empty but for
+// report_runs_total) and the value.
+func (j *jobState) samples(fam int) iter.Seq2[string, float64] {
+	return func(yield func(string, float64) bool) {
+		if fam != jobRuns {
+			if j.has[fam] {
+				yield("", j.values[fam])
+			}
+			return
+		}
+		for _, r := range j.runs {
+			if !yield(r.result, r.n) {
+				return
+			}
+		}
+	}
+}
+
+// appendJobLabels appends a job's label set, sorted by name as the client
+// library sorts them; result is left out when empty.
+func appendJobLabels(b []byte, bot, result, window string) []byte {
+	b = append(b, `{bot="`...)
+	b = appendEscaped(b, bot)
+	if result != "" {
+		b = append(b, `",result="`...)
+		b = appendEscaped(b, result)
+	}
+	b = append(b, `",window="`...)
+	b = appendEscaped(b, window)
+	return append(b, `"}`...)
+}
+
+// jobSet is an immutable view of every job's self-metrics with their
+// exposition pre-encoded, as a scrape serves them.
+type jobSet struct {
+	jobs   []*jobState // sorted by (bot, window)
+	bodies [numFormats]body
+}
+
+func (s *jobSet) find(bot, window string) (int, bool) {
+	return findBotWindow(s.jobs, bot, window, func(j *jobState) (string, string) { return j.bot, j.window })
+}
+
+// jobMetrics holds the current jobSet. Writers are serialised by a mutex
+// and each ends with one atomic pointer swap; readers (scrapes, Collect)
+// only load the pointer and never wait.
+type jobMetrics struct {
+	mu  sync.Mutex // serialises writers; readers never take it
+	cur atomic.Pointer[jobSet]
+	enc *encoder
+}
+
+func newJobMetrics() *jobMetrics {
+	// The pieces are a line or two each: the fastest level compresses
+	// them as well as any, and resets cheaply.
+	s := &jobMetrics{enc: newEncoder(jobFamilies[:], flate.BestSpeed)}
+	s.cur.Store(s.build(nil))
+	return s
+}
+
+// load returns the current jobSet. It never blocks.
+func (s *jobMetrics) load() *jobSet { return s.cur.Load() }
+
+// update applies change to a copy of the state of bot × window (a new,
+// empty one if the job has none) and, if change reports a change,
+// re-encodes that job and publishes a new jobSet. change runs with the
+// writer lock held.
+func (s *jobMetrics) update(bot, window string, change func(j *jobState) bool) {
+	bot, window = validUTF8(bot), validUTF8(window)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	i, found := old.find(bot, window)
+	j := &jobState{bot: bot, window: window}
+	if found {
+		j = old.jobs[i].clone()
+	}
+	if !change(j) {
+		return
+	}
+	s.encode(j)
+	s.cur.Store(s.build(spliceAt(old.jobs, i, found, j)))
+}
+
+// forget removes the job bot × window, if it has any series.
+func (s *jobMetrics) forget(bot, window string) {
+	bot, window = validUTF8(bot), validUTF8(window)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	if i, found := old.find(bot, window); found {
+		s.cur.Store(s.build(slices.Delete(slices.Clone(old.jobs), i, i+1)))
+	}
+}
+
+// encode pre-encodes j's lines, one piece per format and family.
+func (s *jobMetrics) encode(j *jobState) {
+	var labels []byte
+	s.enc.encodeFamilies(func(f format) []piece { return j.pieces[f][:] }, func(b []byte, f format, fam int) []byte {
+		for result, v := range j.samples(fam) {
+			labels = appendJobLabels(labels[:0], j.bot, result, j.window)
+			b = appendSample(b, f, jobFamilies[fam].name, labels, v)
+		}
+		return b
+	})
+}
+
+// build assembles a jobSet: family by family, the pieces of every job.
+func (s *jobMetrics) build(jobs []*jobState) *jobSet {
+	js := &jobSet{jobs: jobs}
+	for f := range format(numFormats) {
+		b := &js.bodies[f]
+		b.grow(numJobFamilies * (len(jobs) + 1))
+		for fam := range numJobFamilies {
+			b.addFamily(&s.enc.headers[f][fam], len(jobs), func(i int) *piece { return &jobs[i].pieces[f][fam] })
+		}
+	}
+	return js
+}
+
+// jobFamily is one per-job family as a prometheus.Collector: constant
+// metrics, from a fixed Desc, of the current jobSet's values. It serves
+// registries that want the family (tests, DisablePreEncoding, anyone
+// gathering Metrics); the /metrics handler writes the pre-encoded lines
+// instead.
+type jobFamily struct {
+	jobs *jobMetrics
+	fam  int
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+}
+
+func newJobFamily(jobs *jobMetrics, fam int) *jobFamily {
+	spec := jobFamilies[fam]
+	labels, typ := []string{"bot", "window"}, prometheus.GaugeValue
+	if fam == jobRuns {
+		labels = []string{"bot", "window", "result"}
+	}
+	if spec.counter {
+		typ = prometheus.CounterValue
+	}
+	return &jobFamily{jobs: jobs, fam: fam, desc: prometheus.NewDesc(spec.name, spec.help, labels, nil), typ: typ}
+}
+
+// Describe sends the family's fixed descriptor.
+func (c *jobFamily) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect sends the family's series of every job.
+func (c *jobFamily) Collect(ch chan<- prometheus.Metric) {
+	for _, j := range c.jobs.load().jobs {
+		for result, v := range j.samples(c.fam) {
+			if c.fam == jobRuns {
+				ch <- constMetric(c.desc, c.typ, v, j.bot, j.window, result)
+			} else {
+				ch <- constMetric(c.desc, c.typ, v, j.bot, j.window)
+			}
+		}
+	}
+}
+
+// WithLabelValues returns the one series of the family with the label
+// values bot, window (and result, for report_runs_total), as a Collector of
+// its current value: 0 if the series does not exist, which is what a
+// client_golang vector reads for it (without creating it).
+func (c *jobFamily) WithLabelValues(lvs ...string) prometheus.Collector {
+	return jobSeries{c: c, lvs: lvs}
+}
+
+// jobSeries is one series of a jobFamily; see WithLabelValues.
+type jobSeries struct {
+	c   *jobFamily
+	lvs []string
+}
+
+func (s jobSeries) Describe(ch chan<- *prometheus.Desc) { ch <- s.c.desc }
+
+func (s jobSeries) Collect(ch chan<- prometheus.Metric) {
+	v := 0.0
+	if len(s.lvs) >= 2 {
+		js := s.c.jobs.load()
+		if i, ok := js.find(validUTF8(s.lvs[0]), validUTF8(s.lvs[1])); ok {
+			for result, x := range js.jobs[i].samples(s.c.fam) {
+				if s.c.fam != jobRuns || (len(s.lvs) == 3 && result == s.lvs[2]) {
+					v = x
+				}
+			}
+		}
+	}
+	ch <- constMetric(s.c.desc, s.c.typ, v, s.lvs...)
+}
+
+// collectorList is a list of Collectors as one.
+type collectorList []prometheus.Collector
+
+func (cs collectorList) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+func (cs collectorList) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
+}

@@ -1,0 +1,303 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+// trickyJobs returns self-metrics whose per-job label values and values
+// exercise every escaping and number-formatting rule of both formats.
+func trickyJobs(t testing.TB) *Metrics {
+	t.Helper()
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1777636800, 500_000_000)
+	m.RunStarted("support", "24h")
+	m.RunFinished("support", "24h", ResultSuccess, 3500*time.Millisecond, at, 12, 2)
+	m.RunStarted("support", "24h")
+	m.RunFinished("support", "24h", ResultTimeout, 10*time.Minute, at.Add(time.Minute), 0, 0)
+	m.RunStarted(`we"ird\bot`+"\nx", "7d")
+	m.RunFinished(`we"ird\bot`+"\nx", "7d", ResultAPIError, 1234567*time.Microsecond, at, 0, 0)
+	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
+	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
+	m.RunStarted("Ünïcödé ✈", "1h")
+	m.RunFinished("Ünïcödé ✈", "1h", ResultSuccess, 0, time.Unix(0, 1), 1<<53, 1e6)
+	m.RunSkipped("skipped-only", "1h") // never ran: only its skip counter
+	m.RunStarted("running", "1h")      // counters at zero, a live progress series
+	m.Progress("running", "1h", 10)
+	m.RunStarted("forgotten", "1h")
+	m.RunFinished("forgotten", "1h", ResultSuccess, time.Second, at, 1, 0)
+	m.Forget("forgotten", "1h")
+	return m
+}
+
+// expfmtJobs returns what expfmt makes of m's per-job families.
+func expfmtJobs(t testing.TB, m *Metrics, f expfmt.Format) []byte {
+	t.Helper()
+	return expfmtCollect(t, m.preEncoded(), f)
+}
+
+// checkContiguous checks that HELP and TYPE come once per family, before
+// its samples, with no other family's lines in between, and returns the
+// families' names. In OpenMetrics a counter family is named without
+// _total and its samples with it.
+func checkContiguous(t *testing.T, block []byte) []string {
+	t.Helper()
+	var names []string
+	current := ""
+	for _, line := range strings.Split(strings.TrimSuffix(string(block), "\n"), "\n") {
+		if name, ok := strings.CutPrefix(line, "# HELP "); ok {
+			name, _, _ = strings.Cut(name, " ")
+			if slices.Contains(names, name) {
+				t.Fatalf("family %s starts twice", name)
+			}
+			names, current = append(names, name), name
+			continue
+		}
+		if strings.HasPrefix(line, "# TYPE ") || line == "# EOF" {
+			continue
+		}
+		name, _, _ := strings.Cut(line, "{")
+		if name != current && name != current+"_total" {
+			t.Fatalf("sample of %s inside family %s", name, current)
+		}
+	}
+	return names
+}
+
+// TestJobMetricsPreEncodedMatchesExpfmt proves the pre-encoded per-job
+// block is what expfmt makes of the same values: the same lines byte for
+// byte (HELP, TYPE and every sample; only the order of samples within a
+// family may differ), families contiguous, and compressed pieces that
+// decode to the plain block.
+func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
+	t.Parallel()
+	m := trickyJobs(t)
+	js := m.jobs.load()
+	for _, ff := range []struct {
+		f    format
+		want expfmt.Format
+	}{
+		{fmtText, expfmt.FmtText},
+		{fmtOpenMetrics, expfmt.FmtOpenMetrics_1_0_0},
+	} {
+		b := &js.bodies[ff.f]
+		got := bytes.Join(b.plain, nil)
+		want := expfmtJobs(t, m, ff.want)
+		if ff.f == fmtOpenMetrics {
+			got = append(got, "# EOF\n"...)
+		}
+		if g, w := sortedLines(got), sortedLines(want); !slices.Equal(g, w) {
+			t.Errorf("format %d: lines differ:\n--- got\n%s\n--- want\n%s", ff.f, strings.Join(g, "\n"), strings.Join(w, "\n"))
+		}
+		if names := checkContiguous(t, got); len(names) != numJobFamilies {
+			t.Errorf("format %d: families %v, want %d", ff.f, names, numJobFamilies)
+		}
+		equalFamilies(t, decodeAll(t, got, ff.want), decodeAll(t, want, ff.want))
+		if bytes.Contains(got, []byte("forgotten")) || bytes.Contains(got, []byte("progress")) {
+			t.Errorf("format %d: forgotten job or live family in the block", ff.f)
+		}
+
+		z := append(append(slices.Clone(gzipHeader), b.compressed()...), 3, 0) // final empty block
+		z = appendGzipTrailer(z, b.crc, b.size)
+		zr, err := gzip.NewReader(bytes.NewReader(z))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("gunzip: %v", err)
+		}
+		if !bytes.Equal(plain, bytes.Join(b.plain, nil)) || int64(len(plain)) != b.size {
+			t.Errorf("format %d: compressed pieces do not decode to the plain block", ff.f)
+		}
+	}
+
+	// No job, no lines (not even headers); a forgotten last job likewise.
+	empty := newTestMetrics(t)
+	empty.RunSkipped("a", "1h")
+	empty.Forget("a", "1h")
+	for f := range format(numFormats) {
+		if b := &empty.jobs.load().bodies[f]; b.size != 0 || len(b.plain) != 0 || b.crc != 0 {
+			t.Errorf("format %d: no jobs but %d bytes", f, b.size)
+		}
+	}
+}
+
+// TestHandlerNoDuplicateFamilies scrapes everything /metrics serves in
+// main (NewRegistry's live registry, the pre-encoded data and per-job
+// self-metrics) and checks no family appears twice and every per-job
+// family appears, in both formats, plain and gzipped, and with
+// DisablePreEncoding.
+func TestHandlerNoDuplicateFamilies(t *testing.T) {
+	t.Parallel()
+	reg, m, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.RunStarted("support", "24h")
+	m.RunFinished("support", "24h", ResultSuccess, time.Second, t0, 5, 1)
+	m.RunSkipped("support", "24h")
+	m.RunStarted("support", "1h")
+	m.Progress("support", "1h", 50)
+	m.Observer("support").RequestDone("st-1", kore.EndpointSubmit, 200, time.Second)
+	m.Observer("support").Retry("st-1", kore.EndpointSubmit, "network")
+	m.ConfigReloaded(true, t0)
+	s := trickyStore(t)
+	for _, opts := range []HandlerOpts{{Metrics: m}, {Metrics: m, DisablePreEncoding: true}} {
+		h := NewHandler(s, reg, opts)
+		for _, accept := range []string{acceptText, acceptPrometheus} {
+			for _, enc := range []string{"", "gzip"} {
+				rec, body := scrape(t, h, http.MethodGet, accept, enc)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("status %d: %s", rec.Code, body)
+				}
+				// Keyed by name and type: in OpenMetrics the Go collector's
+				// go_memstats_alloc_bytes gauge and the family of its
+				// go_memstats_alloc_bytes_total counter share a name.
+				types, seen := map[string]int{}, map[string]bool{}
+				for _, line := range strings.Split(string(body), "\n") {
+					if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+						if seen[rest] {
+							t.Errorf("%+v %s %q: family %s appears twice", opts.DisablePreEncoding, accept, enc, rest)
+						}
+						seen[rest] = true
+						name, _, _ := strings.Cut(rest, " ")
+						types[name]++
+					}
+				}
+				om := strings.HasPrefix(rec.Header().Get("Content-Type"), "application/openmetrics-text")
+				for _, spec := range jobFamilies {
+					name := spec.name
+					if om && spec.counter {
+						name = strings.TrimSuffix(name, "_total")
+					}
+					if types[name] != 1 {
+						t.Errorf("%+v %s %q: family %s missing", opts.DisablePreEncoding, accept, enc, name)
+					}
+				}
+				if types["kore_exporter_report_job_progress_ratio"] != 1 || types["kore_exporter_api_requests"+map[bool]string{true: "", false: "_total"}[om]] != 1 {
+					t.Errorf("live self-metrics missing: %v", types)
+				}
+				if !om {
+					decodeAll(t, body, expfmt.FmtText) // refuses a repeated family
+				}
+			}
+		}
+	}
+}
+
+// TestJobMetricsConcurrent updates different jobs from several goroutines
+// while others scrape (run it with -race): every scrape parses and shows
+// every job whole, never half of one update.
+func TestJobMetricsConcurrent(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(NewStore(), reg, HandlerOpts{Metrics: m})
+	const writers, rounds = 4, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			bot := fmt.Sprintf("bot%d", w)
+			for r := range rounds {
+				if r%10 == 5 {
+					m.Forget(bot, "1h") // starts over: the invariants hold anew
+				}
+				m.RunStarted(bot, "1h")
+				m.RunFinished(bot, "1h", ResultSuccess, time.Duration(r)*time.Second, t0, r, 1)
+				m.RunSkipped(bot, "1h")
+			}
+		})
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for i := range 3 {
+		readers.Go(func() {
+			accept := []string{acceptText, acceptPrometheus}[i%2]
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, body, err := scrapeErr(h, http.MethodGet, accept, "gzip")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := checkJobInvariants(body); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+
+	_, body := scrape(t, h, http.MethodGet, acceptText, "")
+	if err := checkJobInvariants(body); err != nil {
+		t.Fatal(err)
+	}
+	for w := range writers {
+		// Forgotten at round 45, then rounds 45..49: 5 runs.
+		want := fmt.Sprintf(`kore_exporter_report_runs_total{bot="bot%d",result="success",window="1h"} 5`, w)
+		if !bytes.Contains(body, []byte(want+"\n")) {
+			t.Errorf("final exposition lacks %s", want)
+		}
+	}
+}
+
+// checkJobInvariants checks what TestJobMetricsConcurrent's writers keep
+// true after every update of a job: runs = duplicates and rows = duration
+// in seconds (RunFinished sets them together), and skipped is runs or, after
+// a RunFinished and before its RunSkipped, one less.
+func checkJobInvariants(body []byte) error {
+	values := map[string]map[string]string{} // bot → family → value
+	for _, line := range strings.Split(string(body), "\n") {
+		name, rest, ok := strings.Cut(line, `{bot="`)
+		// The progress ratio is live, gathered apart from the pre-encoded
+		// job block, so it is not part of one update's atomic unit.
+		if !ok || !strings.HasPrefix(name, "kore_exporter_report_") || name == "kore_exporter_report_job_progress_ratio" {
+			continue
+		}
+		bot, rest, _ := strings.Cut(rest, `"`)
+		_, v, _ := strings.Cut(rest, "} ")
+		v = strings.TrimSuffix(v, ".0")
+		if values[bot] == nil {
+			values[bot] = map[string]string{}
+		}
+		values[bot][name] = v
+	}
+	for bot, v := range values {
+		runs, err1 := strconv.Atoi(v["kore_exporter_report_runs_total"])
+		skipped, err2 := strconv.Atoi(v["kore_exporter_report_skipped_runs_total"])
+		if err1 != nil || err2 != nil || (skipped != runs && skipped != runs-1) ||
+			v["kore_exporter_report_duplicate_rows_total"] != v["kore_exporter_report_runs_total"] ||
+			v["kore_exporter_report_rows"] != v["kore_exporter_report_duration_seconds"] {
+			return fmt.Errorf("torn job %s: %v", bot, v)
+		}
+	}
+	return nil
+}
