@@ -229,17 +229,8 @@ func TestPreEncodedMatchesExpfmt(t *testing.T) {
 				}
 
 				// The compressed pieces decode to the plain block.
-				z := append(append(slices.Clone(gzipHeader), dataBlock(sn, ff.f, true)...), 3, 0) // final empty block
 				b := &sn.bodies[ff.f]
-				z = appendGzipTrailer(z, b.crc, b.size)
-				zr, err := gzip.NewReader(bytes.NewReader(z))
-				if err != nil {
-					t.Fatal(err)
-				}
-				plain, err := io.ReadAll(zr)
-				if err != nil {
-					t.Fatalf("gunzip: %v", err)
-				}
+				plain := gunzipPieces(t, dataBlock(sn, ff.f, true), b.crc, b.size)
 				if !bytes.Equal(plain, dataBlock(sn, ff.f, false)) {
 					t.Error("compressed pieces do not decode to the plain block")
 				}
@@ -362,4 +353,22 @@ func scrapeErr(h http.Handler, method, accept, acceptEncoding string) (*httptest
 		}
 	}
 	return rec, body, nil
+}
+
+// gunzipPieces frames pre-compressed DEFLATE pieces as one gzip stream (a
+// header, the pieces, a final empty block, the trailer of crc and size) and
+// decompresses it.
+func gunzipPieces(t *testing.T, pieces []byte, crc uint32, size int64) []byte {
+	t.Helper()
+	z := append(append(slices.Clone(gzipHeader), pieces...), 3, 0) // final empty block
+	z = appendGzipTrailer(z, crc, size)
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gunzip: %v", err)
+	}
+	return plain
 }

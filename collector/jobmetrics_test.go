@@ -2,9 +2,7 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -114,16 +112,7 @@ func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
 			t.Errorf("format %d: forgotten job or live family in the block", ff.f)
 		}
 
-		z := append(append(slices.Clone(gzipHeader), b.compressed()...), 3, 0) // final empty block
-		z = appendGzipTrailer(z, b.crc, b.size)
-		zr, err := gzip.NewReader(bytes.NewReader(z))
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, err := io.ReadAll(zr)
-		if err != nil {
-			t.Fatalf("gunzip: %v", err)
-		}
+		plain := gunzipPieces(t, b.compressed(), b.crc, b.size)
 		if !bytes.Equal(plain, bytes.Join(b.plain, nil)) || int64(len(plain)) != b.size {
 			t.Errorf("format %d: compressed pieces do not decode to the plain block", ff.f)
 		}

@@ -105,6 +105,18 @@ func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
 	return &harness{sched: s, store: store, metrics: m, reg: reg}
 }
 
+// runFor starts cfg's jobs, lets d of fake time pass, and stops them.
+func (h *harness) runFor(t *testing.T, cfg *Config, d time.Duration) {
+	t.Helper()
+	stop, err := h.sched.Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(d)
+	synctest.Wait()
+	stop()
+}
+
 func TestSchedulerPublishesAndBecomesReady(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		row := kore.TaskRow{TaskName: "Book Flight", TaskType: "dialog", Status: "success", TotalExecution: 5, TotalSession: 4, SelfServiceSessions: 3, DropOffSessions: 1}
@@ -150,13 +162,7 @@ func TestSchedulerWindowBounds(t *testing.T) {
 		b := testBot("a", "24h")
 		b.Delay = 15 * time.Minute
 		b.Filters = Filters{ConversationType: "Interactive", ConversationStatus: "Closed", IncludeTaskNames: []string{"Book Flight"}, Tags: []Tag{{Name: "region", Values: []string{"eu"}, Type: "session"}}}
-		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		stop()
+		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
 		if r.count() != 1 {
 			t.Fatalf("calls = %d, want 1", r.count())
 		}
@@ -224,13 +230,7 @@ func TestSchedulerSkipsOverlappingRuns(t *testing.T) {
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		b := testBot("a", "1h")
 		b.Timeout = 10 * time.Minute
-		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 4}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Minute)
-		synctest.Wait()
-		stop()
+		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 4}}, 10*time.Minute)
 		if m := r.maxSeen.Load(); m != 1 {
 			t.Errorf("max concurrent runs of one job = %d, want 1", m)
 		}
@@ -252,13 +252,7 @@ func TestSchedulerGlobalConcurrencyLimit(t *testing.T) {
 			bots = append(bots, testBot(name, "1h", "24h"))
 		}
 		h := newHarness(t, runners)
-		stop, err := h.sched.Start(t.Context(), &Config{Bots: bots, Limits: Limits{MaxConcurrentJobs: 3}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(40 * time.Second)
-		synctest.Wait()
-		stop()
+		h.runFor(t, &Config{Bots: bots, Limits: Limits{MaxConcurrentJobs: 3}}, 40*time.Second)
 		if got := r.count(); got != 10 {
 			t.Errorf("runs = %d, want 10 (every job once)", got)
 		}
@@ -305,13 +299,7 @@ func TestSchedulerJobDeadline(t *testing.T) {
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		b := testBot("a", "1h")
 		b.Timeout = 20 * time.Second
-		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(30 * time.Second)
-		synctest.Wait()
-		stop()
+		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 30*time.Second)
 		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultTimeout)); got != 1 {
 			t.Errorf("runs_total{result=timeout} = %v, want 1", got)
 		}
@@ -327,13 +315,7 @@ func TestSchedulerRedactsSecretsInStatus(t *testing.T) {
 			return nil, &kore.APIError{StatusCode: 400, Message: "bad token " + canary}
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
-		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		stop()
+		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
 		st := h.sched.Status()
 		if len(st) != 1 || st[0].LastError == "" {
 			t.Fatalf("status = %+v, want an error", st)
@@ -383,18 +365,12 @@ func TestSchedulerReloadForgetsRemovedJobs(t *testing.T) {
 		}
 		h := newHarness(t, map[string]*fakeRunner{"a": ok(), "b": ok()})
 		first := &Config{Bots: []Bot{testBot("a", "1h", "24h"), testBot("b", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
-		stop, err := h.sched.Start(t.Context(), first)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		stop()
+		h.runFor(t, first, 2*time.Second)
 		h.metrics.Observer("b").RequestDone("st-b", kore.EndpointSubmit, 200, time.Second)
 
 		// The new configuration drops bot b and a's 24h window.
 		second := &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
-		stop, err = h.sched.Start(t.Context(), second)
+		stop, err := h.sched.Start(t.Context(), second)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,13 +21,7 @@ func TestStatusHandler(t *testing.T) {
 			return nil, &kore.APIError{StatusCode: 400, Method: "POST", Path: "/api/public/bot/st-b/taskContainmentReport", Message: "<script>alert(1)</script> secret s3cr3t-canary-b"}
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": good, "b": bad})
-		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{testBot("a", "1h"), testBot("b", "24h")}, Limits: Limits{MaxConcurrentJobs: 2}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		stop()
+		h.runFor(t, &Config{Bots: []Bot{testBot("a", "1h"), testBot("b", "24h")}, Limits: Limits{MaxConcurrentJobs: 2}}, 2*time.Second)
 		handler := StatusHandler(h.sched, nil)
 
 		rec := httptest.NewRecorder()
