@@ -219,7 +219,17 @@ func (s *Scheduler) Start(ctx context.Context, cfg *Config) (stop func(), err er
 		wg.Go(func() { s.loop(ctx, r, sem) })
 	}
 	wg.Go(func() { s.sweep(ctx) })
-	return func() { cancel(); wg.Wait() }, nil
+	return func() {
+		cancel()
+		wg.Wait()
+		// The configuration's clients are done: free their idle
+		// connections now rather than at the transport's idle timeout.
+		for _, r := range runs {
+			if c, ok := r.client.(interface{ CloseIdleConnections() }); ok {
+				c.CloseIdleConnections()
+			}
+		}
+	}, nil
 }
 
 func botInfos(cfg *Config) []BotInfo {
