@@ -343,7 +343,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		PageSize:           b.PageSize,
 		OnProgress:         func(p int) { s.opts.Metrics.Progress(b.Name, w.Name, p) },
 	}
-	rep, err := r.client.RunContainmentReport(jobCtx, b.BotID, req)
+	rep, err := runGuarded(jobCtx, r.client, b.BotID, req)
 	end := s.opts.Now()
 	d := end.Sub(start)
 	if err != nil && ctx.Err() != nil {
@@ -378,6 +378,18 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	} else {
 		st.LastError = s.redact.Replace(err.Error())
 	}
+}
+
+// runGuarded runs one report, turning a panic inside it (a bug, say in a
+// decoder meeting an answer nobody foresaw) into the run's error, so one bad
+// answer cannot take the exporter and every other bot's data down with it.
+func runGuarded(ctx context.Context, c ReportRunner, botID string, req kore.ReportRequest) (rep *kore.Report, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rep, err = nil, fmt.Errorf("report run panicked: %v", p)
+		}
+	}()
+	return c.RunContainmentReport(ctx, botID, req)
 }
 
 func (s *Scheduler) redactString(msg string) string {

@@ -394,3 +394,23 @@ func TestSchedulerReloadForgetsRemovedJobs(t *testing.T) {
 		}
 	})
 }
+
+func TestSchedulerSurvivesPanickingRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := testBot("a", "1h")
+		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) {
+			panic("decoder bug")
+		}}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Minute+10*time.Second)
+		if got := r.count(); got != 3 {
+			t.Errorf("runs = %d, want 3: the job keeps its schedule after a panic", got)
+		}
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultError)); got != 3 {
+			t.Errorf("runs_total{result=error} = %v, want 3", got)
+		}
+		if st := h.sched.Status(); len(st) != 1 || !strings.Contains(st[0].LastError, "decoder bug") {
+			t.Errorf("status = %+v, want the panic as the last error", st)
+		}
+	})
+}
