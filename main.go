@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -35,10 +36,24 @@ import (
 const exporterName = "kore_exporter"
 
 func main() {
+	setVersion()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// setVersion fills the version, when the build did not set it with
+// -ldflags, from the module version Go records in the binary (a tag for
+// `go install …@vX`, "(devel)" for a local build).
+func setVersion() {
+	if version.Version != "" {
+		return
+	}
+	version.Version = "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version.Version = bi.Main.Version
+	}
 }
 
 // flags are the command line of the exporter.
