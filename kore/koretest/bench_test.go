@@ -98,15 +98,7 @@ func TestSynctestJob(t *testing.T) {
 			req, _ := http.NewRequest(method, s.URL+path, strings.NewReader(`{"filters":{"AggregationType":"Daily"}}`))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("auth", sign(t, map[string]any{"appId": bot.ClientID, "exp": time.Now().Add(time.Minute).Unix()}, bot.ClientSecret))
-			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var r apiResp
-			if err := jsonDecode(resp, &r); err != nil {
-				t.Fatal(err)
-			}
+			_, r := doAPI(t, hc, req)
 			return r
 		}
 		job := call(http.MethodPost, pathSubmit(bot.ID))

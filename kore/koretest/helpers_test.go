@@ -283,4 +283,20 @@ func mustJSON(v any) string {
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
 
+// doAPI sends req with hc and returns the HTTP status and the decoded
+// Kore-style answer.
+func doAPI(t *testing.T, hc *http.Client, req *http.Request) (int, apiResp) {
+	t.Helper()
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r apiResp
+	if err := jsonDecode(resp, &r); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, r
+}
+
 func sortStrings(s []string) { sort.Strings(s) }

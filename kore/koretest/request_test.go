@@ -90,23 +90,15 @@ func TestValidation(t *testing.T) {
 				req, _ = http.NewRequest(http.MethodPost, h.s.URL+pathSubmit(testBotID)+tt.query, nil)
 			}
 			req.Header.Set("auth", h.token())
-			resp, err := h.hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var r apiResp
-			if err := jsonDecode(resp, &r); err != nil {
-				t.Fatal(err)
-			}
+			code, r := doAPI(t, h.hc, req)
 			if tt.wantMsg == "" {
-				if resp.StatusCode != 200 || r.Status != "IN_PROGRESS" {
-					t.Fatalf("HTTP %d %+v, want 200 IN_PROGRESS", resp.StatusCode, r.Errors)
+				if code != 200 || r.Status != "IN_PROGRESS" {
+					t.Fatalf("HTTP %d %+v, want 200 IN_PROGRESS", code, r.Errors)
 				}
 				return
 			}
-			if resp.StatusCode != 400 || len(r.Errors) != 1 || r.Errors[0].Code != 400 {
-				t.Fatalf("HTTP %d %+v, want 400 code 400", resp.StatusCode, r.Errors)
+			if code != 400 || len(r.Errors) != 1 || r.Errors[0].Code != 400 {
+				t.Fatalf("HTTP %d %+v, want 400 code 400", code, r.Errors)
 			}
 			if !strings.Contains(r.Errors[0].Msg, tt.wantMsg) {
 				t.Fatalf("msg %q does not name %q", r.Errors[0].Msg, tt.wantMsg)
