@@ -76,6 +76,11 @@ type Bot struct {
 	StaleAfter time.Duration
 	// PageSize is the limit of each page.
 	PageSize int
+	// MaxTaskRows caps the rows (task name × task type × status) exported
+	// per bot × window.
+	MaxTaskRows int
+	// MaxReportRows is the most raw rows one report run may fetch.
+	MaxReportRows int
 	// Filters narrow the report.
 	Filters Filters
 }

@@ -37,9 +37,9 @@ func selfRegistry(t testing.TB) (*prometheus.Registry, *Metrics) {
 		t.Fatal(err)
 	}
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", ResultSuccess, time.Second, t0, 5, 0)
+	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 0})
 	m.RunStarted(`we"ird\bot`, "7d")
-	m.RunFinished(`we"ird\bot`, "7d", ResultTimeout, 1234567*time.Microsecond, t0, 0, 3)
+	m.RunFinished(`we"ird\bot`, "7d", RunOutcome{Result: ResultTimeout, Duration: 1234567 * time.Microsecond, At: t0, Rows: 0, Reruns: 3})
 	m.RunSkipped(`we"ird\bot`, "7d")
 	m.RunStarted("support", "1h")
 	m.Progress("support", "1h", 37)
@@ -298,7 +298,7 @@ func TestHandlerOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.RunStarted("bot-00", "24h")
-	m.RunFinished("bot-00", "24h", ResultSuccess, time.Second, t0, 60, 0)
+	m.RunFinished("bot-00", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: t0, Rows: 60, Reruns: 0})
 	srv := httptest.NewServer(NewHandler(s, reg, HandlerOpts{Metrics: m}))
 	defer srv.Close()
 	client := srv.Client()
@@ -402,7 +402,7 @@ func jobMetricsFor(t testing.TB, jobs int) (*prometheus.Registry, *Metrics) {
 		bot := fmt.Sprintf("bot-%03d", i/2)
 		w := []string{"24h", "7d"}[i%2]
 		m.RunStarted(bot, w)
-		m.RunFinished(bot, w, ResultSuccess, 42*time.Second, t0, 200, 1)
+		m.RunFinished(bot, w, RunOutcome{Result: ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 200, Reruns: 1})
 		m.RunSkipped(bot, w)
 	}
 	m.Observer("bot-000").RequestDone("st-1", kore.EndpointSubmit, 200, time.Second)

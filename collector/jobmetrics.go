@@ -24,9 +24,10 @@ import (
 // The per-job families, indexed in the order a registry gathers them
 // (sorted by name).
 const (
-	jobDuplicates = iota
-	jobDuration
+	jobDuration = iota
+	jobFolded
 	jobLastSuccess
+	jobReruns
 	jobRows
 	jobRuns
 	jobSkipped
@@ -37,18 +38,22 @@ const (
 // jobFamilies is the contract of the per-job self-metrics (DESIGN.md,
 // "Metric contract"), indexed by the job* constants.
 var jobFamilies = [numJobFamilies]familySpec{
-	jobDuplicates: {
-		name:    namespace + "_report_duplicate_rows_total",
-		help:    "Duplicate rows Kore.ai returned for the job, merged into one series each.",
-		counter: true,
-	},
 	jobDuration: {
 		name: namespace + "_report_duration_seconds",
 		help: "Duration of the last report run of the job (submit, polls and pages).",
 	},
+	jobFolded: {
+		name: namespace + "_report_folded_rows",
+		help: "Task rows of the job's last successful report folded into the reserved other-tasks rows because the bot's max_task_rows cap was reached.",
+	},
 	jobLastSuccess: {
 		name: namespace + "_report_last_success_timestamp_seconds",
 		help: "Unix time the last successful report run of the job finished.",
+	},
+	jobReruns: {
+		name:    namespace + "_report_reruns_total",
+		help:    "Report runs started again from the first page because the pages of a multi-page report were inconsistent.",
+		counter: true,
 	},
 	jobRows: {
 		name: namespace + "_report_rows",

@@ -27,20 +27,20 @@ func trickyJobs(t testing.TB) *Metrics {
 	}
 	at := time.Unix(1777636800, 500_000_000)
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", ResultSuccess, 3500*time.Millisecond, at, 12, 2)
+	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", ResultTimeout, 10*time.Minute, at.Add(time.Minute), 0, 0)
+	m.RunFinished("support", "24h", RunOutcome{Result: ResultTimeout, Duration: 10 * time.Minute, At: at.Add(time.Minute), Rows: 0, Reruns: 0})
 	m.RunStarted(`we"ird\bot`+"\nx", "7d")
-	m.RunFinished(`we"ird\bot`+"\nx", "7d", ResultAPIError, 1234567*time.Microsecond, at, 0, 0)
+	m.RunFinished(`we"ird\bot`+"\nx", "7d", RunOutcome{Result: ResultAPIError, Duration: 1234567 * time.Microsecond, At: at, Rows: 0, Reruns: 0})
 	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
 	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
 	m.RunStarted("Ünïcödé ✈", "1h")
-	m.RunFinished("Ünïcödé ✈", "1h", ResultSuccess, 0, time.Unix(0, 1), 1<<53, 1e6)
+	m.RunFinished("Ünïcödé ✈", "1h", RunOutcome{Result: ResultSuccess, Duration: 0, At: time.Unix(0, 1), Rows: 1 << 53, Reruns: 1e6})
 	m.RunSkipped("skipped-only", "1h") // never ran: only its skip counter
 	m.RunStarted("running", "1h")      // counters at zero, a live progress series
 	m.Progress("running", "1h", 10)
 	m.RunStarted("forgotten", "1h")
-	m.RunFinished("forgotten", "1h", ResultSuccess, time.Second, at, 1, 0)
+	m.RunFinished("forgotten", "1h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: at, Rows: 1, Reruns: 0})
 	m.Forget("forgotten", "1h")
 	return m
 }
@@ -141,7 +141,7 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", ResultSuccess, time.Second, t0, 5, 1)
+	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 1})
 	m.RunSkipped("support", "24h")
 	m.RunStarted("support", "1h")
 	m.Progress("support", "1h", 50)
@@ -213,7 +213,7 @@ func TestJobMetricsConcurrent(t *testing.T) {
 					m.Forget(bot, "1h") // starts over: the invariants hold anew
 				}
 				m.RunStarted(bot, "1h")
-				m.RunFinished(bot, "1h", ResultSuccess, time.Duration(r)*time.Second, t0, r, 1)
+				m.RunFinished(bot, "1h", RunOutcome{Result: ResultSuccess, Duration: time.Duration(r) * time.Second, At: t0, Rows: r, Reruns: 1})
 				m.RunSkipped(bot, "1h")
 			}
 		})
@@ -259,7 +259,7 @@ func TestJobMetricsConcurrent(t *testing.T) {
 }
 
 // checkJobInvariants checks what TestJobMetricsConcurrent's writers keep
-// true after every update of a job: runs = duplicates and rows = duration
+// true after every update of a job: runs = reruns and rows = duration
 // in seconds (RunFinished sets them together), and skipped is runs or, after
 // a RunFinished and before its RunSkipped, one less.
 func checkJobInvariants(body []byte) error {
@@ -283,7 +283,7 @@ func checkJobInvariants(body []byte) error {
 		runs, err1 := strconv.Atoi(v["kore_exporter_report_runs_total"])
 		skipped, err2 := strconv.Atoi(v["kore_exporter_report_skipped_runs_total"])
 		if err1 != nil || err2 != nil || (skipped != runs && skipped != runs-1) ||
-			v["kore_exporter_report_duplicate_rows_total"] != v["kore_exporter_report_runs_total"] ||
+			v["kore_exporter_report_reruns_total"] != v["kore_exporter_report_runs_total"] ||
 			v["kore_exporter_report_rows"] != v["kore_exporter_report_duration_seconds"] {
 			return fmt.Errorf("torn job %s: %v", bot, v)
 		}

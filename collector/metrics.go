@@ -40,7 +40,8 @@ type Metrics struct {
 	runsTotal         *jobFamily
 	skipped           *jobFamily
 	reportRows        *jobFamily
-	reportDuplicates  *jobFamily
+	reportFolded      *jobFamily
+	reportReruns      *jobFamily
 
 	reportProgress *prometheus.GaugeVec
 
@@ -69,7 +70,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		runsTotal:         newJobFamily(jobs, jobRuns),
 		skipped:           newJobFamily(jobs, jobSkipped),
 		reportRows:        newJobFamily(jobs, jobRows),
-		reportDuplicates:  newJobFamily(jobs, jobDuplicates),
+		reportFolded:      newJobFamily(jobs, jobFolded),
+		reportReruns:      newJobFamily(jobs, jobReruns),
 		reportProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "report_job_progress_ratio",
 			Help: "Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.",
@@ -126,8 +128,8 @@ func (m *Metrics) live() collectorList {
 // jobFamilies order.
 func (m *Metrics) preEncoded() collectorList {
 	return collectorList{
-		m.reportDuplicates, m.reportDuration, m.reportLastSuccess, m.reportRows,
-		m.runsTotal, m.skipped, m.success,
+		m.reportDuration, m.reportFolded, m.reportLastSuccess, m.reportReruns,
+		m.reportRows, m.runsTotal, m.skipped, m.success,
 	}
 }
 
@@ -179,7 +181,7 @@ func (m *Metrics) RunStarted(bot, window string) {
 	m.jobs.update(bot, window, func(j *jobState) bool {
 		changed := j.addRun(ResultSuccess, 0)
 		changed = j.create(jobSkipped) || changed
-		return j.create(jobDuplicates) || changed
+		return j.create(jobReruns) || changed
 	})
 	m.reportProgress.WithLabelValues(bot, window).Set(0)
 }
@@ -189,24 +191,37 @@ func (m *Metrics) Progress(bot, window string, percent int) {
 	m.reportProgress.WithLabelValues(bot, window).Set(float64(min(max(percent, 0), 100)) / 100)
 }
 
-// RunFinished records the end of a run: result is ResultSuccess or an error
-// class, d its duration, at when it ended, rows and duplicates what the
-// store published (success only). A success sets report_success to 1 and
-// the last-success timestamp, a failure sets report_success to 0; either
-// removes the progress series.
-func (m *Metrics) RunFinished(bot, window, result string, d time.Duration, at time.Time, rows, duplicates int) {
+// RunOutcome is what one finished report run did, for its self-metrics.
+type RunOutcome struct {
+	// Result is ResultSuccess or an error class (Classify).
+	Result string
+	// Duration is how long the run took; At is when it ended.
+	Duration time.Duration
+	At       time.Time
+	// Reruns is how many times the run started again from its first page.
+	Reruns int
+	// Rows and Folded are what the store published: rows served, and task
+	// rows folded into the other-tasks rows (success only).
+	Rows, Folded int
+}
+
+// RunFinished records the end of a run. A success sets report_success to 1,
+// the last-success timestamp, the rows and the folded rows; a failure sets
+// report_success to 0; either removes the progress series.
+func (m *Metrics) RunFinished(bot, window string, o RunOutcome) {
 	m.reportProgress.DeleteLabelValues(bot, window)
 	m.jobs.update(bot, window, func(j *jobState) bool {
-		j.addRun(validUTF8(result), 1)
-		j.set(jobDuration, d.Seconds())
-		j.add(jobDuplicates, float64(max(duplicates, 0)))
-		if result != ResultSuccess {
+		j.addRun(validUTF8(o.Result), 1)
+		j.set(jobDuration, o.Duration.Seconds())
+		j.add(jobReruns, float64(max(o.Reruns, 0)))
+		if o.Result != ResultSuccess {
 			j.set(jobSuccess, 0)
 			return true
 		}
 		j.set(jobSuccess, 1)
-		j.set(jobLastSuccess, unixSeconds(at))
-		j.set(jobRows, float64(rows))
+		j.set(jobLastSuccess, unixSeconds(o.At))
+		j.set(jobRows, float64(o.Rows))
+		j.set(jobFolded, float64(o.Folded))
 		return true
 	})
 }

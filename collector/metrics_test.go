@@ -42,9 +42,9 @@ kore_exporter_report_job_progress_ratio{bot="support",window="24h"} 0.42
 		t.Errorf("progress %v, want clamped to 1", got)
 	}
 
-	m.RunFinished("support", "24h", ResultSuccess, 3500*time.Millisecond, at, 12, 2)
+	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
 	m.RunStarted("support", "1h")
-	m.RunFinished("support", "1h", ResultTimeout, 10*time.Minute, at, 0, 0)
+	m.RunFinished("support", "1h", RunOutcome{Result: ResultTimeout, Duration: 10 * time.Minute, At: at, Rows: 0, Reruns: 0})
 	m.RunSkipped("support", "1h")
 	obs := m.Observer("support")
 	obs.RequestDone("st-ignored", kore.EndpointSubmit, 200, 125*time.Millisecond)
@@ -101,17 +101,20 @@ kore_exporter_config_last_reload_success_timestamp_seconds 1.7776368005e+09
 # HELP kore_exporter_config_last_reload_successful Whether the last configuration reload succeeded (1) or failed (0).
 # TYPE kore_exporter_config_last_reload_successful gauge
 kore_exporter_config_last_reload_successful 0
-# HELP kore_exporter_report_duplicate_rows_total Duplicate rows Kore.ai returned for the job, merged into one series each.
-# TYPE kore_exporter_report_duplicate_rows_total counter
-kore_exporter_report_duplicate_rows_total{bot="support",window="1h"} 0
-kore_exporter_report_duplicate_rows_total{bot="support",window="24h"} 2
 # HELP kore_exporter_report_duration_seconds Duration of the last report run of the job (submit, polls and pages).
 # TYPE kore_exporter_report_duration_seconds gauge
 kore_exporter_report_duration_seconds{bot="support",window="1h"} 600
 kore_exporter_report_duration_seconds{bot="support",window="24h"} 3.5
+# HELP kore_exporter_report_folded_rows Task rows of the job's last successful report folded into the reserved other-tasks rows because the bot's max_task_rows cap was reached.
+# TYPE kore_exporter_report_folded_rows gauge
+kore_exporter_report_folded_rows{bot="support",window="24h"} 0
 # HELP kore_exporter_report_last_success_timestamp_seconds Unix time the last successful report run of the job finished.
 # TYPE kore_exporter_report_last_success_timestamp_seconds gauge
 kore_exporter_report_last_success_timestamp_seconds{bot="support",window="24h"} 1.7776368005e+09
+# HELP kore_exporter_report_reruns_total Report runs started again from the first page because the pages of a multi-page report were inconsistent.
+# TYPE kore_exporter_report_reruns_total counter
+kore_exporter_report_reruns_total{bot="support",window="1h"} 0
+kore_exporter_report_reruns_total{bot="support",window="24h"} 2
 # HELP kore_exporter_report_rows Rows (task × status) of the job's last successful report.
 # TYPE kore_exporter_report_rows gauge
 kore_exporter_report_rows{bot="support",window="24h"} 12
@@ -170,7 +173,7 @@ func TestPromlint(t *testing.T) {
 	m.RunStarted("a", "1h")
 	m.Progress("a", "1h", 50)
 	m.RunStarted("a", "24h")
-	m.RunFinished("a", "24h", ResultSuccess, time.Second, time.Now(), 10, 1)
+	m.RunFinished("a", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: time.Now(), Rows: 10, Reruns: 1})
 	m.RunSkipped("a", "24h")
 	m.Observer("a").RequestDone("st-a", kore.EndpointSubmit, 200, time.Second)
 	m.Observer("a").Retry("st-a", kore.EndpointSubmit, "network")

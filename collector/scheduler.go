@@ -57,7 +57,8 @@ func Classify(err error) string {
 		return ResultJobFailed
 	case errors.Is(err, kore.ErrJobExpired):
 		return ResultJobExpired
-	case errors.Is(err, kore.ErrInvalidResponse):
+	case errors.Is(err, kore.ErrInvalidResponse), errors.Is(err, kore.ErrInconsistentPages),
+		errors.Is(err, kore.ErrReportTooLarge), errors.Is(err, kore.ErrCountOverflow):
 		return ResultInvalidResponse
 	case errors.As(err, &apiErr):
 		return ResultAPIError
@@ -341,6 +342,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		AggregationType:    kore.AggregationCumulative,
 		Tags:               koreTags(b.Filters.Tags),
 		PageSize:           b.PageSize,
+		MaxRows:            b.MaxReportRows,
 		OnProgress:         func(p int) { s.opts.Metrics.Progress(b.Name, w.Name, p) },
 	}
 	rep, err := runGuarded(jobCtx, r.client, b.BotID, req)
@@ -355,29 +357,58 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		level.Debug(r.logger).Log("msg", "report run canceled by reload or shutdown", "duration", d)
 		return
 	}
-	result := Classify(err)
-	rows, dups := 0, 0
-	if err == nil {
-		dups = s.opts.Store.Publish(b.Name, w.Name, rep.Rows, end, end.Add(b.StaleAfter))
-		dups += rep.Duplicates
-		rows = len(rep.Rows)
-		level.Debug(r.logger).Log("msg", "report done", "rows", rows, "raw_rows", rep.RawRows, "pages", rep.Pages, "polls", rep.Polls, "duplicates", dups, "duration", d)
-	} else {
-		level.Error(r.logger).Log("msg", "report run failed; serving the last good data until stale_after", "result", result, "duration", d, "err", s.redactString(err.Error()))
+	out := RunOutcome{Duration: d, At: end}
+	if rep != nil {
+		out.Reruns = rep.Reruns
 	}
-	s.opts.Metrics.RunFinished(b.Name, w.Name, result, d, end, rows, dups)
+	if err == nil {
+		err = s.publish(r, rep, end, &out)
+	}
+	out.Result = Classify(err)
+	if err != nil {
+		s.mu.Lock()
+		hadData := !r.status.LastSuccess.IsZero()
+		s.mu.Unlock()
+		msg := "report run failed; no data for this window yet"
+		if hadData {
+			msg = "report run failed; serving the last good data until stale_after"
+		}
+		level.Error(r.logger).Log("msg", msg, "result", out.Result, "duration", d, "err", s.redactString(err.Error()))
+	}
+	s.opts.Metrics.RunFinished(b.Name, w.Name, out)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := r.status
 	st.Running, st.Attempted = false, true
-	st.LastRun, st.LastDuration, st.LastResult = start, d, result
+	st.LastRun, st.LastDuration, st.LastResult = start, d, out.Result
 	if err == nil {
-		st.LastError, st.LastSuccess, st.Rows = "", end, rows
+		st.LastError, st.LastSuccess, st.Rows = "", end, out.Rows
 		st.WindowFrom, st.WindowTo = from, to
 	} else {
 		st.LastError = s.redact.Replace(err.Error())
 	}
+}
+
+// publish caps the rows of a finished report at the bot's max_task_rows and
+// publishes them, filling in what it published.
+func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *RunOutcome) error {
+	b := r.bot
+	rows, folded, err := foldRows(rep.Rows, b.MaxTaskRows)
+	if err != nil {
+		return err
+	}
+	if folded > 0 {
+		level.Warn(r.logger).Log("msg", "task rows beyond max_task_rows folded into the other-tasks rows; totals stay exact",
+			"rows", len(rep.Rows), "max_task_rows", b.MaxTaskRows, "folded", folded, "task_name", OtherTasksName)
+	}
+	if err := s.opts.Store.Publish(b.Name, r.window.Name, rows, end, end.Add(b.StaleAfter)); err != nil {
+		return err
+	}
+	out.Rows, out.Folded = len(rows), folded
+	level.Debug(r.logger).Log("msg", "report done", "rows", len(rows), "raw_rows", rep.RawRows, "pages", rep.Pages,
+		"polls", rep.Polls, "reruns", rep.Reruns, "folded", folded, "duration", out.Duration)
+	return nil
 }
 
 // runGuarded runs one report, turning a panic inside it (a bug, say in a

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -411,6 +413,68 @@ func TestSchedulerSurvivesPanickingRun(t *testing.T) {
 		}
 		if st := h.sched.Status(); len(st) != 1 || !strings.Contains(st[0].LastError, "decoder bug") {
 			t.Errorf("status = %+v, want the panic as the last error", st)
+		}
+	})
+}
+
+// TestSchedulerCapsTaskRows: a report beyond the bot's max_task_rows is
+// folded before it is published; the totals stay exact, the folded rows are
+// counted and a warning is logged.
+func TestSchedulerCapsTaskRows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rows := taskRows(10, "success", "failtask")
+		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) {
+			return &kore.Report{Rows: rows, Reruns: 1}, nil
+		}}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		var logs bytes.Buffer
+		h.sched.opts.Logger = log.NewLogfmtLogger(log.NewSyncWriter(&logs))
+		b := testBot("a", "1h")
+		b.MaxTaskRows, b.MaxReportRows = 9, 500
+		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
+		got := h.store.Load().Rows("a", "1h")
+		if len(got) != 8 || !maps2Equal(totals(got), totals(rows)) {
+			t.Fatalf("published %d rows %v, want 8 with the totals of the report", len(got), got)
+		}
+		if v := testutil.ToFloat64(h.metrics.reportFolded.WithLabelValues("a", "1h")); v != 14 {
+			t.Errorf("report_folded_rows = %v, want 14", v)
+		}
+		if v := testutil.ToFloat64(h.metrics.reportReruns.WithLabelValues("a", "1h")); v != 1 {
+			t.Errorf("report_reruns_total = %v, want 1", v)
+		}
+		if r.calls[0].MaxRows != 500 {
+			t.Errorf("request MaxRows = %d, want max_report_rows 500", r.calls[0].MaxRows)
+		}
+		if n := strings.Count(logs.String(), "max_task_rows=9"); n != 1 || !strings.Contains(logs.String(), "level=warn") {
+			t.Errorf("want one warning naming the cap, logs:\n%s", logs.String())
+		}
+	})
+}
+
+// TestSchedulerFailureLogSaysWhatIsServed: a job that never succeeded does
+// not claim to serve last good data; one that did, does.
+func TestSchedulerFailureLogSaysWhatIsServed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{run: func(_ context.Context, n int, _ kore.ReportRequest) (*kore.Report, error) {
+			if n == 2 {
+				return rowsReport(), nil
+			}
+			return nil, &kore.APIError{Endpoint: kore.EndpointSubmit, StatusCode: 503}
+		}}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		var logs bytes.Buffer
+		h.sched.opts.Logger = log.NewLogfmtLogger(log.NewSyncWriter(&logs))
+		h.runFor(t, &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Minute+30*time.Second)
+		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+		var failures []string
+		for _, l := range lines {
+			if strings.Contains(l, "report run failed") {
+				failures = append(failures, l)
+			}
+		}
+		if len(failures) != 2 || !strings.Contains(failures[0], "no data for this window yet") ||
+			!strings.Contains(failures[1], "serving the last good data") {
+			t.Errorf("failure logs:\n%s", strings.Join(failures, "\n"))
 		}
 	})
 }

@@ -3,6 +3,7 @@ package collector
 import (
 	"cmp"
 	"compress/flate"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -196,13 +197,16 @@ func (s *Store) Retain(keep func(bot, window string) bool) (removed int) {
 // Publish replaces the part of bot × window with rows, the result of a job
 // that finished at at; the rows are served until expires (the scheduler
 // passes at + stale_after; zero means never) unless a later Publish
-// replaces them. Rows with the same (TaskName, TaskType, Status) are merged
-// by summing their counts, and each merged-away row is counted in
-// duplicates, so the exposition never repeats a series. Label values that
-// are not valid UTF-8 are repaired with U+FFFD. rows is not retained.
-func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires time.Time) (duplicates int) {
+// replaces them. Label values that are not valid UTF-8 are repaired with
+// U+FFFD, and rows whose labels are then the same are summed, so the
+// exposition never repeats a series. A sum beyond the int64 range is an
+// error, and the part is left as it was. rows is not retained.
+func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires time.Time) error {
 	bot, window = validUTF8(bot), validUTF8(window)
-	merged, duplicates := normalizeRows(rows)
+	merged, err := normalizeRows(rows)
+	if err != nil {
+		return fmt.Errorf("publish %s × %s: %w", bot, window, err)
+	}
 	p := &Part{
 		Bot:     bot,
 		Window:  window,
@@ -217,7 +221,7 @@ func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires tim
 	old := s.cur.Load()
 	i, found := findPart(old.parts, bot, window)
 	s.cur.Store(s.build(old, old.bots, old.botInfo, spliceAt(old.parts, i, found, p)))
-	return duplicates
+	return nil
 }
 
 // Sweep drops the parts whose expiry has passed at now, so their series
@@ -264,37 +268,25 @@ func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *[numFormats]piece,
 	return sn
 }
 
-// normalizeRows returns rows merged by (TaskName, TaskType, Status), with
-// valid UTF-8 labels and no DateRange, sorted by that key, and how many rows
-// were merged into an earlier one.
-func normalizeRows(rows []kore.TaskRow) ([]kore.TaskRow, int) {
+// normalizeRows returns rows with valid UTF-8 labels and no DateRange,
+// summed by (TaskName, TaskType, Status) and sorted by that key.
+func normalizeRows(rows []kore.TaskRow) ([]kore.TaskRow, error) {
 	out := make([]kore.TaskRow, 0, len(rows))
 	seen := make(map[kore.RowKey]int, len(rows))
-	duplicates := 0
 	for _, r := range rows {
 		r.TaskName, r.TaskType, r.Status = validUTF8(r.TaskName), validUTF8(r.TaskType), validUTF8(r.Status)
 		r.DateRange = ""
 		if i, ok := seen[r.Key()]; ok {
-			m := &out[i]
-			m.TotalExecution += r.TotalExecution
-			m.TotalSession += r.TotalSession
-			m.SelfServiceSessions += r.SelfServiceSessions
-			m.DropOffSessions += r.DropOffSessions
-			m.AgentTransferSessions += r.AgentTransferSessions
-			duplicates++
+			if err := out[i].Add(&r); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		seen[r.Key()] = len(out)
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b kore.TaskRow) int {
-		return cmp.Or(
-			cmp.Compare(a.TaskName, b.TaskName),
-			cmp.Compare(a.TaskType, b.TaskType),
-			cmp.Compare(a.Status, b.Status),
-		)
-	})
-	return slices.Clip(out), duplicates
+	slices.SortFunc(out, compareRows)
+	return slices.Clip(out), nil
 }
 
 // validUTF8 repairs s so it can be a label value.

@@ -2,7 +2,9 @@ package collector
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,7 +88,7 @@ func TestPublishReplacesPart(t *testing.T) {
 	}
 }
 
-func TestPublishMergesDuplicates(t *testing.T) {
+func TestPublishSumsRepeatedKeys(t *testing.T) {
 	t.Parallel()
 	s := NewStore()
 	in := []kore.TaskRow{
@@ -98,9 +100,8 @@ func TestPublishMergesDuplicates(t *testing.T) {
 	}
 	in[2].DateRange = "2026-05-01"
 	orig := slices.Clone(in)
-	dups := s.Publish("a", "1h", in, t0, time.Time{})
-	if dups != 2 {
-		t.Errorf("duplicates %d, want 2", dups)
+	if err := s.Publish("a", "1h", in, t0, time.Time{}); err != nil {
+		t.Fatal(err)
 	}
 	if !slices.Equal(in, orig) {
 		t.Error("Publish modified its input")
@@ -127,13 +128,30 @@ func TestPublishMergesDuplicates(t *testing.T) {
 func TestPublishRepairsInvalidUTF8(t *testing.T) {
 	t.Parallel()
 	s := NewStore()
-	dups := s.Publish("a", "1h", []kore.TaskRow{row("bad\xffname", "success", 1), row("bad\xfename", "success", 2)}, t0, time.Time{})
-	if dups != 1 {
-		t.Errorf("rows equal once repaired must merge: duplicates %d", dups)
+	if err := s.Publish("a", "1h", []kore.TaskRow{row("bad\xffname", "success", 1), row("bad\xfename", "success", 2)}, t0, time.Time{}); err != nil {
+		t.Fatal(err)
 	}
 	rows := s.Load().Rows("a", "1h")
 	if len(rows) != 1 || rows[0].TaskName != "bad\uFFFDname" || rows[0].TotalExecution != 3 {
 		t.Errorf("rows %v", rows)
+	}
+}
+
+// TestPublishOverflowKeepsOldData: a sum beyond int64 is an error, and the
+// part published before stays.
+func TestPublishOverflowKeepsOldData(t *testing.T) {
+	t.Parallel()
+	s := NewStore()
+	if err := s.Publish("a", "1h", []kore.TaskRow{row("x", "success", 5)}, t0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	big := row("x", "success", math.MaxInt64)
+	err := s.Publish("a", "1h", []kore.TaskRow{big, big}, t0.Add(time.Minute), time.Time{})
+	if !errors.Is(err, kore.ErrCountOverflow) {
+		t.Fatalf("err = %v, want a count overflow", err)
+	}
+	if rows := s.Load().Rows("a", "1h"); len(rows) != 1 || rows[0].TotalExecution != 5 {
+		t.Errorf("rows %v, want the old data", rows)
 	}
 }
 

@@ -161,7 +161,7 @@ func decodeStatus(data []byte, fast bool) (*JobStatus, error) {
 		for i := range wrows {
 			if err := wrows[i].row(&rows[i]); err != nil {
 				err.Endpoint = EndpointStatus
-				err.Field = fmt.Sprintf("%s.data[%s][%d].%s", base, bucket, i, err.Field)
+				err.Field = fmt.Sprintf("%s.data[%s][%d].%s", base, printable(bucket, maxNameInError), i, err.Field)
 				return nil, err
 			}
 		}
@@ -219,6 +219,10 @@ type wireRow struct {
 }
 
 func (w *wireJob) job(ep Endpoint) (Job, error) {
+	if w.ID.v != "" && !validJobID(w.ID.v) {
+		// The value is not quoted: it may be anything the server sent.
+		return Job{}, &DecodeError{Endpoint: ep, Field: "_id", Err: fmt.Errorf("not a job id: %d bytes, want at most %d of A-Z a-z 0-9 . _ : -", len(w.ID.v), maxJobID)}
+	}
 	pc := w.PercentageComplete.v
 	if pc < 0 || pc > 100 || math.IsNaN(pc) {
 		return Job{}, &DecodeError{Endpoint: ep, Field: "percentageComplete", Err: fmt.Errorf("out of range [0, 100]: %g", pc)}
@@ -233,7 +237,7 @@ func (w *wireJob) job(ep Endpoint) (Job, error) {
 	}
 	j := Job{
 		ID:                  w.ID.v,
-		Status:              w.Status.v,
+		Status:              printable(w.Status.v, maxStatusText),
 		PercentageComplete:  int(math.Round(pc)),
 		StreamID:            w.StreamID,
 		JobType:             w.JobType,
@@ -338,7 +342,7 @@ func locateRowError(data []byte) *DecodeError {
 	}
 	sort.Strings(buckets)
 	for _, b := range buckets {
-		path := fmt.Sprintf("tasksExecutionReport.data[%s]", b)
+		path := fmt.Sprintf("tasksExecutionReport.data[%s]", printable(b, maxNameInError))
 		var rows []json.RawMessage
 		if err := json.Unmarshal(env.Report.Data[b], &rows); err != nil {
 			var ute *json.UnmarshalTypeError
@@ -379,6 +383,10 @@ func typeName(t reflect.Type) string {
 	switch t {
 	case typeInt64:
 		return "an integer"
+	case typeInt64Range:
+		return "an integer within the int64 range (±9223372036854775807)"
+	case typeExactRange:
+		return "an integer; in decimal or exponent form at most 2^53 (9007199254740992), the largest exactly representable"
 	case typeNumber:
 		return "a number"
 	case typeString:
@@ -492,47 +500,74 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 		}
 		lit = bytes.TrimSpace(in)
 	}
-	n, ok := parseInt(lit)
-	if !ok {
-		return typeError(b, typeInt64)
+	n, err := parseInt(lit)
+	if err != nil {
+		return typeError(b, err.want)
 	}
 	f.v, f.set = n, true
 	return nil
 }
 
-// parseInt parses a decimal integer without allocating, falling back to
-// strconv for the rare other forms (14.0, 1e3).
-func parseInt(b []byte) (int64, bool) {
+// intError says why a literal is not a count, as the type the decode error
+// names (see typeName).
+type intError struct{ want reflect.Type }
+
+// Marker types for the decode error messages of integers out of range.
+type (
+	int64Range struct{}
+	exactRange struct{}
+)
+
+var (
+	typeInt64Range = reflect.TypeFor[int64Range]()
+	typeExactRange = reflect.TypeFor[exactRange]()
+)
+
+// parseInt parses a count: a decimal integer in the int64 range, or an
+// integral number in decimal or exponent form (14.0, 1e3) of at most 2^53 in
+// magnitude, the largest a float64 holds exactly. Plain integers of up to 18
+// digits are parsed without allocating.
+func parseInt(b []byte) (int64, *intError) {
 	if len(b) == 0 {
-		return 0, false
+		return 0, &intError{typeInt64}
 	}
 	neg := b[0] == '-'
 	digits := b
 	if neg {
 		digits = b[1:]
 	}
-	if len(digits) > 0 && len(digits) <= 18 {
+	allDigits := len(digits) > 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			allDigits = false
+			break
+		}
+	}
+	if allDigits && len(digits) <= 18 {
 		var n int64
-		ok := true
 		for _, c := range digits {
-			if c < '0' || c > '9' {
-				ok = false
-				break
-			}
 			n = n*10 + int64(c-'0')
 		}
-		if ok {
-			if neg {
-				n = -n
-			}
-			return n, true
+		if neg {
+			n = -n
 		}
+		return n, nil
+	}
+	if allDigits {
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return 0, &intError{typeInt64Range}
+		}
+		return n, nil
 	}
 	x, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-		return 0, false
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange), x != math.Trunc(x), err == nil && math.IsInf(x, 0):
+		return 0, &intError{typeInt64}
+	case err != nil, math.Abs(x) > 1<<53:
+		return 0, &intError{typeExactRange}
 	}
-	return int64(x), true
+	return int64(x), nil
 }
 
 // flexFloat is a number or a numeric string ("33.33", "33.33%"); null and

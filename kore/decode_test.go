@@ -3,6 +3,7 @@ package kore
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -153,6 +154,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"negative count as string", false, done(`{},{"taskName":"B","Status":"x","totalSession":"-1"}`), "tasksExecutionReport.data[2025-06-02][0].taskName", "missing"},
 		{"count a word", false, done(`{"taskName":"B","Status":"success"},{"taskName":"C","Status":"success","totalSession":"many"}`), "tasksExecutionReport.data[2025-06-02][1].totalSession", `got string "many", want an integer`},
 		{"count fractional", false, done(`{"taskName":"B","Status":"success","totalExecution":1.5}`), "tasksExecutionReport.data[2025-06-02][0].totalExecution", "want an integer"},
+		{"count above int64", false, done(`{"taskName":"B","Status":"success","totalSession":9223372036854775808}`), "tasksExecutionReport.data[2025-06-02][0].totalSession", "got number 9223372036854775808, want an integer within the int64 range"},
+		{"count above 2^53 in exponent form", false, done(`{"taskName":"B","Status":"success","totalSession":"1e19"}`), "tasksExecutionReport.data[2025-06-02][0].totalSession", "at most 2^53"},
 		{"count an object", false, done(`{"taskName":"B","Status":"success","totalExecution":{}}`), "tasksExecutionReport.data[2025-06-02][0].totalExecution", "got object"},
 		{"taskType a number", false, done(`{"taskName":"B","Status":"success","taskType":7}`), "tasksExecutionReport.data[2025-06-02][0].taskType", "want a string"},
 		{"row without Status", false, done(`{"taskName":"B"}`), "tasksExecutionReport.data[2025-06-02][0].Status", "missing"},
@@ -210,15 +213,26 @@ func TestParseNumbers(t *testing.T) {
 			t.Errorf("parseFloat(%q) ok", s)
 		}
 	}
-	ints := map[string]int64{"0": 0, "14": 14, "-3": -3, "14.0": 14, "1e3": 1000, "123456789012345678": 123456789012345678}
+	ints := map[string]int64{"0": 0, "14": 14, "-3": -3, "14.0": 14, "1e3": 1000, "123456789012345678": 123456789012345678,
+		"9223372036854775807": math.MaxInt64, "-9223372036854775808": math.MinInt64, "9007199254740992.0": 1 << 53}
 	for s, want := range ints {
-		if got, ok := parseInt([]byte(s)); !ok || got != want {
-			t.Errorf("parseInt(%q) = %v, %v", s, got, ok)
+		if got, err := parseInt([]byte(s)); err != nil || got != want {
+			t.Errorf("parseInt(%q) = %v, %v", s, got, err)
 		}
 	}
-	for _, s := range []string{"", "-", "1.5", "x", "99999999999999999999"} {
-		if _, ok := parseInt([]byte(s)); ok {
-			t.Errorf("parseInt(%q) ok", s)
+	bad := map[string]string{
+		"": "an integer", "-": "an integer", "1.5": "an integer", "x": "an integer", "Inf": "an integer", "NaN": "an integer",
+		"9223372036854775808":  "within the int64 range",
+		"-9223372036854775809": "within the int64 range",
+		"99999999999999999999": "within the int64 range",
+		"9007199254740994.0":   "at most 2^53",
+		"1e19":                 "at most 2^53",
+		"1e400":                "at most 2^53",
+	}
+	for s, want := range bad {
+		_, err := parseInt([]byte(s))
+		if err == nil || !strings.Contains(typeName(err.want), want) {
+			t.Errorf("parseInt(%q) = %v, want an error saying %q", s, err, want)
 		}
 	}
 }

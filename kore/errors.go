@@ -21,6 +21,16 @@ var (
 	// ErrInvalidResponse matches a response body that could not be decoded
 	// or broke the documented contract (see DecodeError).
 	ErrInvalidResponse = errors.New("kore: invalid response")
+	// ErrInconsistentPages matches a multi-page report whose pages did not
+	// add up (the total changed between pages, a page was short before the
+	// total was reached, or the rows exceeded the total) on every pass.
+	ErrInconsistentPages = errors.New("inconsistent report pages")
+	// ErrReportTooLarge matches a report whose total exceeds
+	// ReportRequest.MaxRows.
+	ErrReportTooLarge = errors.New("report too large")
+	// ErrCountOverflow matches a count whose sum over rows is beyond the
+	// int64 range.
+	ErrCountOverflow = errors.New("count overflow")
 )
 
 // APIError is a non-2xx answer of the Kore.ai API. It never holds a

@@ -159,6 +159,9 @@ type fakeKore struct {
 	rows        map[string][]map[string]any // bucket → rows, in the API's shape
 	failJobs    bool
 	status      string // the running status; IN_PROGRESS when empty
+	// pageHook, when set, may change the finished page of the n-th job
+	// submitted (from 1) before it is sent.
+	pageHook func(n int, page map[string]any)
 
 	mu    sync.Mutex
 	jobs  map[string]*fakeJob
@@ -169,6 +172,7 @@ type fakeKore struct {
 }
 
 type fakeJob struct {
+	n           int // submission order, from 1
 	created     time.Time
 	skip, limit int
 }
@@ -212,7 +216,7 @@ func (f *fakeKore) submit(w http.ResponseWriter, r *http.Request) {
 	f.posts++
 	id := fmt.Sprintf("ds-%08d-0000-5000-8000-00000000c003", len(f.jobs)+1)
 	now := time.Now()
-	f.jobs[id] = &fakeJob{created: now, skip: skip, limit: limit}
+	f.jobs[id] = &fakeJob{n: len(f.jobs) + 1, created: now, skip: skip, limit: limit}
 	f.mu.Unlock()
 	writeJSON(w, f.envelope(id, now, 0, "IN_PROGRESS"))
 }
@@ -252,7 +256,11 @@ func (f *fakeKore) poll(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, f.envelope(id, j.created, 100, "FAILED"))
 		return
 	}
-	writeJSON(w, map[string]any{"status": "SUCCESS", "tasksExecutionReport": f.page(j.skip, j.limit)})
+	page := f.page(j.skip, j.limit)
+	if f.pageHook != nil {
+		f.pageHook(j.n, page)
+	}
+	writeJSON(w, map[string]any{"status": "SUCCESS", "tasksExecutionReport": page})
 }
 
 // page returns rows skip…skip+limit, sorted by bucket, task name, Status.

@@ -33,6 +33,9 @@ const (
 	DefaultMaxAttempts = 5
 	// DefaultSubject is the JWT sub claim when Credentials.Subject is empty.
 	DefaultSubject = "kore_exporter"
+	// DefaultMaxReportRows is the most rows one report may hold when
+	// ReportRequest.MaxRows is 0 (100 pages of DefaultPageSize).
+	DefaultMaxReportRows = 10000
 )
 
 const (
@@ -48,6 +51,11 @@ const (
 	// limit: "else wait ≥ 60 s + jitter"]
 	rateLimitWait   = 60 * time.Second
 	rateLimitJitter = 10 * time.Second
+
+	// maxReruns bounds how many times one report run starts again from its
+	// first page after its pages turned out inconsistent (the data moved
+	// between the separate jobs of its pages).
+	maxReruns = 2
 
 	// defaultJobTTL is how long a job is polled when neither the POST nor a
 	// status answer carried expireAt. [doc sample: expireAt = createdOn +

@@ -144,16 +144,29 @@ func jobGone(err error) bool {
 // done and fetches every page. ctx bounds the whole run; each HTTP exchange
 // has the client's request timeout too.
 //
-// Pages (kore-api.md §7): each page is a job of its own, submitted with
-// skip=0&limit=PageSize, then skip += limit while the rows fetched are fewer
-// than the total the API reports. Polls are spaced by the poll backoff (2 s,
-// ×1.5, at most 30 s, with jitter); a job that reports FAILED is a *JobError
-// (ErrJobFailed), one that passes its expireAt or vanishes is a *JobError
-// (ErrJobExpired). Rows are summed per (taskName, taskType, Status) over
-// every bucket and page; a row repeating a (bucket, taskName, taskType,
-// Status) already seen is counted in Report.Duplicates and not added again.
+// Pages: each page is a job of its own, submitted with skip=0&limit=PageSize,
+// then skip += limit until the rows fetched reach the total the first page
+// reported. Polls are spaced by the poll backoff (2 s, ×1.5, at most 30 s,
+// with jitter); a job that reports FAILED is a *JobError (ErrJobFailed), one
+// that passes its expireAt or vanishes is a *JobError (ErrJobExpired).
 //
-// When ctx is done, the error wraps ctx.Err().
+// Every row of every page is a distinct record: rows are summed per
+// (taskName, taskType, Status) over every bucket and page, never dropped as
+// repeats. A sum beyond the int64 range fails the run (ErrCountOverflow).
+//
+// Because each page is a separate job, the data may change between pages.
+// The pages of one run are consistent when every page reports the same
+// total, every page but the last holds exactly limit rows, and the rows add
+// up to the total. An inconsistent set is thrown away and the whole report
+// is run again from the first page, at most maxReruns times
+// (Report.Reruns counts them); after that the run fails with
+// ErrInconsistentPages. A total above ReportRequest.MaxRows fails the run
+// after its first page (ErrReportTooLarge), so a server that overstates the
+// total cannot make the client page on until its deadline.
+//
+// On error the returned Report, when not nil, holds the counts of the work
+// done (Pages, Polls, Reruns, JobIDs) but no rows. When ctx is done, the
+// error wraps ctx.Err().
 func (c *Client) RunContainmentReport(ctx context.Context, botID string, req ReportRequest) (*Report, error) {
 	body, err := req.Body()
 	if err != nil {
@@ -166,68 +179,87 @@ func (c *Client) RunContainmentReport(ctx context.Context, botID string, req Rep
 	if limit == 0 {
 		limit = c.pageSize
 	}
+	maxRows := req.MaxRows
+	if maxRows == 0 {
+		maxRows = DefaultMaxReportRows
+	}
 	rep := &Report{}
+	for {
+		rows, err := c.fetchPages(ctx, botID, body, limit, maxRows, req.OnProgress, rep)
+		if err == nil {
+			rep.Rows = rows
+			return rep, nil
+		}
+		if !errors.Is(err, ErrInconsistentPages) || rep.Reruns >= maxReruns {
+			return rep, err
+		}
+		rep.Reruns++
+	}
+}
+
+// fetchPages runs one pass over every page of the report and returns the
+// summed rows, sorted, or an error; see RunContainmentReport for the rules.
+func (c *Client) fetchPages(ctx context.Context, botID string, body []byte, limit, maxRows int, onProgress func(int), rep *Report) ([]TaskRow, error) {
 	var (
-		sums    = make(map[RowKey]*TaskRow)
-		seen    = make(map[dupKey]struct{})
+		index   = make(map[RowKey]int)
+		rows    []TaskRow
+		total   int
 		fetched int
 	)
-	for skip := 0; ; skip += limit {
-		page, err := c.runJob(ctx, botID, body, skip, limit, req.OnProgress, rep)
+	for skip, page := 0, 1; ; skip, page = skip+limit, page+1 {
+		p, err := c.runJob(ctx, botID, body, skip, limit, onProgress, rep)
 		if err != nil {
 			return nil, err
 		}
 		rep.Pages++
-		rep.Total = page.Total
-		n := page.Rows()
+		n := p.Rows()
 		rep.RawRows += n
 		fetched += n
-		for bucket, rows := range page.Data {
-			for i := range rows {
-				r := &rows[i]
-				k := r.Key()
-				if _, dup := seen[dupKey{bucket, k}]; dup {
-					rep.Duplicates++
-					continue
-				}
-				seen[dupKey{bucket, k}] = struct{}{}
-				s := sums[k]
-				if s == nil {
-					s = &TaskRow{TaskName: k.TaskName, TaskType: k.TaskType, Status: k.Status}
-					sums[k] = s
-				}
-				s.TotalExecution += r.TotalExecution
-				s.TotalSession += r.TotalSession
-				s.SelfServiceSessions += r.SelfServiceSessions
-				s.DropOffSessions += r.DropOffSessions
-				s.AgentTransferSessions += r.AgentTransferSessions
+		if page == 1 {
+			total = p.Total
+			rep.Total = total
+			if total > maxRows {
+				return nil, fmt.Errorf("kore: report: %w: the API reports a total of %d rows, more than the limit of %d", ErrReportTooLarge, total, maxRows)
 			}
 		}
-		// An empty page ends the run even short of the total: the data
-		// moved between jobs and no further page can add rows.
-		if n == 0 || fetched >= page.Total {
+		switch {
+		case p.Total != total:
+			return nil, inconsistent(page, "reports a total of %d rows, page 1 reported %d", p.Total, total)
+		case n > limit:
+			return nil, inconsistent(page, "holds %d rows, more than the limit of %d asked for", n, limit)
+		case fetched > total:
+			return nil, inconsistent(page, "brings the rows fetched to %d, more than the total of %d", fetched, total)
+		case fetched < total && n < limit:
+			return nil, inconsistent(page, "holds %d rows, fewer than the limit of %d, with %d of %d rows fetched", n, limit, fetched, total)
+		}
+		for _, bucket := range p.Data {
+			for i := range bucket {
+				r := &bucket[i]
+				k := r.Key()
+				j, ok := index[k]
+				if !ok {
+					index[k] = len(rows)
+					rows = append(rows, TaskRow{TaskName: k.TaskName, TaskType: k.TaskType, Status: k.Status})
+					j = len(rows) - 1
+				}
+				if err := rows[j].Add(r); err != nil {
+					return nil, fmt.Errorf("kore: report: %w", err)
+				}
+			}
+		}
+		if fetched == total {
 			break
 		}
 	}
-	rep.Rows = make([]TaskRow, 0, len(sums))
-	for _, s := range sums {
-		if s.TotalSession > 0 {
-			t := float64(s.TotalSession)
-			s.SelfServicePercent = 100 * float64(s.SelfServiceSessions) / t
-			s.DropOffPercent = 100 * float64(s.DropOffSessions) / t
-			s.AgentTransferPercent = 100 * float64(s.AgentTransferSessions) / t
-		}
-		rep.Rows = append(rep.Rows, *s)
+	for i := range rows {
+		rows[i].setPercents()
 	}
-	slices.SortFunc(rep.Rows, func(a, b TaskRow) int {
-		return cmpKey(a.Key(), b.Key())
-	})
-	return rep, nil
+	slices.SortFunc(rows, func(a, b TaskRow) int { return cmpKey(a.Key(), b.Key()) })
+	return rows, nil
 }
 
-type dupKey struct {
-	bucket string
-	key    RowKey
+func inconsistent(page int, format string, args ...any) error {
+	return fmt.Errorf("kore: report: %w: page %d %s", ErrInconsistentPages, page, fmt.Sprintf(format, args...))
 }
 
 func cmpKey(a, b RowKey) int {

@@ -84,9 +84,9 @@ func TestRunContainmentReportPages(t *testing.T) {
 				}
 				posts, gets := f.counts()
 				if rep.Pages != tt.wantPages || len(rep.JobIDs) != tt.wantPages || posts != tt.wantPages ||
-					rep.RawRows != tt.rows || rep.Total != tt.rows || rep.Duplicates != 0 || rep.Polls != gets {
-					t.Errorf("report pages %d jobs %d posts %d raw %d total %d dups %d polls %d gets %d",
-						rep.Pages, len(rep.JobIDs), posts, rep.RawRows, rep.Total, rep.Duplicates, rep.Polls, gets)
+					rep.RawRows != tt.rows || rep.Total != tt.rows || rep.Reruns != 0 || rep.Polls != gets {
+					t.Errorf("report pages %d jobs %d posts %d raw %d total %d reruns %d polls %d gets %d",
+						rep.Pages, len(rep.JobIDs), posts, rep.RawRows, rep.Total, rep.Reruns, rep.Polls, gets)
 				}
 				for _, r := range rep.Rows {
 					if r.DateRange != "" {
@@ -98,14 +98,17 @@ func TestRunContainmentReportPages(t *testing.T) {
 	}
 }
 
-func TestRunContainmentReportSumsAndDuplicates(t *testing.T) {
+// TestRunContainmentReportSumsRepeatedKeys: rows of one answer are distinct
+// records, even with the same task, type and status in the same bucket;
+// all of them are summed.
+func TestRunContainmentReportSumsRepeatedKeys(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rows := map[string][]map[string]any{
 			"2025-06-01": {
 				apiRow("2025-06-01", "Book Flight", "dialog", "success", 14, 9, 6, 2, 1),
 				apiRow("2025-06-01", "Book Flight", "dialog", "failtask", 3, 3, 0, 3, 0),
-				apiRow("2025-06-01", "Book Flight", "dialog", "success", 14, 9, 6, 2, 1), // duplicate
+				apiRow("2025-06-01", "Book Flight", "dialog", "success", 14, 9, 6, 2, 1), // same key, same bucket: another record
 			},
 			"2025-06-02": {
 				apiRow("2025-06-02", "Book Flight", "dialog", "success", 4, 3, 3, 0, 0),
@@ -122,14 +125,107 @@ func TestRunContainmentReportSumsAndDuplicates(t *testing.T) {
 			{TaskName: "Baggage Allowance", TaskType: "faq", Status: "success", TotalExecution: 4, TotalSession: 4, SelfServiceSessions: 2, AgentTransferSessions: 2,
 				SelfServicePercent: 50, AgentTransferPercent: 50},
 			{TaskName: "Book Flight", TaskType: "dialog", Status: "failtask", TotalExecution: 3, TotalSession: 3, DropOffSessions: 3, DropOffPercent: 100},
-			{TaskName: "Book Flight", TaskType: "dialog", Status: "success", TotalExecution: 18, TotalSession: 12, SelfServiceSessions: 9, DropOffSessions: 2, AgentTransferSessions: 1,
-				SelfServicePercent: 75, DropOffPercent: 100 * 2.0 / 12, AgentTransferPercent: 100 * 1.0 / 12},
+			{TaskName: "Book Flight", TaskType: "dialog", Status: "success", TotalExecution: 32, TotalSession: 21, SelfServiceSessions: 15, DropOffSessions: 4, AgentTransferSessions: 2,
+				SelfServicePercent: 100 * 15.0 / 21, DropOffPercent: 100 * 4.0 / 21, AgentTransferPercent: 100 * 2.0 / 21},
 		}
 		if !reflect.DeepEqual(rep.Rows, want) {
 			t.Errorf("rows\n got %+v\nwant %+v", rep.Rows, want)
 		}
-		if rep.Duplicates != 1 || rep.RawRows != 5 || rep.Pages != 3 || rep.Total != 5 {
-			t.Errorf("dups %d raw %d pages %d total %d", rep.Duplicates, rep.RawRows, rep.Pages, rep.Total)
+		if rep.Reruns != 0 || rep.RawRows != 5 || rep.Pages != 3 || rep.Total != 5 {
+			t.Errorf("reruns %d raw %d pages %d total %d", rep.Reruns, rep.RawRows, rep.Pages, rep.Total)
+		}
+	})
+}
+
+// TestRunContainmentReportInconsistentPages: a set of pages that does not
+// add up is thrown away and the report run again, a bounded number of
+// times; a total beyond MaxRows fails after the first page.
+func TestRunContainmentReportInconsistentPages(t *testing.T) {
+	t.Parallel()
+	setTotal := func(v int) func(map[string]any) { return func(p map[string]any) { p["total"] = v } }
+	emptyData := func(p map[string]any) { p["data"] = map[string]any{} }
+	tests := []struct {
+		name    string
+		rows    int
+		maxRows int
+		hook    func(n int) func(map[string]any) // per job, nil leaves the page alone
+		wantErr error                            // nil: success
+		reruns  int
+		posts   int
+	}{
+		{name: "total changes on page 2 once: rerun succeeds", rows: 5,
+			hook: func(n int) func(map[string]any) {
+				if n == 2 {
+					return setTotal(6)
+				}
+				return nil
+			}, reruns: 1, posts: 2 + 3},
+		{name: "short page before the total, every pass", rows: 5,
+			hook: func(n int) func(map[string]any) {
+				if n%2 == 0 {
+					return emptyData
+				}
+				return nil
+			}, wantErr: ErrInconsistentPages, reruns: maxReruns, posts: 2 * (maxReruns + 1)},
+		{name: "more rows than the total", rows: 5,
+			hook:    func(int) func(map[string]any) { return setTotal(1) },
+			wantErr: ErrInconsistentPages, reruns: maxReruns, posts: maxReruns + 1},
+		{name: "a total that lies (1e9) fails at once", rows: 5,
+			hook:    func(int) func(map[string]any) { return setTotal(1_000_000_000) },
+			wantErr: ErrReportTooLarge, posts: 1},
+		{name: "total above MaxRows", rows: 30, maxRows: 20, wantErr: ErrReportTooLarge, posts: 1},
+		{name: "total at MaxRows", rows: 20, maxRows: 20, posts: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				rows := manyRows(tt.rows, 1)
+				f := newFakeKore(t, time.Second, rows)
+				if tt.hook != nil {
+					f.pageHook = func(n int, p map[string]any) {
+						if h := tt.hook(n); h != nil {
+							h(p)
+						}
+					}
+				}
+				c := newTestClient(t, f)
+				rep, err := c.RunContainmentReport(t.Context(), testBot, ReportRequest{PageSize: 2, MaxRows: tt.maxRows})
+				if tt.wantErr == nil {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got, want := countsOnly(rep.Rows), expectedRows(rows); !reflect.DeepEqual(got, want) {
+						t.Errorf("rows\n got %+v\nwant %+v", got, want)
+					}
+				} else if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				if posts, _ := f.counts(); posts != tt.posts || rep == nil || rep.Reruns != tt.reruns {
+					t.Errorf("posts %d (want %d), report %+v (want %d reruns)", posts, tt.posts, rep, tt.reruns)
+				}
+			})
+		})
+	}
+}
+
+// TestRunContainmentReportOverflow: sums beyond int64 fail the run with an
+// error naming the count and the task, never wrap to negative values.
+func TestRunContainmentReportOverflow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rows := map[string][]map[string]any{}
+		for d := range 10 {
+			b := fmt.Sprintf("2025-06-%02d", d+1)
+			r := apiRow(b, "Book Flight", "dialog", "success", 1, 1, 1, 0, 0)
+			r["totalSession"] = 999999999999999999
+			rows[b] = []map[string]any{r}
+		}
+		f := newFakeKore(t, time.Second, rows)
+		c := newTestClient(t, f)
+		_, err := c.RunContainmentReport(t.Context(), testBot, ReportRequest{PageSize: 100})
+		if !errors.Is(err, ErrCountOverflow) || !strings.Contains(err.Error(), `totalSession of task "Book Flight"`) {
+			t.Fatalf("err = %v, want a count overflow naming totalSession and the task", err)
 		}
 	})
 }
@@ -203,21 +299,6 @@ func TestRunContainmentReportJobErrors(t *testing.T) {
 			rep, err := c.RunContainmentReport(t.Context(), testBot, ReportRequest{PageSize: 3})
 			if err != nil || rep.Polls != 1 || time.Since(start) != 0 {
 				t.Fatalf("report %+v, err %v, after %s", rep, err, time.Since(start))
-			}
-		})
-	})
-	t.Run("empty page short of total stops", func(t *testing.T) {
-		t.Parallel()
-		synctest.Test(t, func(t *testing.T) {
-			empty := `{"status":"SUCCESS","tasksExecutionReport":{"total":10,"data":{}}}`
-			s := &script{answers: []answer{{code: 200, body: okJob}, {code: 200, body: strings.Replace(sampleStatus, `"total":3`, `"total":10`, 1)}, {code: 200, body: okJob}, {code: 200, body: empty}}}
-			c := newTestClient(t, s)
-			rep, err := c.RunContainmentReport(t.Context(), testBot, ReportRequest{PageSize: 3})
-			if err != nil || rep.Pages != 2 || rep.RawRows != 3 {
-				t.Fatalf("report %+v, err %v", rep, err)
-			}
-			if !strings.Contains(s.calls[2], "skip=3&limit=3") {
-				t.Errorf("second page asked %q", s.calls[2])
 			}
 		})
 	})

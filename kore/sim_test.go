@@ -100,7 +100,7 @@ func TestSimulatorFullReport(t *testing.T) {
 				compareExpected(t, sim, from, to, tt.filters, rep)
 				st := sim.Stats(simBot.ID)
 				if rep.Pages != (rep.Total+tt.pageSize-1)/tt.pageSize || st.Submits != rep.Pages || st.Pages != rep.Pages ||
-					st.Polls != rep.Polls || rep.Duplicates != 0 || st.RateLimited+st.Unauthorized+st.BadRequests != 0 {
+					st.Polls != rep.Polls || rep.Reruns != 0 || st.RateLimited+st.Unauthorized+st.BadRequests != 0 {
 					t.Errorf("report pages %d polls %d total %d; simulator %+v", rep.Pages, rep.Polls, rep.Total, st)
 				}
 			})
@@ -170,15 +170,25 @@ func TestSimulatorFaults(t *testing.T) {
 					t.Fatalf("err = %v, stats %+v", err, sim.Stats(simBot.ID))
 				}
 			}},
-		{name: "duplicate rows merged", fault: koretest.Fault{DuplicateRows: true}, check: func(t *testing.T, sim *koretest.Server, rep *kore.Report, err error) {
+		{name: "split rows summed", fault: koretest.Fault{SplitRows: true}, check: func(t *testing.T, sim *koretest.Server, rep *kore.Report, err error) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Duplicates == 0 {
-				t.Error("no duplicates counted")
+			if rep.RawRows <= len(rep.Rows) {
+				t.Errorf("raw rows %d, summed %d: no split records seen", rep.RawRows, len(rep.Rows))
 			}
 			from, to := window()
 			compareExpected(t, sim, from, to, koretest.Filters{}, rep)
+		}},
+		{name: "total off by one: reruns, then inconsistent", fault: koretest.Fault{TotalOffset: 1}, check: func(t *testing.T, sim *koretest.Server, rep *kore.Report, err error) {
+			if !errors.Is(err, kore.ErrInconsistentPages) || rep == nil || rep.Reruns != 2 || sim.Stats(simBot.ID).Submits != 3 {
+				t.Fatalf("err = %v, report %+v, stats %+v", err, rep, sim.Stats(simBot.ID))
+			}
+		}},
+		{name: "total that lies: fails after one page", fault: koretest.Fault{TotalOffset: 1_000_000_000}, check: func(t *testing.T, sim *koretest.Server, _ *kore.Report, err error) {
+			if !errors.Is(err, kore.ErrReportTooLarge) || sim.Stats(simBot.ID).Submits != 1 {
+				t.Fatalf("err = %v, stats %+v", err, sim.Stats(simBot.ID))
+			}
 		}},
 		{name: "hung submit times out, not retried", fault: koretest.Fault{Hang: true}, opts: []kore.Option{kore.WithRequestTimeout(10 * time.Second)},
 			check: func(t *testing.T, sim *koretest.Server, _ *kore.Report, err error) {

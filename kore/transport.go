@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 )
 
 // ErrResponseTooLarge matches (through a DecodeError) a response body larger
@@ -222,12 +221,14 @@ func (c *Client) exchange(ctx context.Context, cl *call) (body []byte, retryAfte
 	if err != nil {
 		return nil, 0, c.requestError(ctx, rctx, cl, resp.StatusCode, err)
 	}
+	// Before anything reads it: a server may echo the token anywhere.
+	body = scrubToken(body, token)
 	retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if !ok {
 		if int64(len(body)) > limit {
 			body = body[:limit] // the start is enough for a message
 		}
-		return nil, retryAfter, c.apiError(cl, resp.StatusCode, body, token, retryAfter)
+		return nil, retryAfter, c.apiError(cl, resp.StatusCode, body, retryAfter)
 	}
 	if int64(len(body)) > limit {
 		return nil, 0, &DecodeError{Endpoint: cl.endpoint, Err: fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)}
@@ -273,23 +274,20 @@ type errorBody struct {
 	} `json:"errors"`
 }
 
-// apiError maps a non-2xx answer to its typed error. The message is scrubbed
-// of the token, in case a server echoes it.
-func (c *Client) apiError(cl *call, status int, body []byte, token string, retryAfter time.Duration) error {
+// apiError maps a non-2xx answer to its typed error. body has been scrubbed
+// of the token already; the message is bounded and made printable.
+func (c *Client) apiError(cl *call, status int, body []byte, retryAfter time.Duration) error {
 	e := &APIError{Endpoint: cl.endpoint, Method: cl.method, Path: cl.path, StatusCode: status}
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil && len(eb.Errors) > 0 {
 		e.Message = eb.Errors[0].Msg
 		e.Code = int(eb.Errors[0].Code.v)
-	} else if text := strings.TrimSpace(string(body)); text != "" {
+	} else {
 		// Not Kore.ai's JSON (a proxy's HTML 502, say): keep the start
 		// of the text.
-		e.Message = clip(text, maxErrorMessage)
+		e.Message = string(body)
 	}
-	e.Message = strings.ReplaceAll(e.Message, token, "[redacted]")
-	if i := strings.LastIndexByte(token, '.'); i > 0 {
-		e.Message = strings.ReplaceAll(e.Message, token[i+1:], "[redacted]")
-	}
+	e.Message = printable(e.Message, maxErrorMessage)
 	msg := strings.ToLower(e.Message)
 	switch {
 	case status == http.StatusUnauthorized:
@@ -298,19 +296,6 @@ func (c *Client) apiError(cl *call, status int, body []byte, token string, retry
 		return &RateLimitError{RetryAfter: retryAfter, APIError: e}
 	}
 	return e
-}
-
-// clip shortens s to at most n bytes on a rune boundary, collapsing
-// whitespace runs (HTML bodies are mostly whitespace).
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP

@@ -2,6 +2,8 @@ package kore
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"time"
 )
 
@@ -63,6 +65,10 @@ type ReportRequest struct {
 	// PageSize is the limit of each page (skip/limit query); 0 means the
 	// client's default.
 	PageSize int
+	// MaxRows is the most rows the report may hold over all its pages; a
+	// larger total fails the run after its first page (ErrReportTooLarge).
+	// 0 means DefaultMaxReportRows.
+	MaxRows int
 	// OnProgress, when set, is called with the job's percentageComplete
 	// each time a poll reports it. It must not block.
 	OnProgress func(percent int)
@@ -98,6 +104,45 @@ type RowKey struct {
 // Key returns the row's identity.
 func (r TaskRow) Key() RowKey { return RowKey{r.TaskName, r.TaskType, r.Status} }
 
+// Add adds o's counts to r's. Counts are never negative (the decoder refuses
+// negative ones); a sum beyond the int64 range leaves r unchanged and returns
+// an error that matches ErrCountOverflow and names the count and the task.
+// The percentages are left alone.
+func (r *TaskRow) Add(o *TaskRow) error {
+	counts := [...]struct {
+		name     string
+		dst      *int64
+		increase int64
+	}{
+		{"totalExecution", &r.TotalExecution, o.TotalExecution},
+		{"totalSession", &r.TotalSession, o.TotalSession},
+		{"selfServiceSessions", &r.SelfServiceSessions, o.SelfServiceSessions},
+		{"dropOffSessions", &r.DropOffSessions, o.DropOffSessions},
+		{"agentTransferSessions", &r.AgentTransferSessions, o.AgentTransferSessions},
+	}
+	for _, c := range counts {
+		if c.increase < 0 || *c.dst > math.MaxInt64-c.increase {
+			return fmt.Errorf("%w: %s of task %q (%s, %s): %d + %d", ErrCountOverflow, c.name,
+				printable(r.TaskName, maxNameInError), printable(r.TaskType, maxNameInError), printable(r.Status, maxNameInError), *c.dst, c.increase)
+		}
+	}
+	for _, c := range counts {
+		*c.dst += c.increase
+	}
+	return nil
+}
+
+// setPercents computes the percentages from the counts.
+func (r *TaskRow) setPercents() {
+	r.SelfServicePercent, r.DropOffPercent, r.AgentTransferPercent = 0, 0, 0
+	if r.TotalSession > 0 {
+		t := float64(r.TotalSession)
+		r.SelfServicePercent = 100 * float64(r.SelfServiceSessions) / t
+		r.DropOffPercent = 100 * float64(r.DropOffSessions) / t
+		r.AgentTransferPercent = 100 * float64(r.AgentTransferSessions) / t
+	}
+}
+
 // Report is the result of one finished report run.
 type Report struct {
 	// JobIDs are the ids of the jobs the run submitted (one per page).
@@ -105,11 +150,12 @@ type Report struct {
 	// Rows holds one row per (taskName, taskType, Status), summed over
 	// every bucket and page, sorted by task name, type and status.
 	Rows []TaskRow
-	// RawRows is how many rows the API returned before summing.
+	// RawRows is how many rows the API returned before summing, over
+	// every pass.
 	RawRows int
-	// Duplicates is how many rows repeated an identical (bucket, taskName,
-	// taskType, Status) already seen; they were merged, not added.
-	Duplicates int
+	// Reruns is how many times the report was run again from its first
+	// page because its pages were inconsistent.
+	Reruns int
 	// Pages is the number of pages fetched; Polls the number of status
 	// calls made.
 	Pages, Polls int

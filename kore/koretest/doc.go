@@ -22,7 +22,7 @@
 //
 // Faults (SetFault) inject 5xx answers, latency, hung connections,
 // truncated, malformed or wrongly typed bodies, failed or never-finishing
-// jobs, duplicate rows and rate limiting, per bot, at run time.
+// jobs, rows split into several records, misstated totals and rate limiting, per bot, at run time.
 //
 // A Clock (ManualClock in tests) drives job progress and expiry, rate-limit
 // windows, JWT expiry and the data's "now". Client returns an *http.Client

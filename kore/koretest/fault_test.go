@@ -181,29 +181,41 @@ func TestFaultJobs(t *testing.T) {
 			t.Fatalf("after expireAt: HTTP %d", code)
 		}
 	})
-	t.Run("duplicate rows", func(t *testing.T) {
+	t.Run("split rows", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, WithJobDuration(0))
 		from, to := t0.Add(-3*24*time.Hour), t0
 		body := filtersBody(from, to, map[string]any{"AggregationType": "Daily"})
 		clean, _ := h.fetch(body, 0)
-		h.s.SetFault(testBotID, Fault{DuplicateRows: true})
-		dup, total := h.fetch(body, 50)
-		if total != len(dup) || len(dup) <= len(clean) {
-			t.Fatalf("duplicates: %d rows (total %d), clean %d", len(dup), total, len(clean))
+		h.s.SetFault(testBotID, Fault{SplitRows: true})
+		split, total := h.fetch(body, 50)
+		if total != len(split) || len(split) <= len(clean) {
+			t.Fatalf("split: %d rows (total %d), clean %d", len(split), total, len(clean))
 		}
-		// Dropping verbatim repeats gives the clean report back.
-		var dedup []wireRow
-		for i, r := range dup {
-			if i > 0 && dup[i-1] == r {
-				continue
+		repeats := 0
+		for i := 1; i < len(split); i++ {
+			if split[i-1].DateRange == split[i].DateRange && split[i-1].TaskName == split[i].TaskName &&
+				split[i-1].TaskType == split[i].TaskType && split[i-1].Status == split[i].Status {
+				repeats++
 			}
-			dedup = append(dedup, r)
 		}
-		if len(dedup) != len(clean) {
-			t.Fatalf("deduplicated %d rows, clean %d", len(dedup), len(clean))
+		if repeats != len(split)-len(clean) {
+			t.Fatalf("%d records repeat a key, want %d", repeats, len(split)-len(clean))
 		}
-		rowsEqual(t, "dedup vs Expected", sumRows(dedup), h.s.Expected(testBotID, from, to, Filters{}))
+		// Summing every record gives the clean report back.
+		rowsEqual(t, "split vs Expected", sumRows(split), h.s.Expected(testBotID, from, to, Filters{}))
+	})
+	t.Run("total offset", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, WithJobDuration(0))
+		from, to := t0.Add(-3*24*time.Hour), t0
+		body := filtersBody(from, to, nil)
+		clean, _ := h.fetch(body, 0)
+		h.s.SetFault(testBotID, Fault{TotalOffset: 1_000_000_000})
+		_, total := h.fetch(body, 0)
+		if total != len(clean)+1_000_000_000 {
+			t.Fatalf("total %d, want %d", total, len(clean)+1_000_000_000)
+		}
 	})
 }
 

@@ -168,10 +168,10 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) {
 
 	if !j.fail && !j.never {
 		rows := data.report(req.from, req.to, req.agg, req.filters, now, surges)
-		if f.DuplicateRows {
-			rows = duplicateSome(rows)
+		if f.SplitRows {
+			rows = splitSome(rows)
 		}
-		j.total = len(rows)
+		j.total = len(rows) + f.TotalOffset
 		lo := min(req.skip, len(rows))
 		hi := len(rows)
 		if req.limit > 0 {
@@ -219,15 +219,29 @@ func (s *Server) sweepJobs(now time.Time) {
 	}
 }
 
-// duplicateSome repeats every fifth row right after itself (within its
-// bucket, since rows are sorted by bucket).
-func duplicateSome(rows []bucketRow) []bucketRow {
+// splitSome splits every fifth row into two records with the same key, right
+// after each other in their bucket: the first has half of each count
+// (rounded down), the second the rest.
+func splitSome(rows []bucketRow) []bucketRow {
 	out := make([]bucketRow, 0, len(rows)+len(rows)/5+1)
 	for i, r := range rows {
-		out = append(out, r)
-		if i%5 == 2 {
+		if i%5 != 2 {
 			out = append(out, r)
+			continue
 		}
+		a := r
+		a.TotalExecution /= 2
+		a.TotalSession /= 2
+		a.SelfServiceSessions /= 2
+		a.DropOffSessions /= 2
+		a.AgentTransferSessions /= 2
+		b := r
+		b.TotalExecution -= a.TotalExecution
+		b.TotalSession -= a.TotalSession
+		b.SelfServiceSessions -= a.SelfServiceSessions
+		b.DropOffSessions -= a.DropOffSessions
+		b.AgentTransferSessions -= a.AgentTransferSessions
+		out = append(out, a, b)
 	}
 	return out
 }

@@ -71,9 +71,16 @@ type Fault struct {
 	// NeverFinish makes jobs submitted while it is set stall below 100%
 	// until they expire.
 	NeverFinish bool
-	// DuplicateRows makes reports of jobs submitted while it is set repeat
-	// some rows verbatim within their bucket (total counts them).
-	DuplicateRows bool
+	// SplitRows makes reports of jobs submitted while it is set split some
+	// rows into two records with the same task, type and status in the same
+	// bucket, whose counts add up to the original (total counts both). The
+	// rows are distinct records: a correct client sums them and still
+	// matches Expected.
+	SplitRows bool
+	// TotalOffset is added to the total of every report page of jobs
+	// submitted while it is set: a server that misstates the total (pages
+	// that never add up, or a huge total).
+	TotalOffset int
 	// RateLimited makes every request answer 429 with RetryAfter.
 	RateLimited bool
 	// RetryAfter is the Retry-After of RateLimited answers; 0 means 60s.
@@ -358,7 +365,7 @@ func (s *Server) Stats(botID string) Stats {
 // clock's now, summed per (taskName, taskType, Status) and sorted by them;
 // all-zero rows are left out. It is what a correct client must return for
 // a report of that window and filters, whatever the aggregation and paging
-// (absent the DuplicateRows fault, whose repeats must be merged).
+// (the SplitRows fault keeps it: the split records add up to the rows).
 func (s *Server) Expected(botID string, from, to time.Time, f Filters) []Row {
 	bs := s.bot(botID)
 	if bs == nil || !from.Before(to) {
