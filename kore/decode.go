@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // JobState is what a job's status string means to the client.
@@ -84,21 +84,14 @@ func (r *TasksExecutionReport) Rows() int {
 	return n
 }
 
-// DecodeJob decodes the answer of a submit call (kore-api.md §4). It accepts
-// unknown fields, numbers as numeric strings and null for absent values; it
-// rejects a missing _id or status, negative counts, wrong types and broken
-// JSON with a *DecodeError that names the field.
+// DecodeJob decodes the answer of a submit call: the job envelope. It
+// accepts unknown fields, numbers as numeric strings and null for absent
+// values; it rejects a missing _id or status, a job id that is not one, wrong
+// types and broken JSON with a *DecodeError that names the field.
 func DecodeJob(data []byte) (*Job, error) {
-	return decodeJob(data, true)
-}
-
-func decodeJob(data []byte, fast bool) (*Job, error) {
 	var w wireJob
-	if !fast || !scanBody(data, &w, nil) {
-		w = wireJob{}
-		if err := json.Unmarshal(data, &w); err != nil {
-			return nil, decodeErr(EndpointSubmit, data, err)
-		}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, decodeErr(EndpointSubmit, data, err)
 	}
 	if !w.ID.set || w.ID.v == "" {
 		return nil, &DecodeError{Endpoint: EndpointSubmit, Field: "_id", Err: errMissing}
@@ -113,23 +106,15 @@ func decodeJob(data []byte, fast bool) (*Job, error) {
 	return &j, nil
 }
 
-// DecodeStatus decodes the answer of a status call (kore-api.md §5) with the
-// tolerance of DecodeJob. A finished job (JobSucceeded) must carry
-// tasksExecutionReport with a total; every row must have taskName and Status
-// and no negative count.
+// DecodeStatus decodes the answer of a status call with the tolerance of
+// DecodeJob. A finished job (JobSucceeded) must carry tasksExecutionReport
+// with a total; every row must have taskName and Status and no negative
+// count. The percentages the API sends beside the counts are not read: they
+// follow from the counts.
 func DecodeStatus(data []byte) (*JobStatus, error) {
-	return decodeStatus(data, true)
-}
-
-// decodeStatus decodes with the fast scanner when fast is set and it
-// succeeds, else with encoding/json (the tests compare the two).
-func decodeStatus(data []byte, fast bool) (*JobStatus, error) {
 	var w wireStatus
-	if !fast || !scanBody(data, &w.wireJob, &w.Report) {
-		w = wireStatus{}
-		if err := json.Unmarshal(data, &w); err != nil {
-			return nil, decodeErr(EndpointStatus, data, err)
-		}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, decodeErr(EndpointStatus, data, err)
 	}
 	if !w.Status.set && w.Report == nil {
 		return nil, &DecodeError{Endpoint: EndpointStatus, Field: "status", Err: errMissing}
@@ -139,7 +124,7 @@ func decodeStatus(data []byte, fast bool) (*JobStatus, error) {
 		return nil, err
 	}
 	if !w.Status.set {
-		j.Status = "SUCCESS" // a report without status: done [assume]
+		j.Status = "SUCCESS" // a report without a status: done [assumption]
 	}
 	st := &JobStatus{Job: j}
 	if w.Report == nil {
@@ -148,24 +133,9 @@ func decodeStatus(data []byte, fast bool) (*JobStatus, error) {
 		}
 		return st, nil
 	}
-	const base = "tasksExecutionReport"
-	if !w.Report.Total.set {
-		return nil, &DecodeError{Endpoint: EndpointStatus, Field: base + ".total", Err: errMissing}
-	}
-	if w.Report.Total.v < 0 || w.Report.Total.v > math.MaxInt32 {
-		return nil, &DecodeError{Endpoint: EndpointStatus, Field: base + ".total", Err: fmt.Errorf("out of range: %d", w.Report.Total.v)}
-	}
-	rep := &TasksExecutionReport{Total: int(w.Report.Total.v), Data: make(map[string][]TaskRow, len(w.Report.Data))}
-	for bucket, wrows := range w.Report.Data {
-		rows := make([]TaskRow, len(wrows))
-		for i := range wrows {
-			if err := wrows[i].row(&rows[i]); err != nil {
-				err.Endpoint = EndpointStatus
-				err.Field = fmt.Sprintf("%s.data[%s][%d].%s", base, printable(bucket, maxNameInError), i, err.Field)
-				return nil, err
-			}
-		}
-		rep.Data[bucket] = rows
+	rep, err := w.Report.report()
+	if err != nil {
+		return nil, err
 	}
 	st.Report = rep
 	return st, nil
@@ -179,18 +149,18 @@ var errMissing = errors.New("missing")
 type wireJob struct {
 	ID                  reqString       `json:"_id"`
 	Status              reqString       `json:"status"`
-	PercentageComplete  flexFloat       `json:"percentageComplete"`
+	PercentageComplete  number          `json:"percentageComplete"`
 	StreamID            string          `json:"streamId"`
 	JobType             string          `json:"jobType"`
 	Action              string          `json:"action"`
-	CountOfDockStatuses flexInt         `json:"countOfDockStatuses"`
+	CountOfDockStatuses number          `json:"countOfDockStatuses"`
 	CreatedBy           string          `json:"createdBy"`
 	ExpireAt            flexTime        `json:"expireAt"`
 	StatusLogs          json.RawMessage `json:"statusLogs"`
 	LMod                flexTime        `json:"lMod"`
 	CreatedOn           flexTime        `json:"createdOn"`
 	RequestedTime       flexTime        `json:"requestedTime"`
-	V                   flexInt         `json:"__v"`
+	V                   number          `json:"__v"`
 }
 
 type wireStatus struct {
@@ -199,23 +169,20 @@ type wireStatus struct {
 }
 
 type wireReport struct {
-	Total flexInt              `json:"total"`
+	Total number               `json:"total"`
 	Data  map[string][]wireRow `json:"data"`
 }
 
 type wireRow struct {
-	TaskName                          reqString `json:"taskName"`
-	TaskType                          string    `json:"taskType"`
-	Status                            reqString `json:"Status"`
-	TotalExecution                    flexInt   `json:"totalExecution"`
-	TotalSession                      flexInt   `json:"totalSession"`
-	SelfServiceSessions               flexInt   `json:"selfServiceSessions"`
-	DropOffSessions                   flexInt   `json:"dropOffSessions"`
-	AgentTransferSessions             flexInt   `json:"agentTransferSessions"`
-	DateRange                         string    `json:"dateRange"`
-	SelfServiceSessionsInPercentage   flexFloat `json:"selfServiceSessionsInPercentage"`
-	DropOffSessionsInPercentage       flexFloat `json:"dropOffSessionsInPercentage"`
-	AgentTransferSessionsInPercentage flexFloat `json:"agentTransferSessionsInPercentage"`
+	TaskName              reqString `json:"taskName"`
+	TaskType              string    `json:"taskType"`
+	Status                reqString `json:"Status"`
+	TotalExecution        number    `json:"totalExecution"`
+	TotalSession          number    `json:"totalSession"`
+	SelfServiceSessions   number    `json:"selfServiceSessions"`
+	DropOffSessions       number    `json:"dropOffSessions"`
+	AgentTransferSessions number    `json:"agentTransferSessions"`
+	DateRange             string    `json:"dateRange"`
 }
 
 func (w *wireJob) job(ep Endpoint) (Job, error) {
@@ -223,17 +190,26 @@ func (w *wireJob) job(ep Endpoint) (Job, error) {
 		// The value is not quoted: it may be anything the server sent.
 		return Job{}, &DecodeError{Endpoint: ep, Field: "_id", Err: fmt.Errorf("not a job id: %d bytes, want at most %d of A-Z a-z 0-9 . _ : -", len(w.ID.v), maxJobID)}
 	}
-	pc := w.PercentageComplete.v
-	if pc < 0 || pc > 100 || math.IsNaN(pc) {
-		return Job{}, &DecodeError{Endpoint: ep, Field: "percentageComplete", Err: fmt.Errorf("out of range [0, 100]: %g", pc)}
+	pc, err := w.PercentageComplete.float()
+	if err == nil && (pc < 0 || pc > 100) {
+		err = fmt.Errorf("out of range [0, 100]: %g", pc)
 	}
-	for _, f := range []struct {
+	if err != nil {
+		return Job{}, &DecodeError{Endpoint: ep, Field: "percentageComplete", Err: err}
+	}
+	var ints [2]int
+	for i, f := range []struct {
 		name string
-		v    int64
-	}{{"countOfDockStatuses", w.CountOfDockStatuses.v}, {"__v", w.V.v}} {
-		if f.v < 0 || f.v > math.MaxInt32 {
-			return Job{}, &DecodeError{Endpoint: ep, Field: f.name, Err: fmt.Errorf("out of range: %d", f.v)}
+		n    *number
+	}{{"countOfDockStatuses", &w.CountOfDockStatuses}, {"__v", &w.V}} {
+		v, err := f.n.integer()
+		if err == nil && (v < 0 || v > math.MaxInt32) {
+			err = fmt.Errorf("out of range: %d", v)
 		}
+		if err != nil {
+			return Job{}, &DecodeError{Endpoint: ep, Field: f.name, Err: err}
+		}
+		ints[i] = int(v)
 	}
 	j := Job{
 		ID:                  w.ID.v,
@@ -242,18 +218,51 @@ func (w *wireJob) job(ep Endpoint) (Job, error) {
 		StreamID:            w.StreamID,
 		JobType:             w.JobType,
 		Action:              w.Action,
-		CountOfDockStatuses: int(w.CountOfDockStatuses.v),
+		CountOfDockStatuses: ints[0],
 		CreatedBy:           w.CreatedBy,
 		ExpireAt:            w.ExpireAt.v,
 		LMod:                w.LMod.v,
 		CreatedOn:           w.CreatedOn.v,
 		RequestedTime:       w.RequestedTime.v,
-		V:                   int(w.V.v),
+		V:                   ints[1],
 	}
 	if len(w.StatusLogs) > 0 && !bytes.Equal(w.StatusLogs, []byte("null")) {
 		j.StatusLogs = w.StatusLogs
 	}
 	return j, nil
+}
+
+// report validates the report page, bucket by bucket in key order (so the
+// first bad row named is always the same) and row by row.
+func (w *wireReport) report() (*TasksExecutionReport, error) {
+	const base = "tasksExecutionReport"
+	fail := func(field string, err error) error {
+		return &DecodeError{Endpoint: EndpointStatus, Field: field, Err: err}
+	}
+	if !w.Total.set {
+		return nil, fail(base+".total", errMissing)
+	}
+	total, err := w.Total.integer()
+	if err == nil && (total < 0 || total > math.MaxInt32) {
+		err = fmt.Errorf("out of range: %d", total)
+	}
+	if err != nil {
+		return nil, fail(base+".total", err)
+	}
+	rep := &TasksExecutionReport{Total: int(total), Data: make(map[string][]TaskRow, len(w.Data))}
+	for _, bucket := range slices.Sorted(maps.Keys(w.Data)) {
+		wrows := w.Data[bucket]
+		rows := make([]TaskRow, len(wrows))
+		for i := range wrows {
+			if err := wrows[i].row(&rows[i]); err != nil {
+				err.Endpoint = EndpointStatus
+				err.Field = fmt.Sprintf("%s.data[%s][%d].%s", base, printable(bucket, maxNameInError), i, err.Field)
+				return nil, err
+			}
+		}
+		rep.Data[bucket] = rows
+	}
+	return rep, nil
 }
 
 // row validates w into r. The error's Field is relative to the row.
@@ -264,34 +273,26 @@ func (w *wireRow) row(r *TaskRow) *DecodeError {
 	case !w.Status.set:
 		return &DecodeError{Field: "Status", Err: errMissing}
 	}
-	counts := [...]struct {
+	*r = TaskRow{TaskName: w.TaskName.v, TaskType: w.TaskType, Status: w.Status.v, DateRange: w.DateRange}
+	for _, c := range [...]struct {
 		name string
-		v    int64
+		n    *number
+		dst  *int64
 	}{
-		{"totalExecution", w.TotalExecution.v},
-		{"totalSession", w.TotalSession.v},
-		{"selfServiceSessions", w.SelfServiceSessions.v},
-		{"dropOffSessions", w.DropOffSessions.v},
-		{"agentTransferSessions", w.AgentTransferSessions.v},
-	}
-	for _, c := range counts {
-		if c.v < 0 {
-			return &DecodeError{Field: c.name, Err: fmt.Errorf("negative count: %d", c.v)}
+		{"totalExecution", &w.TotalExecution, &r.TotalExecution},
+		{"totalSession", &w.TotalSession, &r.TotalSession},
+		{"selfServiceSessions", &w.SelfServiceSessions, &r.SelfServiceSessions},
+		{"dropOffSessions", &w.DropOffSessions, &r.DropOffSessions},
+		{"agentTransferSessions", &w.AgentTransferSessions, &r.AgentTransferSessions},
+	} {
+		v, err := c.n.integer()
+		if err == nil && v < 0 {
+			err = fmt.Errorf("negative count: %d", v)
 		}
-	}
-	*r = TaskRow{
-		TaskName:              w.TaskName.v,
-		TaskType:              w.TaskType,
-		Status:                w.Status.v,
-		TotalExecution:        w.TotalExecution.v,
-		TotalSession:          w.TotalSession.v,
-		SelfServiceSessions:   w.SelfServiceSessions.v,
-		DropOffSessions:       w.DropOffSessions.v,
-		AgentTransferSessions: w.AgentTransferSessions.v,
-		DateRange:             w.DateRange,
-		SelfServicePercent:    w.SelfServiceSessionsInPercentage.v,
-		DropOffPercent:        w.DropOffSessionsInPercentage.v,
-		AgentTransferPercent:  w.AgentTransferSessionsInPercentage.v,
+		if err != nil {
+			return &DecodeError{Field: c.name, Err: err}
+		}
+		*c.dst = v
 	}
 	return nil
 }
@@ -299,8 +300,8 @@ func (w *wireRow) row(r *TaskRow) *DecodeError {
 // decodeErr turns an encoding/json error into a *DecodeError naming the
 // field. encoding/json names struct fields but not map keys or array
 // indexes, so an error inside tasksExecutionReport.data is located again,
-// bucket by bucket and row by row (errors are rare; the fast path stays one
-// pass).
+// bucket by bucket and row by row (errors are rare; the common path stays
+// one pass).
 func decodeErr(ep Endpoint, data []byte, err error) *DecodeError {
 	var ute *json.UnmarshalTypeError
 	var se *json.SyntaxError
@@ -309,13 +310,13 @@ func decodeErr(ep Endpoint, data []byte, err error) *DecodeError {
 		// encoding/json names the embedded wireJob in the path; the JSON
 		// has no such level.
 		field := strings.TrimPrefix(ute.Field, "wireJob.")
-		de := &DecodeError{Endpoint: ep, Field: field, Err: fmt.Errorf("got %s, want %s", ute.Value, typeName(ute.Type))}
-		if ep == EndpointStatus && strings.HasPrefix(ute.Field, "tasksExecutionReport.data") {
-			if loc := locateRowError(data); loc != nil {
-				de.Field, de.Err = loc.Field, loc.Err
+		if strings.HasPrefix(field, "tasksExecutionReport.data") {
+			if de := locateRowError(data); de != nil {
+				de.Endpoint = ep
+				return de
 			}
 		}
-		return de
+		return &DecodeError{Endpoint: ep, Field: field, Err: fmt.Errorf("got %s, want %s", ute.Value, typeName(ute.Type))}
 	case errors.As(err, &se):
 		if se.Offset >= int64(len(data)) {
 			return &DecodeError{Endpoint: ep, Err: fmt.Errorf("truncated JSON: %w", err)}
@@ -325,8 +326,8 @@ func decodeErr(ep Endpoint, data []byte, err error) *DecodeError {
 	return &DecodeError{Endpoint: ep, Err: err}
 }
 
-// locateRowError finds a row of tasksExecutionReport.data that does not
-// decode, and names it.
+// locateRowError finds the first bucket or row of tasksExecutionReport.data
+// (buckets in key order) that does not decode, and names it.
 func locateRowError(data []byte) *DecodeError {
 	var env struct {
 		Report struct {
@@ -336,44 +337,45 @@ func locateRowError(data []byte) *DecodeError {
 	if json.Unmarshal(data, &env) != nil {
 		return nil
 	}
-	buckets := make([]string, 0, len(env.Report.Data))
-	for k := range env.Report.Data {
-		buckets = append(buckets, k)
-	}
-	sort.Strings(buckets)
-	for _, b := range buckets {
-		path := fmt.Sprintf("tasksExecutionReport.data[%s]", printable(b, maxNameInError))
-		var rows []json.RawMessage
-		if err := json.Unmarshal(env.Report.Data[b], &rows); err != nil {
-			var ute *json.UnmarshalTypeError
-			if errors.As(err, &ute) {
-				return &DecodeError{Field: path, Err: fmt.Errorf("got %s, want array", ute.Value)}
-			}
+	located := func(path string, err error) *DecodeError {
+		var ute *json.UnmarshalTypeError
+		if !errors.As(err, &ute) {
 			return &DecodeError{Field: path, Err: err}
+		}
+		if ute.Field != "" {
+			path += "." + ute.Field
+		}
+		return &DecodeError{Field: path, Err: fmt.Errorf("got %s, want %s", ute.Value, typeName(ute.Type))}
+	}
+	for _, bucket := range slices.Sorted(maps.Keys(env.Report.Data)) {
+		path := fmt.Sprintf("tasksExecutionReport.data[%s]", printable(bucket, maxNameInError))
+		var rows []json.RawMessage
+		if err := json.Unmarshal(env.Report.Data[bucket], &rows); err != nil {
+			return located(path, err)
 		}
 		for i, raw := range rows {
 			var w wireRow
 			if err := json.Unmarshal(raw, &w); err != nil {
-				var ute *json.UnmarshalTypeError
-				if errors.As(err, &ute) {
-					f := fmt.Sprintf("%s[%d]", path, i)
-					if ute.Field != "" {
-						f += "." + ute.Field
-					}
-					return &DecodeError{Field: f, Err: fmt.Errorf("got %s, want %s", ute.Value, typeName(ute.Type))}
-				}
-				return &DecodeError{Field: fmt.Sprintf("%s[%d]", path, i), Err: err}
+				return located(fmt.Sprintf("%s[%d]", path, i), err)
 			}
 		}
 	}
 	return nil
 }
 
+// Marker types for the messages of integers out of range (see typeName).
+type (
+	int64Range struct{}
+	exactRange struct{}
+)
+
 var (
-	typeInt64  = reflect.TypeFor[int64]()
-	typeNumber = reflect.TypeFor[float64]()
-	typeString = reflect.TypeFor[string]()
-	typeTime   = reflect.TypeFor[time.Time]()
+	typeInt64      = reflect.TypeFor[int64]()
+	typeInt64Range = reflect.TypeFor[int64Range]()
+	typeExactRange = reflect.TypeFor[exactRange]()
+	typeNumber     = reflect.TypeFor[float64]()
+	typeString     = reflect.TypeFor[string]()
+	typeTime       = reflect.TypeFor[time.Time]()
 )
 
 func typeName(t reflect.Type) string {
@@ -407,19 +409,20 @@ func typeName(t reflect.Type) string {
 	return t.String()
 }
 
-// typeError is what the flexible types return for a value they cannot
+// typeError is what the tolerant types return for a value they cannot
 // take; encoding/json adds the field path to it.
 func typeError(b []byte, t reflect.Type) error {
 	return &json.UnmarshalTypeError{Value: describe(b), Type: t}
 }
 
+// describe names a JSON value for a message, quoting a short start of it.
 func describe(b []byte) string {
 	if len(b) == 0 {
 		return "nothing"
 	}
 	switch b[0] {
 	case '"':
-		return "string " + clipLiteral(b)
+		return "string " + printable(string(b), 40)
 	case '{':
 		return "object"
 	case '[':
@@ -429,37 +432,7 @@ func describe(b []byte) string {
 	case 'n':
 		return "null"
 	}
-	return "number " + clipLiteral(b)
-}
-
-func clipLiteral(b []byte) string {
-	const n = 40
-	if len(b) <= n {
-		return string(b)
-	}
-	i := n
-	for i > 0 && !utf8.RuneStart(b[i]) {
-		i--
-	}
-	return string(b[:i]) + "…"
-}
-
-// unquote returns the contents of a JSON string literal. Plain literals
-// (most of them) are sliced without a copy; only escapes go through
-// encoding/json.
-func unquote(b []byte) ([]byte, bool) {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
-		return nil, false
-	}
-	in := b[1 : len(b)-1]
-	if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
-		return in, true
-	}
-	var s string
-	if json.Unmarshal(b, &s) != nil {
-		return nil, false
-	}
-	return []byte(s), true
+	return "number " + printable(string(b), 40)
 }
 
 // reqString is a string field whose absence is an error. null counts as
@@ -473,184 +446,95 @@ func (s *reqString) UnmarshalJSON(b []byte) error {
 	if b[0] == 'n' {
 		return nil
 	}
-	in, ok := unquote(b)
-	if !ok {
+	if b[0] != '"' || json.Unmarshal(b, &s.v) != nil {
 		return typeError(b, typeString)
 	}
-	s.v, s.set = string(in), true
+	s.set = true
 	return nil
 }
 
-// flexInt is a count: a JSON integer or a numeric string ("14"); a number
-// with a zero fraction (14.0) is accepted too. null is absent (0).
-type flexInt struct {
-	v   int64
-	set bool
+// number is a JSON number or a numeric string (" 14 ", "33.3%"); null and ""
+// are absent (0). It keeps the text; integer and float read it.
+type number struct {
+	text   string // trimmed
+	quoted bool   // sent as a JSON string
+	set    bool
 }
 
-func (f *flexInt) UnmarshalJSON(b []byte) error {
-	lit := b
-	switch b[0] {
-	case 'n':
+func (n *number) UnmarshalJSON(b []byte) error {
+	switch c := b[0]; {
+	case c == 'n':
 		return nil
-	case '"':
-		in, ok := unquote(b)
-		if !ok {
-			return typeError(b, typeInt64)
-		}
-		lit = bytes.TrimSpace(in)
-	}
-	n, err := parseInt(lit)
-	if err != nil {
-		return typeError(b, err.want)
-	}
-	f.v, f.set = n, true
-	return nil
-}
-
-// intError says why a literal is not a count, as the type the decode error
-// names (see typeName).
-type intError struct{ want reflect.Type }
-
-// Marker types for the decode error messages of integers out of range.
-type (
-	int64Range struct{}
-	exactRange struct{}
-)
-
-var (
-	typeInt64Range = reflect.TypeFor[int64Range]()
-	typeExactRange = reflect.TypeFor[exactRange]()
-)
-
-// parseInt parses a count: a decimal integer in the int64 range, or an
-// integral number in decimal or exponent form (14.0, 1e3) of at most 2^53 in
-// magnitude, the largest a float64 holds exactly. Plain integers of up to 18
-// digits are parsed without allocating.
-func parseInt(b []byte) (int64, *intError) {
-	if len(b) == 0 {
-		return 0, &intError{typeInt64}
-	}
-	neg := b[0] == '-'
-	digits := b
-	if neg {
-		digits = b[1:]
-	}
-	allDigits := len(digits) > 0
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			allDigits = false
-			break
-		}
-	}
-	if allDigits && len(digits) <= 18 {
-		var n int64
-		for _, c := range digits {
-			n = n*10 + int64(c-'0')
-		}
-		if neg {
-			n = -n
-		}
-		return n, nil
-	}
-	if allDigits {
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil {
-			return 0, &intError{typeInt64Range}
-		}
-		return n, nil
-	}
-	x, err := strconv.ParseFloat(string(b), 64)
-	switch {
-	case err != nil && !errors.Is(err, strconv.ErrRange), x != math.Trunc(x), err == nil && math.IsInf(x, 0):
-		return 0, &intError{typeInt64}
-	case err != nil, math.Abs(x) > 1<<53:
-		return 0, &intError{typeExactRange}
-	}
-	return int64(x), nil
-}
-
-// flexFloat is a number or a numeric string ("33.33", "33.33%"); null and
-// "" are absent (0).
-type flexFloat struct {
-	v   float64
-	set bool
-}
-
-func (f *flexFloat) UnmarshalJSON(b []byte) error {
-	lit := b
-	switch b[0] {
-	case 'n':
-		return nil
-	case '"':
-		in, ok := unquote(b)
-		if !ok {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
 			return typeError(b, typeNumber)
 		}
-		lit = bytes.TrimSuffix(bytes.TrimSpace(in), []byte("%"))
-		if len(lit) == 0 {
+		if s = strings.TrimSpace(s); s == "" {
 			return nil
 		}
-	case '{', '[', 't', 'f':
+		n.text, n.quoted = s, true
+	case c == '-' || (c >= '0' && c <= '9'):
+		n.text = string(b)
+	default:
 		return typeError(b, typeNumber)
 	}
-	x, ok := parseFloat(lit)
-	if !ok {
-		return typeError(b, typeNumber)
-	}
-	f.v, f.set = x, true
+	n.set = true
 	return nil
 }
 
-// pow10 holds the powers of ten that float64 represents exactly.
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+// wrong says what n is and what was wanted instead.
+func (n *number) wrong(want reflect.Type) error {
+	got := "number " + printable(n.text, 40)
+	if n.quoted {
+		got = "string " + printable(strconv.Quote(n.text), 40)
+	}
+	return fmt.Errorf("got %s, want %s", got, typeName(want))
+}
 
-// parseFloat parses plain decimals ("66.67", "-3", "100") without
-// allocating: with at most 15 significant digits and an exact power of ten,
-// one division is correctly rounded (the exact fast path of strconv). Other
-// forms go to strconv.
-func parseFloat(b []byte) (float64, bool) {
-	var mant uint64
-	digits, frac := 0, -1
-	neg := false
-	i := 0
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		neg = b[0] == '-'
-		i = 1
+// integer returns the number as a count: a decimal integer in the int64
+// range, or an integral number in decimal or exponent form (14.0, 1e3) of
+// at most 2^53 in magnitude, the largest a float64 holds exactly. Absent is
+// 0.
+func (n *number) integer() (int64, error) {
+	if !n.set {
+		return 0, nil
 	}
-	fast := i < len(b)
-	for ; i < len(b) && fast; i++ {
-		switch c := b[i]; {
-		case c >= '0' && c <= '9':
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if frac >= 0 {
-				frac++
-			}
-			if digits > 15 {
-				fast = false
-			}
-		case c == '.' && frac < 0:
-			frac = 0
-		default:
-			fast = false
+	v, err := strconv.ParseInt(n.text, 10, 64)
+	if err == nil {
+		return v, nil
+	}
+	want := typeInt64
+	if errors.Is(err, strconv.ErrRange) {
+		want = typeInt64Range
+	} else if x, ferr := strconv.ParseFloat(n.text, 64); (ferr == nil || errors.Is(ferr, strconv.ErrRange)) && x == math.Trunc(x) {
+		if !math.IsInf(x, 0) && math.Abs(x) <= 1<<53 {
+			return int64(x), nil
+		}
+		if ferr != nil || !isNamedInf(n.text) {
+			want = typeExactRange
 		}
 	}
-	if fast && digits > 0 {
-		x := float64(mant)
-		if frac > 0 {
-			x /= pow10[frac]
-		}
-		if neg {
-			x = -x
-		}
-		return x, true
+	return 0, n.wrong(want)
+}
+
+// isNamedInf reports whether s spells infinity rather than a large number.
+func isNamedInf(s string) bool {
+	s = strings.TrimLeft(strings.ToLower(s), "+-")
+	return s == "inf" || s == "infinity"
+}
+
+// float returns the number as a float64 (a trailing % is ignored). Absent
+// is 0.
+func (n *number) float() (float64, error) {
+	if !n.set {
+		return 0, nil
 	}
-	x, err := strconv.ParseFloat(string(b), 64)
+	x, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(n.text, "%")), 64)
 	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
-		return 0, false
+		return 0, n.wrong(typeNumber)
 	}
-	return x, true
+	return x, nil
 }
 
 // flexTime is an RFC 3339 time string; null and "" are absent (zero).
@@ -660,14 +544,14 @@ func (t *flexTime) UnmarshalJSON(b []byte) error {
 	if b[0] == 'n' {
 		return nil
 	}
-	in, ok := unquote(b)
-	if !ok {
+	var s string
+	if b[0] != '"' || json.Unmarshal(b, &s) != nil {
 		return typeError(b, typeTime)
 	}
-	if len(bytes.TrimSpace(in)) == 0 {
+	if s = strings.TrimSpace(s); s == "" {
 		return nil
 	}
-	v, err := time.Parse(time.RFC3339Nano, string(bytes.TrimSpace(in)))
+	v, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return typeError(b, typeTime)
 	}

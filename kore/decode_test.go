@@ -65,12 +65,11 @@ func TestDecodeStatusSample(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	want := TaskRow{TaskName: "Book Flight", TaskType: "dialog", Status: "success", TotalExecution: 14, TotalSession: 9,
-		SelfServiceSessions: 6, DropOffSessions: 2, AgentTransferSessions: 1, DateRange: "2025-06-01",
-		SelfServicePercent: 66.67, DropOffPercent: 22.22, AgentTransferPercent: 11.11}
+		SelfServiceSessions: 6, DropOffSessions: 2, AgentTransferSessions: 1, DateRange: "2025-06-01"}
 	if got := st.Report.Data["2025-06-01"][0]; got != want {
 		t.Errorf("row\n got %+v\nwant %+v", got, want)
 	}
-	if got := st.Report.Data["2025-06-02"][0]; got.SelfServicePercent != 50 || got.TaskType != "faq" {
+	if got := st.Report.Data["2025-06-02"][0]; got.AgentTransferSessions != 2 || got.TaskType != "faq" {
 		t.Errorf("row %+v", got)
 	}
 }
@@ -95,12 +94,13 @@ func TestDecodeTolerance(t *testing.T) {
 			r := s.Report.Data["b"][0]
 			return r.TotalExecution == 14 && r.TotalSession == 9 && r.DropOffSessions == 2
 		}},
-		{"percentages as strings, percent signs, null, empty", row(`"selfServiceSessionsInPercentage":"33.33%","dropOffSessionsInPercentage":null,"agentTransferSessionsInPercentage":""`),
-			func(s *JobStatus) bool {
-				r := s.Report.Data["b"][0]
-				return r.SelfServicePercent == 33.33 && r.DropOffPercent == 0
-			}},
-		{"percent exponent", row(`"selfServiceSessionsInPercentage":1e1`), func(s *JobStatus) bool { return s.Report.Data["b"][0].SelfServicePercent == 10 }},
+		{"percentages are not read, whatever they hold", row(`"selfServiceSessionsInPercentage":"n/a","dropOffSessionsInPercentage":{},"agentTransferSessionsInPercentage":"","totalSession":3`),
+			func(s *JobStatus) bool { return s.Report.Data["b"][0].TotalSession == 3 }},
+		{"counts null or empty are 0", row(`"totalExecution":null,"totalSession":""`), func(s *JobStatus) bool {
+			r := s.Report.Data["b"][0]
+			return r.TotalExecution == 0 && r.TotalSession == 0
+		}},
+		{"percentageComplete with a percent sign", `{"status":"IN_PROGRESS","percentageComplete":"50%"}`, func(s *JobStatus) bool { return s.PercentageComplete == 50 }},
 		{"total as string", `{"status":"SUCCESS","tasksExecutionReport":{"total":"2","data":null}}`, func(s *JobStatus) bool { return s.Report.Total == 2 }},
 		{"escaped task name", row(`"taskName":"Book \"Flight\" \u00e9"`), func(s *JobStatus) bool { return s.Report.Data["b"][0].TaskName == `Book "Flight" é` }},
 		{"percentageComplete as string", `{"status":"IN_PROGRESS","percentageComplete":"42.4"}`, func(s *JobStatus) bool { return s.PercentageComplete == 42 }},
@@ -149,7 +149,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"report without total", false, `{"status":"SUCCESS","tasksExecutionReport":{"data":{}}}`, "tasksExecutionReport.total", "missing"},
 		{"negative total", false, `{"status":"SUCCESS","tasksExecutionReport":{"total":-1}}`, "tasksExecutionReport.total", "out of range"},
 		{"data an array", false, `{"status":"SUCCESS","tasksExecutionReport":{"total":1,"data":[]}}`, "tasksExecutionReport.data", "got array"},
-		{"bucket an object", false, `{"status":"SUCCESS","tasksExecutionReport":{"total":1,"data":{"x":{}}}}`, "tasksExecutionReport.data[x]", "want array"},
+		{"bucket an object", false, `{"status":"SUCCESS","tasksExecutionReport":{"total":1,"data":{"x":{}}}}`, "tasksExecutionReport.data[x]", "got object, want an array"},
 		{"negative count", false, done(`{"taskName":"B","Status":"success","dropOffSessions":-3}`), "tasksExecutionReport.data[2025-06-02][0].dropOffSessions", "negative count: -3"},
 		{"negative count as string", false, done(`{},{"taskName":"B","Status":"x","totalSession":"-1"}`), "tasksExecutionReport.data[2025-06-02][0].taskName", "missing"},
 		{"count a word", false, done(`{"taskName":"B","Status":"success"},{"taskName":"C","Status":"success","totalSession":"many"}`), "tasksExecutionReport.data[2025-06-02][1].totalSession", `got string "many", want an integer`},
@@ -159,7 +159,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"count an object", false, done(`{"taskName":"B","Status":"success","totalExecution":{}}`), "tasksExecutionReport.data[2025-06-02][0].totalExecution", "got object"},
 		{"taskType a number", false, done(`{"taskName":"B","Status":"success","taskType":7}`), "tasksExecutionReport.data[2025-06-02][0].taskType", "want a string"},
 		{"row without Status", false, done(`{"taskName":"B"}`), "tasksExecutionReport.data[2025-06-02][0].Status", "missing"},
-		{"percentage a word", false, done(`{"taskName":"B","Status":"s","dropOffSessionsInPercentage":"n/a"}`), "tasksExecutionReport.data[2025-06-02][0].dropOffSessionsInPercentage", "want a number"},
+		{"percentageComplete a word", false, `{"status":"IN_PROGRESS","percentageComplete":"soon"}`, "percentageComplete", `got string "soon", want a number`},
+		{"row not an object", false, done(`7`), "tasksExecutionReport.data[2025-06-02][0]", "got number, want an object"},
+		{"broken JSON inside a bucket is a syntax error of the body", false, `{"status":"SUCCESS","tasksExecutionReport":{"total":1,"data":{"b":[{"taskName":}]}}}`, "", "invalid JSON"},
 		{"truncated report", false, sampleStatus[:len(sampleStatus)-40], "", "truncated JSON"},
 		{"empty body", false, ``, "", "truncated JSON"},
 	}
@@ -200,39 +202,52 @@ func TestParseJobState(t *testing.T) {
 	}
 }
 
-func TestParseNumbers(t *testing.T) {
+func TestNumberInteger(t *testing.T) {
 	t.Parallel()
-	floats := map[string]float64{"0": 0, "100": 100, "66.67": 66.67, "-3.5": -3.5, "33.333333333333336": 33.333333333333336, "1e2": 100, "0.1": 0.1}
-	for s, want := range floats {
-		if got, ok := parseFloat([]byte(s)); !ok || got != want {
-			t.Errorf("parseFloat(%q) = %v, %v", s, got, ok)
+	num := func(lit string) *number {
+		var n number
+		if err := json.Unmarshal([]byte(lit), &n); err != nil {
+			t.Fatalf("unmarshal %s: %v", lit, err)
 		}
+		return &n
 	}
-	for _, s := range []string{"", "-", ".", "1.2.3", "abc", "NaN", "Inf", "1e999"} {
-		if _, ok := parseFloat([]byte(s)); ok {
-			t.Errorf("parseFloat(%q) ok", s)
-		}
-	}
-	ints := map[string]int64{"0": 0, "14": 14, "-3": -3, "14.0": 14, "1e3": 1000, "123456789012345678": 123456789012345678,
-		"9223372036854775807": math.MaxInt64, "-9223372036854775808": math.MinInt64, "9007199254740992.0": 1 << 53}
-	for s, want := range ints {
-		if got, err := parseInt([]byte(s)); err != nil || got != want {
-			t.Errorf("parseInt(%q) = %v, %v", s, got, err)
+	ints := map[string]int64{"0": 0, "14": 14, "-3": -3, "14.0": 14, "1e3": 1000, `"14"`: 14, `" 9 "`: 9, "null": 0, `""`: 0,
+		"123456789012345678": 123456789012345678, "9223372036854775807": math.MaxInt64, "-9223372036854775808": math.MinInt64,
+		"9007199254740992.0": 1 << 53}
+	for lit, want := range ints {
+		if got, err := num(lit).integer(); err != nil || got != want {
+			t.Errorf("integer(%s) = %v, %v; want %d", lit, got, err, want)
 		}
 	}
 	bad := map[string]string{
-		"": "an integer", "-": "an integer", "1.5": "an integer", "x": "an integer", "Inf": "an integer", "NaN": "an integer",
-		"9223372036854775808":  "within the int64 range",
+		"1.5": "want an integer", `"x"`: `got string "x", want an integer`, `"Inf"`: "want an integer", `"NaN"`: "want an integer", `"-"`: "want an integer",
+		"9223372036854775808":  "got number 9223372036854775808, want an integer within the int64 range",
 		"-9223372036854775809": "within the int64 range",
 		"99999999999999999999": "within the int64 range",
 		"9007199254740994.0":   "at most 2^53",
 		"1e19":                 "at most 2^53",
 		"1e400":                "at most 2^53",
 	}
-	for s, want := range bad {
-		_, err := parseInt([]byte(s))
-		if err == nil || !strings.Contains(typeName(err.want), want) {
-			t.Errorf("parseInt(%q) = %v, want an error saying %q", s, err, want)
+	for lit, want := range bad {
+		if _, err := num(lit).integer(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("integer(%s) = %v, want an error saying %q", lit, err, want)
+		}
+	}
+	for _, lit := range []string{"{}", "[]", "true"} {
+		var n number
+		if err := json.Unmarshal([]byte(lit), &n); err == nil {
+			t.Errorf("unmarshal %s: no error", lit)
+		}
+	}
+	floats := map[string]float64{"0": 0, "66.67": 66.67, `"33.33%"`: 33.33, "1e1": 10, `" 42.4 "`: 42.4}
+	for lit, want := range floats {
+		if got, err := num(lit).float(); err != nil || got != want {
+			t.Errorf("float(%s) = %v, %v; want %v", lit, got, err, want)
+		}
+	}
+	for _, lit := range []string{`"abc"`, `"NaN"`, `"Inf"`, "1e999"} {
+		if _, err := num(lit).float(); err == nil {
+			t.Errorf("float(%s) ok", lit)
 		}
 	}
 }

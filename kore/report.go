@@ -251,9 +251,6 @@ func (c *Client) fetchPages(ctx context.Context, botID string, body []byte, limi
 			break
 		}
 	}
-	for i := range rows {
-		rows[i].setPercents()
-	}
 	slices.SortFunc(rows, func(a, b TaskRow) int { return cmpKey(a.Key(), b.Key()) })
 	return rows, nil
 }

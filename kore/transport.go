@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -269,8 +270,8 @@ func isDialError(err error) bool {
 // errorBody is Kore.ai's error body (kore-api.md §6).
 type errorBody struct {
 	Errors []struct {
-		Msg  string    `json:"msg"`
-		Code flexFloat `json:"code"`
+		Msg  string `json:"msg"`
+		Code number `json:"code"`
 	} `json:"errors"`
 }
 
@@ -281,7 +282,9 @@ func (c *Client) apiError(cl *call, status int, body []byte, retryAfter time.Dur
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil && len(eb.Errors) > 0 {
 		e.Message = eb.Errors[0].Msg
-		e.Code = int(eb.Errors[0].Code.v)
+		if code, err := eb.Errors[0].Code.integer(); err == nil && code >= math.MinInt32 && code <= math.MaxInt32 {
+			e.Code = int(code)
+		}
 	} else {
 		// Not Kore.ai's JSON (a proxy's HTML 502, say): keep the start
 		// of the text.

@@ -76,6 +76,8 @@ type ReportRequest struct {
 
 // TaskRow is one row of a finished report: one task and one outcome
 // (Status) within one bucket, or, in a Report, summed over every bucket.
+// The percentages the API sends beside the counts are not kept: they follow
+// from the counts, and summed rows need them computed again anyway.
 type TaskRow struct {
 	TaskName              string
 	TaskType              string
@@ -88,12 +90,6 @@ type TaskRow struct {
 	// DateRange is the row's dateRange (its bucket); empty in a Report's
 	// summed rows.
 	DateRange string
-	// SelfServicePercent, DropOffPercent and AgentTransferPercent are the
-	// shares of TotalSession (0–100) as the API sent them (a number or a
-	// numeric string: selfServiceSessionsInPercentage and so on). In a
-	// Report's summed rows they are computed again from the summed counts.
-	// The exporter does not export them: ratios are computed from counts.
-	SelfServicePercent, DropOffPercent, AgentTransferPercent float64
 }
 
 // RowKey identifies a task row across buckets.
@@ -107,7 +103,6 @@ func (r TaskRow) Key() RowKey { return RowKey{r.TaskName, r.TaskType, r.Status} 
 // Add adds o's counts to r's. Counts are never negative (the decoder refuses
 // negative ones); a sum beyond the int64 range leaves r unchanged and returns
 // an error that matches ErrCountOverflow and names the count and the task.
-// The percentages are left alone.
 func (r *TaskRow) Add(o *TaskRow) error {
 	counts := [...]struct {
 		name     string
@@ -130,17 +125,6 @@ func (r *TaskRow) Add(o *TaskRow) error {
 		*c.dst += c.increase
 	}
 	return nil
-}
-
-// setPercents computes the percentages from the counts.
-func (r *TaskRow) setPercents() {
-	r.SelfServicePercent, r.DropOffPercent, r.AgentTransferPercent = 0, 0, 0
-	if r.TotalSession > 0 {
-		t := float64(r.TotalSession)
-		r.SelfServicePercent = 100 * float64(r.SelfServiceSessions) / t
-		r.DropOffPercent = 100 * float64(r.DropOffSessions) / t
-		r.AgentTransferPercent = 100 * float64(r.AgentTransferSessions) / t
-	}
 }
 
 // Report is the result of one finished report run.
