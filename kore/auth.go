@@ -11,7 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// tokenClaims are the claims of every JWT the client sends (kore-api.md §2
+// tokenClaims are the claims of every JWT the client sends (API.md §2
 // and §7): appId spelled exactly so, sub, iat, exp = iat + tokenLifetime and
 // a random jti, so apps with "Enforce JTI" accept every request.
 type tokenClaims struct {
@@ -44,7 +44,7 @@ func newSigner(c Credentials) (*signer, error) {
 		s.method, s.key = jwt.SigningMethodRS256, c.PrivateKey
 	case c.ClientSecret != "":
 		// Kore.ai signs with the secret string's bytes as-is: it looks
-		// like base64 but is not decoded (kore-api.md §2).
+		// like base64 but is not decoded (API.md §2).
 		s.method, s.key = jwt.SigningMethodHS256, []byte(c.ClientSecret)
 	default:
 		return nil, errors.New("one of ClientSecret or PrivateKey is required")
@@ -76,7 +76,7 @@ func (s *signer) sign(now time.Time) (string, error) {
 	return tok, nil
 }
 
-// classifyAuth sorts a 401 answer by its message (kore-api.md §6). Replay
+// classifyAuth sorts a 401 answer by its message (API.md §6). Replay
 // and expiry texts come from the JTI rules and a freshly signed token cures
 // them; scope texts need the app's scope mapping fixed; everything else
 // ("Invalid SDK credentials", "Invalid JWT token", unknown bot) is bad

@@ -257,7 +257,7 @@ func WithMaxAttempts(n int) Option {
 }
 
 // WithPollBackoff sets how the status calls of a job are spaced (default: 2 s,
-// ×1.5, at most 30 s, ±10 % jitter; an assumption of kore-api.md §7).
+// ×1.5, at most 30 s, ±10 % jitter; an assumption of API.md §7 Polling).
 func WithPollBackoff(b Backoff) Option {
 	return func(c *Client) error {
 		if err := b.validate(); err != nil {

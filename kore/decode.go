@@ -18,15 +18,15 @@ import (
 type JobState string
 
 // The states of a report job. Status strings are compared case-insensitively
-// and without '_', '-' or spaces (kore-api.md §7): "IN_PROGRESS",
+// and without '_', '-' or spaces (API.md §7 Job status): "IN_PROGRESS",
 // "in-progress" and "InProgress" are all JobRunning.
 const (
 	// JobRunning: IN_PROGRESS (documented), or QUEUED, PENDING, RUNNING.
 	JobRunning JobState = "running"
 	// JobSucceeded: SUCCESS (documented), or SUCCESSFUL, SUCCEEDED.
 	JobSucceeded JobState = "succeeded"
-	// JobFailed: FAILED or FAILURE. [assume: §7, the publish status API's
-	// spelling]
+	// JobFailed: FAILED or FAILURE. [assume: API.md §7 Job status, the
+	// publish status API's spelling]
 	JobFailed JobState = "failed"
 	// JobUnknown: any other value. The client keeps polling until expireAt.
 	JobUnknown JobState = "unknown"
@@ -57,7 +57,7 @@ func (j *Job) State() JobState { return ParseJobState(j.Status) }
 
 // JobStatus is the body of a status call (GET …/status/{_id}): the job
 // envelope while the job runs, and the report once it is done. A finished
-// job's body may carry nothing of the envelope but status (kore-api.md §5),
+// job's body may carry nothing of the envelope but status (API.md §5),
 // so ID and the times may be zero.
 type JobStatus struct {
 	Job

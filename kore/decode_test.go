@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The samples of kore-api.md §4 and §5, verbatim.
+// The samples of API.md §4 and §5, verbatim.
 const (
 	sampleJob = `{"status":"IN_PROGRESS","percentageComplete":0,"streamId":"st-1a2b3c4d-0000-5000-8000-00000000a001",
  "jobType":"TASK_EXECUTION_CONTAINMENT_REPORT","action":"QUERY","countOfDockStatuses":1,

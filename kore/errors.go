@@ -59,7 +59,7 @@ func (e *APIError) Error() string {
 // AuthReason classifies a 401 answer.
 type AuthReason string
 
-// The kinds of 401 answers (kore-api.md §6).
+// The kinds of 401 answers (API.md §6).
 const (
 	// AuthBadCredentials: wrong secret, unknown bot, bot not linked to the app
 	// or a malformed token ("Invalid SDK credentials", "Invalid JWT token").

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// fuzzSeeds are realistic bodies: the kore-api.md samples and the shapes
-// the tolerance and reject tests use.
+// fuzzSeeds are realistic bodies: the samples of API.md §4 and §5, and the
+// shapes the tolerance and reject tests use.
 var fuzzSeeds = []string{
 	sampleJob,
 	sampleStatus,

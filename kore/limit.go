@@ -11,7 +11,7 @@ import (
 
 // botLimiter holds the request budget of one bot. Kore.ai enforces two
 // rolling windows per bot, both at once: 60 requests per minute and 1,800
-// per hour (kore-api.md §6). A token bucket of rate r (per second) and burst
+// per hour (API.md §6). A token bucket of rate r (per second) and burst
 // b lets through at most b + r·T requests in any window of T seconds, so
 // one bucket per window keeps each cap when b + r·T ≤ cap:
 //

@@ -8,13 +8,13 @@ import (
 )
 
 // This file holds, in one place, every number the client uses that the
-// Kore.ai docs do not fix. Each is an assumption of kore-api.md §7 (or a
+// Kore.ai docs do not fix. Each is an assumption of API.md §7 (or a
 // limit of our own) and is easy to change here.
 
 // Defaults and limits of the client.
 const (
 	// DefaultPageSize is the limit of each page when neither the request
-	// nor the client sets one. [assume: kore-api.md §7 skip/limit]
+	// nor the client sets one. [assume: API.md §7 skip/limit]
 	DefaultPageSize = 100
 	// DefaultRequestTimeout bounds one HTTP exchange (connect, headers and
 	// body).
@@ -23,9 +23,9 @@ const (
 	// sustained rate of Kore.ai's 1,800/hour cap.
 	DefaultRequestsPerMinute = 30
 	// MaxRequestsPerMinute is Kore.ai's per-minute cap per bot for the
-	// Analytics APIs (kore-api.md §6).
+	// Analytics APIs (API.md §6).
 	MaxRequestsPerMinute = 60
-	// MaxRequestsPerHour is Kore.ai's hourly cap per bot (kore-api.md §6).
+	// MaxRequestsPerHour is Kore.ai's hourly cap per bot (API.md §6).
 	MaxRequestsPerHour = 1800
 	// DefaultMaxAttempts bounds the attempts of one request (the first try
 	// and its retries; the single re-sign after a 401 replay answer is not
@@ -39,16 +39,16 @@ const (
 )
 
 const (
-	// tokenLifetime is exp − iat of every JWT. [assume: §7 JWT; Enforce
+	// tokenLifetime is exp − iat of every JWT. [assume: API.md §7 JWT; Enforce
 	// JTI apps require exp ≤ 1 h]
 	tokenLifetime = 5 * time.Minute
 
-	// maxRetryAfter caps a server's Retry-After. [assume: §7 rate limit]
+	// maxRetryAfter caps a server's Retry-After. [assume: API.md §7 Rate limit]
 	maxRetryAfter = 2 * time.Minute
 	// rateLimitWait is the least wait after a rate-limit answer without
 	// Retry-After; rateLimitJitter is added to it at random, so bots that
-	// were limited together do not come back together. [assume: §7 rate
-	// limit: "else wait ≥ 60 s + jitter"]
+	// were limited together do not come back together. [assume: API.md §7
+	// Rate limit: at least 60 s plus jitter]
 	rateLimitWait   = 60 * time.Second
 	rateLimitJitter = 10 * time.Second
 
@@ -59,7 +59,7 @@ const (
 
 	// defaultJobTTL is how long a job is polled when neither the POST nor a
 	// status answer carried expireAt. [doc sample: expireAt = createdOn +
-	// 15 min; kore-api.md §4]
+	// 15 min; API.md §4]
 	defaultJobTTL = 15 * time.Minute
 
 	// Body size limits. A status page holds every row of one page inline,
@@ -84,7 +84,7 @@ type Backoff struct {
 }
 
 // defaultPollBackoff spaces the status calls of one job: 2 s, then ×1.5 up to
-// 30 s, ±10 %. [assume: kore-api.md §7 Polling]
+// 30 s, ±10 %. [assume: API.md §7 Polling]
 var defaultPollBackoff = Backoff{Initial: 2 * time.Second, Multiplier: 1.5, Max: 30 * time.Second, Jitter: 0.1}
 
 // defaultRetryBackoff spaces the retries of one request after a network error

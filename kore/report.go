@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// reportFilters is the POST body's filters object (kore-api.md §3): every
+// reportFilters is the POST body's filters object (API.md §3): every
 // key optional, casing exact (three keys start upper-case).
 type reportFilters struct {
 	DateFrom           string   `json:"dateFrom,omitempty"`
@@ -125,7 +125,7 @@ func (c *Client) ReportStatus(ctx context.Context, botID, jobID string) (*JobSta
 }
 
 // jobGone reports whether a status answer says the job does not exist
-// (any more). [assume: kore-api.md §7 Gone job]
+// (any more). [assume: API.md §7 Gone job]
 func jobGone(err error) bool {
 	var ae *APIError
 	if !errors.As(err, &ae) {

@@ -267,7 +267,7 @@ func isDialError(err error) bool {
 	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// errorBody is Kore.ai's error body (kore-api.md §6).
+// errorBody is Kore.ai's error body (API.md §6).
 type errorBody struct {
 	Errors []struct {
 		Msg  string `json:"msg"`

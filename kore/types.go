@@ -38,7 +38,7 @@ const (
 
 // Tag is one element of the tags filter. The Kore.ai docs leave its shape
 // undocumented; this is the element of the Get Analytics API
-// (kore-api.md §7), passed through verbatim.
+// (API.md §7 tags), passed through verbatim.
 type Tag struct {
 	Name   string   `json:"name" yaml:"name"`
 	Values []string `json:"values" yaml:"values"`
@@ -148,7 +148,7 @@ type Report struct {
 }
 
 // Job is the envelope of a report job as the POST and a running GET return it
-// (kore-api.md §4).
+// (API.md §4).
 type Job struct {
 	ID                  string          `json:"_id"`
 	Status              string          `json:"status"`

@@ -9,7 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Authentication failures (kore-api.md §2, §6).
+// Authentication failures (kore/API.md §2, §6).
 const (
 	msgBadCredentials = "Invalid SDK credentials"
 	msgBadToken       = "Invalid JWT token"
@@ -28,7 +28,7 @@ type authError struct {
 // holds the app's seen JTIs (it is read and written; the caller holds the
 // lock).
 //
-// Assumptions (kore-api.md is silent):
+// Assumptions (the Kore.ai docs are silent):
 //   - the token is the whole header value; "Bearer …" is a malformed token;
 //   - an expired token, a bad signature, an algorithm the app does not
 //     allow (HS256 always, RS256 when the bot has a public key) and a

@@ -21,9 +21,9 @@ import (
 // never negative and exactly additive: splitting a window anywhere (hours,
 // UTC days) and summing gives the window's count.
 //
-// Assumption (kore-api.md is silent): filters split the integer cumulative
-// counts by fixed per-task shares, so that Interactive + Non-Interactive =
-// all and Active + Closed = all, exactly and additively.
+// Assumption (the Kore.ai docs are silent): filters split the integer
+// cumulative counts by fixed per-task shares, so that Interactive +
+// Non-Interactive = all and Active + Closed = all, exactly and additively.
 
 const (
 	// period is the number of hours after which the hourly pattern repeats.
@@ -367,7 +367,7 @@ type bucketRow struct {
 	Row
 }
 
-// Aggregation types (kore-api.md §3).
+// Aggregation types (kore/API.md §3).
 const (
 	aggDaily      = "Daily"
 	aggCumulative = "Cumulative"

@@ -4,9 +4,10 @@
 // It serves POST /api/public/bot/{botId}/taskContainmentReport (submit a
 // report job for one page of rows) and GET
 // /api/public/bot/{botId}/taskContainmentReport/status/{_id} (poll it) as
-// the project's API notes (kore-api.md) describe them: JWTs in the auth header (HS256 with the
-// client secret, or RS256 with a configured public key; the appId claim;
-// exp; the app's Enforce JTI rules), the Metrics scope, request validation
+// kore/API.md describes them, with its §7 assumptions where Kore.ai's docs
+// are silent: JWTs in the auth header (HS256 with the client secret, or
+// RS256 with a configured public key; the appId claim; exp; the app's
+// Enforce JTI rules), the Metrics scope, request validation
 // (date formats, defaults, the 90-day and 30-day Daily limits, case-sensitive
 // enums, unknown keys), jobs whose percentageComplete climbs until they
 // succeed and which expire at expireAt, skip/limit paging, Kore.ai's error
@@ -22,7 +23,8 @@
 //
 // Faults (SetFault) inject 5xx answers, latency, hung connections,
 // truncated, malformed or wrongly typed bodies, failed or never-finishing
-// jobs, rows split into several records, misstated totals and rate limiting, per bot, at run time.
+// jobs, rows split into several records, misstated totals and rate
+// limiting, per bot, at run time.
 //
 // A Clock (ManualClock in tests) drives job progress and expiry, rate-limit
 // windows, JWT expiry and the data's "now". Client returns an *http.Client

@@ -4,7 +4,7 @@ import (
 	"time"
 )
 
-// Job constants (kore-api.md §4).
+// Job constants (kore/API.md §4).
 const (
 	jobType      = "TASK_EXECUTION_CONTAINMENT_REPORT"
 	jobAction    = "QUERY"
@@ -105,7 +105,7 @@ func (j *job) envelope(status string, pct int, lmod time.Time, wrongTypes bool) 
 	}
 }
 
-// wireRow is a report row as the API sends it (kore-api.md §5).
+// wireRow is a report row as the API sends it (kore/API.md §5).
 type wireRow struct {
 	TotalExecution        int64  `json:"totalExecution"`
 	TotalSession          int64  `json:"totalSession"`
@@ -122,7 +122,7 @@ type wireRow struct {
 }
 
 // percent renders part as a share of total: whole values as JSON numbers,
-// others as strings with two decimals (kore-api.md §7); 0 when total is 0.
+// others as strings with two decimals (kore/API.md §7 Numbers); 0 when total is 0.
 func percent(part, total int64) any {
 	if total == 0 {
 		return 0

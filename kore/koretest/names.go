@@ -1,6 +1,6 @@
 package koretest
 
-// Task types as the simulator reports them in taskType (kore-api.md §7).
+// Task types as the simulator reports them in taskType (kore/API.md §7 taskType).
 const (
 	TypeDialog = "dialog"
 	TypeAlert  = "alert"

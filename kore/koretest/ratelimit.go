@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Rate-limit texts (kore-api.md §6).
+// Rate-limit texts (kore/API.md §6).
 const (
 	msgRateLimit = "Rate limit for this API has been reached. Please try again after some time."
 	msgPerMinute = "You've exceeded the per-minute rate limit. Please wait for sometime before retrying."

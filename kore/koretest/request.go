@@ -24,7 +24,7 @@ type reportRequest struct {
 	limit    int // 0: every row
 }
 
-// Validation limits (kore-api.md §3).
+// Validation limits (kore/API.md §3).
 const (
 	maxRange      = 90 * 24 * time.Hour
 	maxDailyRange = 30 * 24 * time.Hour
@@ -46,7 +46,7 @@ func (e badRequest) Error() string { return string(e) }
 
 func badf(format string, args ...any) badRequest { return badRequest(fmt.Sprintf(format, args...)) }
 
-// parseReportRequest reads and validates a POST (kore-api.md §3, §7).
+// parseReportRequest reads and validates a POST (kore/API.md §3, §7).
 //
 // Assumptions where the docs are silent:
 //   - a missing or empty body, "null", a missing or null "filters" are the

@@ -27,7 +27,7 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 	w.Write(body)
 }
 
-// writeRateLimited answers 429 with msg and Retry-After (kore-api.md §7).
+// writeRateLimited answers 429 with msg and Retry-After (kore/API.md §7 Rate limit).
 func writeRateLimited(w http.ResponseWriter, msg string, retry time.Duration) {
 	w.Header().Set("Retry-After", retryAfterHeader(retry))
 	writeError(w, http.StatusTooManyRequests, http.StatusTooManyRequests, msg)
