@@ -36,10 +36,9 @@ func foldRows(rows []kore.TaskRow, max int) ([]kore.TaskRow, int, error) {
 		return rows, 0, nil
 	}
 	type task struct {
-		name, typ          string
-		sessions, execs    int64
-		rows               []int // indexes into rows
-		sessOver, execOver bool
+		name, typ       string
+		sessions, execs int64
+		rows            []int // indexes into rows
 	}
 	byKey := make(map[[2]string]*task)
 	var tasks []*task

@@ -409,37 +409,3 @@ func jobMetricsFor(t testing.TB, jobs int) (*prometheus.Registry, *Metrics) {
 	m.ConfigReloaded(true, t0)
 	return reg, m
 }
-
-// TestHandlerAllocsIndependentOfSeries checks a scrape allocates the same
-// whatever the number of data series and of jobs.
-func TestHandlerAllocsIndependentOfSeries(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds 20,000 series")
-	}
-	allocs := func(s *Store, self prometheus.Gatherer, m *Metrics, accept, enc string) float64 {
-		h := NewHandler(s, self, HandlerOpts{Metrics: m})
-		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-		req.Header.Set("Accept", accept)
-		req.Header.Set("Accept-Encoding", enc)
-		w := newDiscardResponse()
-		return testing.AllocsPerRun(50, func() {
-			w.reset()
-			h.ServeHTTP(w, req)
-		})
-	}
-	small, large := bigStore(t, 2, 1), bigStore(t, 20, 100)
-	fewReg, few := jobMetricsFor(t, 2)
-	manyReg, many := jobMetricsFor(t, 200)
-	for _, accept := range []string{acceptText, acceptPrometheus} {
-		for _, enc := range []string{"", "gzip"} {
-			a, b := allocs(small, fewReg, few, accept, enc), allocs(large, manyReg, many, accept, enc)
-			t.Logf("%s %q: %.0f allocs (%d series, 2 jobs), %.0f allocs (%d series, 200 jobs)", accept, enc,
-				a, small.Load().Series(), b, large.Load().Series())
-			// Exactly equal without -race; the race detector makes
-			// sync.Pool drop items at random, hence the slack.
-			if b > a+a/10 {
-				t.Errorf("%s %q: allocations grow with series or jobs: %.0f → %.0f", accept, enc, a, b)
-			}
-		}
-	}
-}

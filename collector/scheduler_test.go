@@ -172,7 +172,7 @@ func TestSchedulerWindowBounds(t *testing.T) {
 		if got := req.To.Sub(req.From); got != 24*time.Hour {
 			t.Errorf("window length = %v, want 24h", got)
 		}
-		if lag := time.Now().Sub(req.To); lag < 15*time.Minute || lag > 15*time.Minute+2*time.Second {
+		if lag := time.Since(req.To); lag < 15*time.Minute || lag > 15*time.Minute+2*time.Second {
 			t.Errorf("window end lags now by %v, want the 15m delay", lag)
 		}
 		if req.AggregationType != kore.AggregationCumulative || req.PageSize != 100 || req.ConversationType != "Interactive" ||

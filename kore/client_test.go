@@ -45,8 +45,8 @@ func TestNewClientOptions(t *testing.T) {
 			WithHostLimiter(nil), WithObserver(nil), WithPageSize(0), WithMaxAttempts(0),
 			WithPollBackoff(Backoff{}), WithRetryBackoff(Backoff{Initial: time.Second, Multiplier: 2, Max: time.Second, Jitter: 2})},
 			[]string{"WithHTTPClient", "WithRequestTimeout", "WithRequestsPerMinute: must be within [1, 60], got 61",
-				"got 0", "WithHostLimiter", "WithObserver", "WithPageSize", "WithMaxAttempts", "WithPollBackoff: Initial",
-				"WithRetryBackoff: Jitter"}},
+				"got 0", "WithHostLimiter", "WithObserver", "WithPageSize", "WithMaxAttempts", "WithPollBackoff: initial wait must be positive",
+				"WithRetryBackoff: jitter must be within"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -95,13 +95,13 @@ var defaultRetryBackoff = Backoff{Initial: time.Second, Multiplier: 2, Max: 30 *
 func (b Backoff) validate() error {
 	switch {
 	case b.Initial <= 0:
-		return fmt.Errorf("Initial must be positive, got %s", b.Initial)
+		return fmt.Errorf("initial wait must be positive, got %s", b.Initial)
 	case b.Multiplier < 1:
-		return fmt.Errorf("Multiplier must be at least 1, got %g", b.Multiplier)
+		return fmt.Errorf("multiplier must be at least 1, got %g", b.Multiplier)
 	case b.Max < b.Initial:
-		return fmt.Errorf("Max (%s) must not be less than Initial (%s)", b.Max, b.Initial)
+		return fmt.Errorf("max wait (%s) must not be less than the initial wait (%s)", b.Max, b.Initial)
 	case b.Jitter < 0 || b.Jitter > 1:
-		return fmt.Errorf("Jitter must be within [0, 1], got %g", b.Jitter)
+		return fmt.Errorf("jitter must be within [0, 1], got %g", b.Jitter)
 	}
 	return nil
 }

@@ -273,14 +273,6 @@ func rowsEqual(t testing.TB, what string, got, want []Row) {
 	}
 }
 
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
 
 // doAPI sends req with hc and returns the HTTP status and the decoded
