@@ -52,7 +52,6 @@ type Client struct {
 	requestTimeout time.Duration
 	rpm            int
 	noBotLimits    bool
-	hostLimiter    *rate.Limiter
 	observer       Observer
 	pageSize       int
 	maxAttempts    int
@@ -207,18 +206,6 @@ func WithRequestsPerMinute(n int) Option {
 // benchmarks: against Kore.ai it only earns rate-limit answers.
 func WithoutBotLimits() Option {
 	return func(c *Client) error { c.noBotLimits = true; return nil }
-}
-
-// WithHostLimiter adds a limiter shared by every request to the host, on top
-// of the per-bot limiters.
-func WithHostLimiter(l *rate.Limiter) Option {
-	return func(c *Client) error {
-		if l == nil {
-			return fmt.Errorf("kore: WithHostLimiter: nil limiter")
-		}
-		c.hostLimiter = l
-		return nil
-	}
 }
 
 // WithObserver sets the observer (default NopObserver).

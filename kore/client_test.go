@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 )
 
 func TestNewClientOptions(t *testing.T) {
@@ -27,7 +26,7 @@ func TestNewClientOptions(t *testing.T) {
 		{"trailing slash and prefix", []Option{WithHost("https://kore.example.com/onprem/"), creds}, nil},
 		{"http with insecure after host", []Option{WithHost("http://localhost:8080"), creds, WithInsecureHTTP()}, nil},
 		{"all options", []Option{WithHost("https://bots.kore.ai"), creds, WithHTTPClient(http.DefaultClient),
-			WithRequestTimeout(time.Second), WithRequestsPerMinute(60), WithHostLimiter(rate.NewLimiter(1, 1)),
+			WithRequestTimeout(time.Second), WithRequestsPerMinute(60),
 			WithObserver(NopObserver{}), WithPageSize(10), WithMaxAttempts(1),
 			WithPollBackoff(Backoff{Initial: time.Second, Multiplier: 1, Max: time.Second}),
 			WithRetryBackoff(Backoff{Initial: time.Second, Multiplier: 2, Max: time.Minute, Jitter: 1})}, nil},
@@ -42,10 +41,10 @@ func TestNewClientOptions(t *testing.T) {
 		{"no key", []Option{WithHost("https://platform.kore.ai"), WithCredentials(Credentials{ClientID: "cs-1"})}, []string{"WithCredentials", "ClientSecret or PrivateKey"}},
 		{"every bad option at once", []Option{WithHost("https://platform.kore.ai"), creds,
 			WithHTTPClient(nil), WithRequestTimeout(0), WithRequestsPerMinute(61), WithRequestsPerMinute(0),
-			WithHostLimiter(nil), WithObserver(nil), WithPageSize(0), WithMaxAttempts(0),
+			WithObserver(nil), WithPageSize(0), WithMaxAttempts(0),
 			WithPollBackoff(Backoff{}), WithRetryBackoff(Backoff{Initial: time.Second, Multiplier: 2, Max: time.Second, Jitter: 2})},
 			[]string{"WithHTTPClient", "WithRequestTimeout", "WithRequestsPerMinute: must be within [1, 60], got 61",
-				"got 0", "WithHostLimiter", "WithObserver", "WithPageSize", "WithMaxAttempts", "WithPollBackoff: initial wait must be positive",
+				"got 0", "WithObserver", "WithPageSize", "WithMaxAttempts", "WithPollBackoff: initial wait must be positive",
 				"WithRetryBackoff: jitter must be within"}},
 	}
 	for _, tt := range tests {
@@ -243,23 +242,6 @@ func TestLimiterWaitRespectsDeadline(t *testing.T) {
 		// gets through in about 2 s.
 		if err := c.wait(t.Context(), testBot); err != nil || time.Since(start) > 2100*time.Millisecond {
 			t.Fatalf("wait = %v after %s", err, time.Since(start))
-		}
-	})
-}
-
-func TestHostLimiterShared(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		host := rate.NewLimiter(rate.Every(10*time.Second), 1)
-		c := newTestClient(t, http.NotFoundHandler(), WithHostLimiter(host))
-		start := time.Now()
-		for _, bot := range []string{"st-a", "st-b", "st-c"} {
-			if err := c.wait(t.Context(), bot); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if got := time.Since(start); got != 20*time.Second {
-			t.Errorf("three bots through a 1/10s host limiter took %s, want 20s", got)
 		}
 	})
 }

@@ -48,8 +48,7 @@
 // other 401 answers are final.
 //
 // Each bot has a limiter, shared by every call made for it, that keeps both
-// of Kore.ai's caps (60 requests per minute and 1,800 per hour); an optional
-// host limiter bounds the whole client.
+// of Kore.ai's caps (60 requests per minute and 1,800 per hour).
 //
 // Each page of a report is a job of its own, so the data may move between
 // pages. RunContainmentReport checks that the pages of one pass add up (the

@@ -66,10 +66,10 @@ func (e *errBudget) Error() string {
 
 func (e *errBudget) Unwrap() error { return context.DeadlineExceeded }
 
-// wait blocks until the bot's limiter (and the host limiter, if any) lets a
-// request through, or ctx is done. Tokens are reserved on every limiter at
-// once and the wait is the longest delay, so no limiter hands out a token
-// that is then held while another one waits.
+// wait blocks until the bot's limiter lets a request through, or ctx is
+// done. A token is reserved on both buckets at once and the wait is the
+// longer delay, so neither bucket hands out a token that is then held while
+// the other one waits.
 func (c *Client) wait(ctx context.Context, botID string) error {
 	l := c.limiter(botID)
 	l.mu.Lock()
@@ -85,33 +85,19 @@ func (c *Client) wait(ctx context.Context, botID string) error {
 	}
 
 	now := time.Now()
-	rs := [3]*rate.Reservation{l.minute.ReserveN(now, 1), l.hour.ReserveN(now, 1)}
-	n := 2
-	if c.hostLimiter != nil {
-		rs[2] = c.hostLimiter.ReserveN(now, 1)
-		n = 3
-	}
+	rs := [...]*rate.Reservation{l.minute.ReserveN(now, 1), l.hour.ReserveN(now, 1)}
 	var delay time.Duration
-	ok := true
-	for _, r := range rs[:n] {
-		if !r.OK() { // only a host limiter with burst 0 does this
-			ok = false
-			continue
-		}
-		delay = max(delay, r.DelayFrom(now))
-	}
-	cancel := func() {
-		t := time.Now()
-		for _, r := range rs[:n] {
-			r.CancelAt(t)
-		}
-	}
-	if !ok {
-		cancel()
-		return fmt.Errorf("kore: bot %s: the host limiter lets no request through (burst 0)", botID)
+	for _, r := range rs {
+		delay = max(delay, r.DelayFrom(now)) // burst ≥ 1: every reservation is OK
 	}
 	if delay == 0 {
 		return nil
+	}
+	cancel := func() {
+		t := time.Now()
+		for _, r := range rs {
+			r.CancelAt(t)
+		}
 	}
 	if err := c.budgetFits(ctx, botID, delay); err != nil {
 		cancel()

@@ -24,7 +24,7 @@ var simBot = koretest.Bot{
 
 func newSim(t testing.TB, bot koretest.Bot, simOpts []koretest.Option, opts ...kore.Option) (*koretest.Server, *kore.Client) {
 	t.Helper()
-	sim := koretest.NewHandler(simOpts...)
+	sim := koretest.NewInMemory(simOpts...)
 	t.Cleanup(sim.Close)
 	sim.AddBot(bot)
 	base := []kore.Option{

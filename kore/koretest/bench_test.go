@@ -91,7 +91,7 @@ func BenchmarkFirstReport(b *testing.B) {
 func TestSynctestJob(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		s := NewHandler()
+		s := NewInMemory()
 		defer s.Close()
 		bot := testBot()
 		s.AddBot(bot)

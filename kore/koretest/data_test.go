@@ -197,7 +197,7 @@ func TestDeterminism(t *testing.T) {
 
 	// Bots without a Seed derive one from the server seed and their id.
 	names := func(seed int64, id string) string {
-		s := NewHandler(WithSeed(seed))
+		s := NewInMemory(WithSeed(seed))
 		defer s.Close()
 		s.AddBot(Bot{ID: id})
 		var n []string
@@ -214,7 +214,7 @@ func TestDeterminism(t *testing.T) {
 	}
 	counts := map[int]bool{}
 	for i := range 20 {
-		s := NewHandler(WithSeed(int64(i)))
+		s := NewInMemory(WithSeed(int64(i)))
 		s.AddBot(Bot{ID: "st-x"})
 		n := len(s.Tasks("st-x"))
 		if n < 20 || n > 60 {
@@ -226,7 +226,7 @@ func TestDeterminism(t *testing.T) {
 	if len(counts) < 5 {
 		t.Errorf("task counts barely vary: %v", counts)
 	}
-	s := NewHandler()
+	s := NewInMemory()
 	s.AddBot(Bot{ID: "st-max", Tasks: 60})
 	if n := len(s.Tasks("st-max")); n != 60 {
 		t.Errorf("Tasks: 60 gave %d", n)

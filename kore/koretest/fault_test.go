@@ -224,7 +224,7 @@ func TestFaultJobs(t *testing.T) {
 func TestFaultLatencyAndHang(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		s := NewHandler(WithJobDuration(3 * time.Second))
+		s := NewInMemory(WithJobDuration(3 * time.Second))
 		defer s.Close()
 		bot := testBot()
 		s.AddBot(bot)

@@ -41,7 +41,7 @@ type harness struct {
 func newHarness(t testing.TB, opts ...Option) *harness {
 	t.Helper()
 	clock := NewManualClock(t0)
-	s := NewHandler(append([]Option{WithClock(clock)}, opts...)...)
+	s := NewInMemory(append([]Option{WithClock(clock)}, opts...)...)
 	t.Cleanup(s.Close)
 	h := &harness{t: t, s: s, clock: clock, bot: testBot(), hc: s.Client()}
 	s.AddBot(h.bot)

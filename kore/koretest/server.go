@@ -165,7 +165,7 @@ func WithSeed(seed int64) Option { return func(s *Server) { s.seed = seed } }
 // use.
 type Server struct {
 	// URL is the base URL: the listener's for NewServer, a placeholder
-	// that Client understands for NewHandler.
+	// that Client understands for NewInMemory.
 	URL string
 
 	clock       Clock
@@ -216,8 +216,9 @@ func (bs *botState) getData() *botData {
 // transport ignores scheme and host.
 const handlerURL = "https://koretest.invalid"
 
-// NewHandler returns a Server that is not listening: use Handler or Client.
-func NewHandler(opts ...Option) *Server {
+// NewInMemory returns a Server that is not listening: use its Handler or
+// Client, which call the handler directly with no network.
+func NewInMemory(opts ...Option) *Server {
 	s := &Server{
 		URL:         handlerURL,
 		clock:       realClock{},
@@ -244,7 +245,7 @@ func NewHandler(opts ...Option) *Server {
 // NewServer returns a Server listening on a loopback address (plain HTTP) at
 // s.URL. Close it when done.
 func NewServer(opts ...Option) *Server {
-	s := NewHandler(opts...)
+	s := NewInMemory(opts...)
 	s.ts = httptest.NewServer(s.handler)
 	s.URL = s.ts.URL
 	return s
