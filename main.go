@@ -134,6 +134,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	logger, slogger := newLogger(stderr, f.logFormat, f.logLevel)
+	if err := collector.CheckTelemetryPath(f.metricsPath); err != nil {
+		level.Error(logger).Log("msg", "invalid --web.telemetry-path", "err", err)
+		return 1
+	}
 
 	load := func() (*collector.Config, error) { return collector.Load(f.configFile) }
 	if f.demo {
@@ -340,22 +344,21 @@ func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *c
 			fmt.Fprintln(w, "Reloaded.")
 		}
 	})
-	if f.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        exporterName,
-			Description: "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: f.metricsPath, Text: "Metrics"},
-				{Address: "/status", Text: "Report job status"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err != nil {
-			return nil, err
-		}
-		mux.Handle("/", landing)
+	// collector.CheckTelemetryPath keeps the telemetry path off "/".
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        exporterName,
+		Description: "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: f.metricsPath, Text: "Metrics"},
+			{Address: "/status", Text: "Report job status"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
+	mux.Handle("/", landing)
 	return mux, nil
 }

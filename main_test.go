@@ -536,3 +536,33 @@ func TestWebConfigBasicAuth(t *testing.T) {
 		t.Error("logs show the basic-auth password")
 	}
 }
+
+// TestBadTelemetryPathIsRejected: a telemetry path that clashes with another
+// endpoint, or is not a clean absolute path, stops the exporter at start
+// with an error naming the problem (exit 1), never a panic.
+func TestBadTelemetryPathIsRejected(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"/status", "clashes"},
+		{"/", "clashes"},
+		{"/-/healthy", "clashes"},
+		{"/-/ready", "clashes"},
+		{"/-/reload", "clashes"},
+		{"metrics", "must start with"},
+		{"/metrics/", "not a clean path"},
+		{"/a//metrics", "not a clean path"},
+		{"/x/../metrics", "not a clean path"},
+		{"/metrics/{x}", "not allowed"},
+		{"/metrics x", "not allowed"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			var out, logs syncBuffer
+			code := run(t.Context(), []string{"--demo", "--web.telemetry-path=" + tc.path, "--web.listen-address=" + freeAddr(t)}, &out, &logs)
+			if code != 1 {
+				t.Errorf("exit %d, want 1; logs:\n%s", code, logs.String())
+			}
+			if !strings.Contains(logs.String(), "telemetry path") || !strings.Contains(logs.String(), tc.want) {
+				t.Errorf("logs do not say %q about the telemetry path:\n%s", tc.want, logs.String())
+			}
+		})
+	}
+}

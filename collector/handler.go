@@ -7,7 +7,10 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +44,31 @@ type HandlerOpts struct {
 	// serves pre-encoded. The self Gatherer must not gather those families
 	// too; the registry of NewRegistry or NewMetrics does not.
 	Metrics *Metrics
+}
+
+// ReservedPaths are the paths the exporter serves besides the telemetry
+// path; the telemetry path may be none of them.
+var ReservedPaths = []string{"/", "/-/healthy", "/-/ready", "/-/reload", "/status"}
+
+// CheckTelemetryPath reports why p cannot be the path of /metrics: it must
+// start with "/", be clean (no "//", ".", ".." or trailing "/"), hold only
+// letters, digits and "/-._~", and differ from every ReservedPaths entry.
+func CheckTelemetryPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("telemetry path %q: must start with \"/\"", p)
+	}
+	for _, c := range p {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("/-._~", c)) {
+			return fmt.Errorf("telemetry path %q: character %q not allowed (letters, digits and /-._~ only)", p, c)
+		}
+	}
+	if clean := path.Clean(p); clean != p {
+		return fmt.Errorf("telemetry path %q: not a clean path (did you mean %q?)", p, clean)
+	}
+	if slices.Contains(ReservedPaths, p) {
+		return fmt.Errorf("telemetry path %q: clashes with the exporter's own endpoint %s", p, p)
+	}
+	return nil
 }
 
 // ErrorLogger receives the handler's errors; *slog.Logger implements it.

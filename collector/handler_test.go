@@ -443,3 +443,20 @@ func TestHandlerAllocsIndependentOfSeries(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckTelemetryPath(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"/metrics", "/kore/metrics", "/metrics.txt", "/-/metrics", "/status2", "/a_b~c"} {
+		if err := CheckTelemetryPath(p); err != nil {
+			t.Errorf("CheckTelemetryPath(%q) = %v, want nil", p, err)
+		}
+	}
+	for _, p := range append([]string{"", "metrics", "./metrics", "/metrics/", "//metrics", "/a/./b", "/a/../metrics",
+		"/metrics?x=1", "/metrics#x", "/{name}", "GET /metrics", "/métriques", "/metrics\n"}, ReservedPaths...) {
+		if err := CheckTelemetryPath(p); err == nil {
+			t.Errorf("CheckTelemetryPath(%q) = nil, want an error", p)
+		} else if !strings.Contains(err.Error(), "telemetry path") {
+			t.Errorf("CheckTelemetryPath(%q) = %q, want it to name the telemetry path", p, err)
+		}
+	}
+}
