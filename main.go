@@ -67,6 +67,7 @@ type flags struct {
 	demo         bool
 	demoSurge    bool
 	maxRequests  int
+	writeTimeout time.Duration
 	shardIndex   int
 	shardCount   int
 	toolkitFlags *web.FlagConfig
@@ -83,6 +84,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("config.check", "Validate the configuration, print the plan (bots, windows, estimated Kore.ai requests per hour against the per-bot budget), then exit.").BoolVar(&f.configCheck)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
+	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
 	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them.").Default("1").IntVar(&f.shardCount)
 	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots whose hash of bot_id modulo shard.count is this index.").Default("0").IntVar(&f.shardIndex)
 	app.Flag("web.enable-lifecycle", "Enable reload via HTTP POST to /-/reload.").BoolVar(&f.lifecycle)
@@ -136,6 +138,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger, slogger := newLogger(stderr, f.logFormat, f.logLevel)
 	if err := collector.CheckTelemetryPath(f.metricsPath); err != nil {
 		level.Error(logger).Log("msg", "invalid --web.telemetry-path", "err", err)
+		return 1
+	}
+	if f.writeTimeout < 0 {
+		level.Error(logger).Log("msg", "invalid --web.write-timeout", "err", fmt.Errorf("write timeout %v: must not be negative", f.writeTimeout))
 		return 1
 	}
 
@@ -319,7 +325,9 @@ func (r *reloader) stop() {
 // newMux wires the HTTP endpoints.
 func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *collector.Scheduler, rl *reloader, logger *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, Metrics: rl.metrics}))
+	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{
+		ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, WriteTimeout: f.writeTimeout, Metrics: rl.metrics,
+	}))
 	mux.Handle("/status", collector.StatusHandler(sched, nil))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {

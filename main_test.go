@@ -566,3 +566,22 @@ func TestBadTelemetryPathIsRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestBadFlagsAreRejected: flag values that cannot work stop the exporter
+// at start with an error naming the flag (exit 1).
+func TestBadFlagsAreRejected(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--demo", "--web.write-timeout=-1s"}, "--web.write-timeout"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, logs syncBuffer
+			code := run(t.Context(), append(tc.args, "--web.listen-address="+freeAddr(t)), &out, &logs)
+			if code != 1 || !strings.Contains(logs.String(), tc.want) {
+				t.Errorf("exit %d, want 1 with an error naming %s; logs:\n%s", code, tc.want, logs.String())
+			}
+		})
+	}
+}

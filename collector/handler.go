@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -39,6 +40,11 @@ type HandlerOpts struct {
 	// self-metrics of Metrics likewise. Its cost grows with the series; it
 	// exists for tests and to rule out the pre-encoder when debugging.
 	DisablePreEncoding bool
+	// WriteTimeout bounds the time to write one response, so a client
+	// that stops reading is cut off (its connection closed) and frees its
+	// in-flight slot. Zero sizes it from the body as sent:
+	// WriteTimeoutFor(length). Negative means no deadline.
+	WriteTimeout time.Duration
 	// Metrics, if set, are the self-metrics whose per-job families
 	// (kore_exporter_report_*{bot,window} but the progress) the handler
 	// serves pre-encoded. The self Gatherer must not gather those families
@@ -85,6 +91,20 @@ var acceptedFormats = []expfmt.Format{
 	expfmt.FmtOpenMetrics_1_0_0,
 	expfmt.FmtOpenMetrics_0_0_1,
 	expfmt.FmtText,
+}
+
+// Write deadline sizing: writeTimeoutBase plus the time the body takes at
+// minWriteThroughput (8 Mbit/s, far slower than any useful scrape: a
+// Prometheus scrape times out after its scrape interval at most).
+const (
+	writeTimeoutBase   = 10 * time.Second
+	minWriteThroughput = 1 << 20 // bytes per second
+)
+
+// WriteTimeoutFor returns the default write deadline of a response of
+// length bytes: 10 s plus one second per MiB.
+func WriteTimeoutFor(length int64) time.Duration {
+	return writeTimeoutBase + time.Duration(float64(max(length, 0))/minWriteThroughput*float64(time.Second))
 }
 
 // maxPooledBuffer bounds the buffers kept for reuse between scrapes.
@@ -223,6 +243,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)
 		return
+	}
+
+	// A client that stops reading is cut off at the deadline: the write
+	// fails, the handler returns and frees its slot, and the server
+	// closes the connection. net/http lifts the deadline once the
+	// response is done, so a keep-alive connection's next request starts
+	// afresh. An error means w takes no deadlines (a test recorder).
+	if d := h.opts.WriteTimeout; d >= 0 {
+		if d == 0 {
+			d = WriteTimeoutFor(length)
+		}
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 	}
 
 	pw := h.writers.Get().(*pieceWriter)

@@ -1,11 +1,13 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -457,6 +459,156 @@ func TestCheckTelemetryPath(t *testing.T) {
 			t.Errorf("CheckTelemetryPath(%q) = nil, want an error", p)
 		} else if !strings.Contains(err.Error(), "telemetry path") {
 			t.Errorf("CheckTelemetryPath(%q) = %q, want it to name the telemetry path", p, err)
+		}
+	}
+}
+
+// TestHandlerStuckReadersAreCutOff: 40 clients that ask for /metrics and
+// never read hold every slot of the default --web.max-requests only until
+// their write deadline: then their connections are closed, and a real
+// scrape gets the whole answer while they are still connected.
+func TestHandlerStuckReadersAreCutOff(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const stuck = 40          // the default of --web.max-requests
+	s := bigStore(t, 64, 100) // about 16 MB of plain text: more than socket buffers hold
+	var log errLog
+	srv := httptest.NewServer(NewHandler(s, nil, HandlerOpts{MaxRequestsInFlight: stuck, WriteTimeout: time.Second, ErrorLog: &log}))
+	defer srv.Close()
+
+	conns := make([]net.Conn, stuck)
+	for i := range conns {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A fixed receive buffer: the kernel would otherwise grow it to
+		// take in the whole body.
+		if err := c.(*net.TCPConn).SetReadBuffer(256 << 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	// Every stuck reader holds a slot once its answer has begun: read the
+	// header (and what one bufio.Reader takes in), then stop reading.
+	stuckResps := make([]*http.Response, stuck)
+	for i, c := range conns {
+		if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("stuck reader %d: %v", i, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("stuck reader %d: HTTP %d, want 200 (it should hold a slot)", i, resp.StatusCode)
+		}
+		stuckResps[i] = resp
+	}
+
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", "identity") // the whole plain body, as the stuck readers asked
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("real scrape: %v", err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			if int64(len(body)) != resp.ContentLength || len(body) < 8<<20 {
+				t.Fatalf("real scrape: %d bytes, Content-Length %d", len(body), resp.ContentLength)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("real scrape still HTTP %d after 30s with %d stuck readers connected: %s", resp.StatusCode, stuck, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Each stuck reader got part of the body, then its connection closed.
+	for i, c := range conns {
+		if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		resp := stuckResps[i]
+		n, err := io.Copy(io.Discard, resp.Body)
+		var ne net.Error
+		switch {
+		case err == nil:
+			t.Errorf("stuck reader %d: got the whole body (%d bytes), want it cut off", i, n)
+		case errors.As(err, &ne) && ne.Timeout():
+			t.Errorf("stuck reader %d: connection still open after %d of %d bytes", i, n, resp.ContentLength)
+		}
+	}
+	if log.count() == 0 {
+		t.Error("cut-off writes were not logged")
+	}
+}
+
+// TestHandlerWriteDeadlineLifted: the deadline of one response does not
+// outlive it: the next request on the same keep-alive connection, after
+// that deadline has passed, is answered.
+func TestHandlerWriteDeadlineLifted(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	srv := httptest.NewServer(NewHandler(trickyStore(t), nil, HandlerOpts{WriteTimeout: 200 * time.Millisecond}))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(400 * time.Millisecond) // past the first response's deadline
+		}
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d on one connection: %v", i, err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || n != resp.ContentLength {
+			t.Fatalf("request %d on one connection: HTTP %d, %d of %d bytes, %v", i, resp.StatusCode, n, resp.ContentLength, err)
+		}
+	}
+}
+
+func TestWriteTimeoutFor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		length int64
+		want   time.Duration
+	}{
+		{0, 10 * time.Second},
+		{-1, 10 * time.Second},
+		{1 << 20, 11 * time.Second},
+		{12 << 20, 22 * time.Second},
+		{62 << 20, 72 * time.Second},
+	} {
+		if got := WriteTimeoutFor(tc.length); got != tc.want {
+			t.Errorf("WriteTimeoutFor(%d) = %v, want %v", tc.length, got, tc.want)
 		}
 	}
 }
