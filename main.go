@@ -68,6 +68,7 @@ type flags struct {
 	demoSurge    bool
 	maxRequests  int
 	writeTimeout time.Duration
+	idleTimeout  time.Duration
 	shardIndex   int
 	shardCount   int
 	toolkitFlags *web.FlagConfig
@@ -85,6 +86,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
 	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
+	app.Flag("web.idle-timeout", "Close a keep-alive connection that has waited this long for its next request.").Default(collector.DefaultIdleTimeout.String()).DurationVar(&f.idleTimeout)
 	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them.").Default("1").IntVar(&f.shardCount)
 	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots whose hash of bot_id modulo shard.count is this index.").Default("0").IntVar(&f.shardIndex)
 	app.Flag("web.enable-lifecycle", "Enable reload via HTTP POST to /-/reload.").BoolVar(&f.lifecycle)
@@ -138,6 +140,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger, slogger := newLogger(stderr, f.logFormat, f.logLevel)
 	if err := collector.CheckTelemetryPath(f.metricsPath); err != nil {
 		level.Error(logger).Log("msg", "invalid --web.telemetry-path", "err", err)
+		return 1
+	}
+	if f.idleTimeout <= 0 {
+		level.Error(logger).Log("msg", "invalid --web.idle-timeout", "err", fmt.Errorf("idle timeout %v: must be positive", f.idleTimeout))
 		return 1
 	}
 	if f.writeTimeout < 0 {
@@ -212,7 +218,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := collector.NewServer(mux, collector.ServerOpts{IdleTimeout: f.idleTimeout})
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- web.ListenAndServe(srv, f.toolkitFlags, slogger) }()
 	for {

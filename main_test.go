@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -575,6 +577,8 @@ func TestBadFlagsAreRejected(t *testing.T) {
 		want string
 	}{
 		{[]string{"--demo", "--web.write-timeout=-1s"}, "--web.write-timeout"},
+		{[]string{"--demo", "--web.idle-timeout=0s"}, "--web.idle-timeout"},
+		{[]string{"--demo", "--web.idle-timeout=-1m"}, "--web.idle-timeout"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, logs syncBuffer
@@ -583,5 +587,45 @@ func TestBadFlagsAreRejected(t *testing.T) {
 				t.Errorf("exit %d, want 1 with an error naming %s; logs:\n%s", code, tc.want, logs.String())
 			}
 		})
+	}
+}
+
+// TestIdleConnectionsAreClosed: --web.idle-timeout reaches the server: a
+// keep-alive connection left idle is closed.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	e := startExporter(t, "--demo", "--web.idle-timeout=200ms")
+	var c net.Conn
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		if c, err = net.Dial("tcp", strings.TrimPrefix(e.base, "http://")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exporter not listening: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("/-/healthy: HTTP %d, close %v; want 200 on a keep-alive connection", resp.StatusCode, resp.Close)
+	}
+	_, err = io.Copy(io.Discard, br)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("idle connection still open after 30s")
 	}
 }

@@ -511,3 +511,40 @@ func isTokenChar(c byte) bool {
 	}
 	return true
 }
+
+// Default server timeouts (ServerOpts).
+const (
+	// DefaultIdleTimeout closes a keep-alive connection idle this long:
+	// longer than the 1-2 minute scrape interval the README advises, so
+	// scrapes reuse their connection.
+	DefaultIdleTimeout = 3 * time.Minute
+	// DefaultReadHeaderTimeout bounds the time to send a request's header.
+	DefaultReadHeaderTimeout = 10 * time.Second
+)
+
+// ServerOpts are the timeouts of NewServer; zero fields take the defaults.
+type ServerOpts struct {
+	// IdleTimeout closes a keep-alive connection that has waited this
+	// long for its next request. Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// ReadHeaderTimeout closes a connection whose request header has not
+	// arrived in full this long after the connection (or, on a keep-alive
+	// connection, the first byte of the request). Default
+	// DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
+}
+
+// NewServer returns the exporter's HTTP server for h: idle keep-alive
+// connections and slow request headers are cut off, so clients cannot
+// hold connections, goroutines and file descriptors for ever. There is no
+// server-wide write timeout: the /metrics handler sets its own, sized from
+// its answer (HandlerOpts.WriteTimeout).
+func NewServer(h http.Handler, opts ServerOpts) *http.Server {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	return &http.Server{Handler: h, IdleTimeout: opts.IdleTimeout, ReadHeaderTimeout: opts.ReadHeaderTimeout}
+}

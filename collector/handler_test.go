@@ -612,3 +612,66 @@ func TestWriteTimeoutFor(t *testing.T) {
 		}
 	}
 }
+
+// TestServerClosesIdleAndSlowConnections: a keep-alive connection left idle
+// and a connection whose request header never ends are both closed by the
+// server.
+func TestServerClosesIdleAndSlowConnections(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	h := NewHandler(trickyStore(t), nil, HandlerOpts{})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = NewServer(h, ServerOpts{IdleTimeout: 200 * time.Millisecond, ReadHeaderTimeout: 200 * time.Millisecond})
+	srv.Start()
+	defer srv.Close()
+
+	for _, tc := range []struct {
+		name string
+		send string
+		full bool // send is a whole request, answered before the wait
+	}{
+		{"idle keep-alive", "GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n", true},
+		{"slow header", "GET /metrics HTTP/1.1\r\nHost: exp", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(c, tc.send); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			if tc.full {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || resp.Close {
+					t.Fatalf("first request: HTTP %d, close %v, %v; want 200 on a keep-alive connection", resp.StatusCode, resp.Close, err)
+				}
+			}
+			// Now wait: the server must close the connection (a slow
+			// header may first get a 408 answer).
+			_, err = io.Copy(io.Discard, br)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("connection still open after 30s")
+			}
+		})
+	}
+}
+
+func TestNewServerDefaults(t *testing.T) {
+	t.Parallel()
+	srv := NewServer(http.NotFoundHandler(), ServerOpts{})
+	if srv.IdleTimeout != DefaultIdleTimeout || srv.ReadHeaderTimeout != DefaultReadHeaderTimeout || srv.WriteTimeout != 0 {
+		t.Errorf("NewServer: idle %v, read header %v, write %v; want %v, %v, 0",
+			srv.IdleTimeout, srv.ReadHeaderTimeout, srv.WriteTimeout, DefaultIdleTimeout, DefaultReadHeaderTimeout)
+	}
+}
