@@ -334,7 +334,7 @@ func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *c
 	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{
 		ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, WriteTimeout: f.writeTimeout, Metrics: rl.metrics,
 	}))
-	mux.Handle("/status", collector.StatusHandler(sched, nil))
+	mux.Handle("/status", collector.StatusHandler(sched, f.metricsPath, nil))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !sched.Ready() {
@@ -363,6 +363,7 @@ func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *c
 		Name:        exporterName,
 		Description: "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report",
 		Version:     version.Info(),
+		Profiling:   "false", // no pprof handlers are served
 		Links: []web.LandingLinks{
 			{Address: f.metricsPath, Text: "Metrics"},
 			{Address: "/status", Text: "Report job status"},

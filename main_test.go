@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -627,5 +630,42 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("idle connection still open after 30s")
+	}
+}
+
+// TestNoDeadLinks: every local link of the landing page and the status page
+// answers (no 404), with a telemetry path other than the default, and the
+// status page links that path.
+func TestNoDeadLinks(t *testing.T) {
+	e := startExporter(t, "--demo", "--web.telemetry-path=/kore/metrics")
+	e.waitReady(30 * time.Second)
+	href := regexp.MustCompile(`href="([^"]*)"`)
+	for _, page := range []string{"/", "/status"} {
+		code, body := e.get(page)
+		if code != http.StatusOK {
+			t.Fatalf("%s: HTTP %d", page, code)
+		}
+		links := href.FindAllStringSubmatch(body, -1)
+		if len(links) == 0 {
+			t.Fatalf("%s has no links", page)
+		}
+		seen := map[string]bool{}
+		for _, m := range links {
+			u, err := url.Parse(html.UnescapeString(m[1]))
+			if err != nil {
+				t.Fatalf("%s: link %q: %v", page, m[1], err)
+			}
+			if u.IsAbs() {
+				continue // the exporter-toolkit's external links
+			}
+			target := (&url.URL{Path: page}).ResolveReference(u)
+			seen[target.Path] = true
+			if code, _ := e.get(target.RequestURI()); code == http.StatusNotFound {
+				t.Errorf("%s links %s (resolved %s): HTTP 404", page, m[1], target.RequestURI())
+			}
+		}
+		if !seen["/kore/metrics"] {
+			t.Errorf("%s does not link the telemetry path /kore/metrics; links: %v", page, links)
+		}
 	}
 }
