@@ -105,6 +105,23 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	return &f, code, exited
 }
 
+// check reports the first flag value that cannot work.
+func (f *flags) check() error {
+	if err := collector.CheckTelemetryPath(f.metricsPath); err != nil {
+		return fmt.Errorf("--web.telemetry-path: %w", err)
+	}
+	if f.idleTimeout <= 0 {
+		return fmt.Errorf("--web.idle-timeout %v: must be positive", f.idleTimeout)
+	}
+	if f.writeTimeout < 0 {
+		return fmt.Errorf("--web.write-timeout %v: must not be negative", f.writeTimeout)
+	}
+	if f.demoSurge && !f.demo {
+		return errors.New("--demo.drop-off-surge needs --demo")
+	}
+	return nil
+}
+
 func newLogger(w io.Writer, format, lvl string) (log.Logger, *slog.Logger) {
 	var logger log.Logger
 	if format == "json" {
@@ -125,11 +142,32 @@ func newLogger(w io.Writer, format, lvl string) (log.Logger, *slog.Logger) {
 		opt = level.AllowInfo()
 	}
 	logger = level.NewFilter(logger, opt)
-	// One logger: the exporter-toolkit's slog output goes through go-kit.
-	// The slog handler adds its own time and caller; the go-kit logger adds
-	// ts and caller after the level filter, so the caller is the log call.
-	slogger := slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), slogger
+	// One logger: the exporter-toolkit's slog output goes through go-kit,
+	// and every line has one timestamp, ts (UTC, RFC 3339 with
+	// milliseconds), from go-kit. The slog handler would add the record's
+	// time as "time": noTimeHandler drops it. The slog handler adds the
+	// caller from the record; for go-kit lines DefaultCaller is the log
+	// call, as it comes after the level filter.
+	ts := log.With(logger, "ts", log.DefaultTimestampUTC)
+	slogger := slog.New(noTimeHandler{sloggokit.NewGoKitHandler(ts, slogLevel)})
+	return log.With(ts, "caller", log.DefaultCaller), slogger
+}
+
+// noTimeHandler passes records on without their time, so that the go-kit
+// logger's ts is the only timestamp of a line.
+type noTimeHandler struct{ slog.Handler }
+
+func (h noTimeHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = time.Time{}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h noTimeHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return noTimeHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h noTimeHandler) WithGroup(name string) slog.Handler {
+	return noTimeHandler{h.Handler.WithGroup(name)}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -138,21 +176,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	logger, slogger := newLogger(stderr, f.logFormat, f.logLevel)
-	if err := collector.CheckTelemetryPath(f.metricsPath); err != nil {
-		level.Error(logger).Log("msg", "invalid --web.telemetry-path", "err", err)
-		return 1
-	}
-	if f.idleTimeout <= 0 {
-		level.Error(logger).Log("msg", "invalid --web.idle-timeout", "err", fmt.Errorf("idle timeout %v: must be positive", f.idleTimeout))
-		return 1
-	}
-	if f.writeTimeout < 0 {
-		level.Error(logger).Log("msg", "invalid --web.write-timeout", "err", fmt.Errorf("write timeout %v: must not be negative", f.writeTimeout))
+	if err := f.check(); err != nil {
+		level.Error(logger).Log("msg", "invalid flags", "err", err)
 		return 1
 	}
 
 	load := func() (*collector.Config, error) { return collector.Load(f.configFile) }
+	cfgLogger := log.With(logger, "file", f.configFile) // names the configuration's source
 	if f.demo {
+		cfgLogger = log.With(logger, "config", "demo configuration (--demo ignores --config.file)")
 		sim, demoLoad, err := startDemo(logger, f.demoSurge)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
@@ -171,7 +203,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	cfg, err := loadConfig()
 	if err != nil {
-		level.Error(logger).Log("msg", "invalid configuration", "file", f.configFile, "err", err)
+		level.Error(cfgLogger).Log("msg", "invalid configuration", "err", err)
 		return 1
 	}
 	if f.configCheck {

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log/level"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -537,6 +538,24 @@ func TestWebConfigBasicAuth(t *testing.T) {
 			t.Error("a response shows the basic-auth password")
 		}
 	}
+	// As the README says: /-/healthy needs credentials too (a liveness
+	// probe must send them, or probe the TCP port).
+	if code, _ := e.get("/-/healthy"); code != http.StatusUnauthorized {
+		t.Errorf("/-/healthy without credentials: HTTP %d, want 401", code)
+	}
+	req, err := http.NewRequest(http.MethodGet, e.base+"/-/healthy", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("prometheus", password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/-/healthy with credentials: HTTP %d, want 200", resp.StatusCode)
+	}
 	if strings.Contains(e.logs.String(), password) {
 		t.Error("logs show the basic-auth password")
 	}
@@ -582,6 +601,7 @@ func TestBadFlagsAreRejected(t *testing.T) {
 		{[]string{"--demo", "--web.write-timeout=-1s"}, "--web.write-timeout"},
 		{[]string{"--demo", "--web.idle-timeout=0s"}, "--web.idle-timeout"},
 		{[]string{"--demo", "--web.idle-timeout=-1m"}, "--web.idle-timeout"},
+		{[]string{"--demo.drop-off-surge"}, "--demo.drop-off-surge needs --demo"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, logs syncBuffer
@@ -667,5 +687,68 @@ func TestNoDeadLinks(t *testing.T) {
 		if !seen["/kore/metrics"] {
 			t.Errorf("%s does not link the telemetry path /kore/metrics; links: %v", page, links)
 		}
+	}
+}
+
+// TestDemoShardErrorNamesDemoConfiguration: --demo ignores --config.file,
+// so a configuration error in demo mode names the demo configuration, not
+// the default file name.
+func TestDemoShardErrorNamesDemoConfiguration(t *testing.T) {
+	var out, logs syncBuffer
+	code := run(t.Context(), []string{"--demo", "--shard.count=2", "--shard.index=5", "--web.listen-address=" + freeAddr(t)}, &out, &logs)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(logs.String(), "demo configuration") || strings.Contains(logs.String(), "kore_exporter.yml") {
+		t.Errorf("want the error to name the demo configuration, not kore_exporter.yml:\n%s", logs.String())
+	}
+}
+
+// TestLogLinesHaveOneTimestamp: lines of the go-kit logger and of the slog
+// bridge (the exporter-toolkit's logger) carry one timestamp, under one key
+// (ts) and in one format, in logfmt and in JSON.
+func TestLogLinesHaveOneTimestamp(t *testing.T) {
+	for _, format := range []string{"logfmt", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var buf syncBuffer
+			logger, slogger := newLogger(&buf, format, "info")
+			level.Info(logger).Log("msg", "from go-kit")
+			slogger.Info("from slog", "k", "v")
+			slogger.With("scope", "s").WithGroup("g").Info("from slog, scoped", "k", "v")
+			lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+			if len(lines) != 3 {
+				t.Fatalf("%d lines, want 3:\n%s", len(lines), buf.String())
+			}
+			for _, line := range lines {
+				var fields map[string]any
+				if format == "json" {
+					if err := json.Unmarshal([]byte(line), &fields); err != nil {
+						t.Fatalf("%q: %v", line, err)
+					}
+				} else {
+					fields = map[string]any{}
+					for _, kv := range regexp.MustCompile(`(\w+)=("[^"]*"|\S+)`).FindAllStringSubmatch(line, -1) {
+						fields[kv[1]] = strings.Trim(kv[2], `"`)
+					}
+				}
+				if _, ok := fields["time"]; ok {
+					t.Errorf("line has a time key: %s", line)
+				}
+				ts, ok := fields["ts"].(string)
+				if !ok {
+					t.Errorf("line has no ts: %s", line)
+					continue
+				}
+				if c := strings.Count(line, "ts"); c != 1 {
+					t.Errorf("ts appears %d times: %s", c, line)
+				}
+				if at, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasSuffix(ts, "Z") || time.Since(at).Abs() > time.Hour {
+					t.Errorf("ts %q is not a current UTC RFC 3339 time: %v", ts, err)
+				}
+				if c, _ := fields["caller"].(string); !strings.HasPrefix(c, "main_test.go:") {
+					t.Errorf("caller %q, want the log call in main_test.go: %s", c, line)
+				}
+			}
+		})
 	}
 }
