@@ -52,13 +52,14 @@ type HandlerOpts struct {
 	Metrics *Metrics
 }
 
-// ReservedPaths are the paths the exporter serves besides the telemetry
+// reservedPaths are the paths the exporter serves besides the telemetry
 // path; the telemetry path may be none of them.
-var ReservedPaths = []string{"/", "/-/healthy", "/-/ready", "/-/reload", "/status"}
+var reservedPaths = [...]string{"/", "/-/healthy", "/-/ready", "/-/reload", "/status"}
 
 // CheckTelemetryPath reports why p cannot be the path of /metrics: it must
 // start with "/", be clean (no "//", ".", ".." or trailing "/"), hold only
-// letters, digits and "/-._~", and differ from every ReservedPaths entry.
+// letters, digits and "/-._~", and be none of the exporter's other paths:
+// /, /-/healthy, /-/ready, /-/reload, /status.
 func CheckTelemetryPath(p string) error {
 	if !strings.HasPrefix(p, "/") {
 		return fmt.Errorf("telemetry path %q: must start with \"/\"", p)
@@ -71,7 +72,7 @@ func CheckTelemetryPath(p string) error {
 	if clean := path.Clean(p); clean != p {
 		return fmt.Errorf("telemetry path %q: not a clean path (did you mean %q?)", p, clean)
 	}
-	if slices.Contains(ReservedPaths, p) {
+	if slices.Contains(reservedPaths[:], p) {
 		return fmt.Errorf("telemetry path %q: clashes with the exporter's own endpoint %s", p, p)
 	}
 	return nil

@@ -521,7 +521,7 @@ func TestCheckTelemetryPath(t *testing.T) {
 		}
 	}
 	for _, p := range append([]string{"", "metrics", "./metrics", "/metrics/", "//metrics", "/a/./b", "/a/../metrics",
-		"/metrics?x=1", "/metrics#x", "/{name}", "GET /metrics", "/métriques", "/metrics\n"}, ReservedPaths...) {
+		"/metrics?x=1", "/metrics#x", "/{name}", "GET /metrics", "/métriques", "/metrics\n"}, reservedPaths[:]...) {
 		if err := CheckTelemetryPath(p); err == nil {
 			t.Errorf("CheckTelemetryPath(%q) = nil, want an error", p)
 		} else if !strings.Contains(err.Error(), "telemetry path") {
