@@ -67,6 +67,8 @@ type flags struct {
 	demo         bool
 	demoSurge    bool
 	maxRequests  int
+	writeTimeout time.Duration
+	idleTimeout  time.Duration
 	shardIndex   int
 	shardCount   int
 	toolkitFlags *web.FlagConfig
@@ -83,6 +85,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("config.check", "Validate the configuration, print the plan (bots, windows, estimated Kore.ai requests per hour against the per-bot budget), then exit.").BoolVar(&f.configCheck)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
+	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
+	app.Flag("web.idle-timeout", "Close a keep-alive connection that has waited this long for its next request.").Default(collector.DefaultIdleTimeout.String()).DurationVar(&f.idleTimeout)
 	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them.").Default("1").IntVar(&f.shardCount)
 	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots whose hash of bot_id modulo shard.count is this index.").Default("0").IntVar(&f.shardIndex)
 	app.Flag("web.enable-lifecycle", "Enable reload via HTTP POST to /-/reload.").BoolVar(&f.lifecycle)
@@ -99,6 +103,23 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 		return nil, 2, true
 	}
 	return &f, code, exited
+}
+
+// check reports the first flag value that cannot work.
+func (f *flags) check() error {
+	if err := collector.CheckTelemetryPath(f.metricsPath); err != nil {
+		return fmt.Errorf("--web.telemetry-path: %w", err)
+	}
+	if f.idleTimeout <= 0 {
+		return fmt.Errorf("--web.idle-timeout %v: must be positive", f.idleTimeout)
+	}
+	if f.writeTimeout < 0 {
+		return fmt.Errorf("--web.write-timeout %v: must not be negative", f.writeTimeout)
+	}
+	if f.demoSurge && !f.demo {
+		return errors.New("--demo.drop-off-surge needs --demo")
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, format, lvl string) (log.Logger, *slog.Logger) {
@@ -121,11 +142,32 @@ func newLogger(w io.Writer, format, lvl string) (log.Logger, *slog.Logger) {
 		opt = level.AllowInfo()
 	}
 	logger = level.NewFilter(logger, opt)
-	// One logger: the exporter-toolkit's slog output goes through go-kit.
-	// The slog handler adds its own time and caller; the go-kit logger adds
-	// ts and caller after the level filter, so the caller is the log call.
-	slogger := slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), slogger
+	// One logger: the exporter-toolkit's slog output goes through go-kit,
+	// and every line has one timestamp, ts (UTC, RFC 3339 with
+	// milliseconds), from go-kit. The slog handler would add the record's
+	// time as "time": noTimeHandler drops it. The slog handler adds the
+	// caller from the record; for go-kit lines DefaultCaller is the log
+	// call, as it comes after the level filter.
+	ts := log.With(logger, "ts", log.DefaultTimestampUTC)
+	slogger := slog.New(noTimeHandler{sloggokit.NewGoKitHandler(ts, slogLevel)})
+	return log.With(ts, "caller", log.DefaultCaller), slogger
+}
+
+// noTimeHandler passes records on without their time, so that the go-kit
+// logger's ts is the only timestamp of a line.
+type noTimeHandler struct{ slog.Handler }
+
+func (h noTimeHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = time.Time{}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h noTimeHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return noTimeHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h noTimeHandler) WithGroup(name string) slog.Handler {
+	return noTimeHandler{h.Handler.WithGroup(name)}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -134,9 +176,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	logger, slogger := newLogger(stderr, f.logFormat, f.logLevel)
+	if err := f.check(); err != nil {
+		level.Error(logger).Log("msg", "invalid flags", "err", err)
+		return 1
+	}
 
 	load := func() (*collector.Config, error) { return collector.Load(f.configFile) }
+	cfgLogger := log.With(logger, "file", f.configFile) // names the configuration's source
 	if f.demo {
+		cfgLogger = log.With(logger, "config", "demo configuration (--demo ignores --config.file)")
 		sim, demoLoad, err := startDemo(logger, f.demoSurge)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
@@ -155,7 +203,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	cfg, err := loadConfig()
 	if err != nil {
-		level.Error(logger).Log("msg", "invalid configuration", "file", f.configFile, "err", err)
+		level.Error(cfgLogger).Log("msg", "invalid configuration", "err", err)
 		return 1
 	}
 	if f.configCheck {
@@ -202,7 +250,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := collector.NewServer(mux, collector.ServerOpts{IdleTimeout: f.idleTimeout})
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- web.ListenAndServe(srv, f.toolkitFlags, slogger) }()
 	for {
@@ -315,8 +363,10 @@ func (r *reloader) stop() {
 // newMux wires the HTTP endpoints.
 func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *collector.Scheduler, rl *reloader, logger *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, Metrics: rl.metrics}))
-	mux.Handle("/status", collector.StatusHandler(sched, nil))
+	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{
+		ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, WriteTimeout: f.writeTimeout, Metrics: rl.metrics,
+	}))
+	mux.Handle("/status", collector.StatusHandler(sched, f.metricsPath, nil))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !sched.Ready() {
@@ -340,22 +390,22 @@ func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *c
 			fmt.Fprintln(w, "Reloaded.")
 		}
 	})
-	if f.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        exporterName,
-			Description: "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: f.metricsPath, Text: "Metrics"},
-				{Address: "/status", Text: "Report job status"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err != nil {
-			return nil, err
-		}
-		mux.Handle("/", landing)
+	// collector.CheckTelemetryPath keeps the telemetry path off "/".
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        exporterName,
+		Description: "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report",
+		Version:     version.Info(),
+		Profiling:   "false", // no pprof handlers are served
+		Links: []web.LandingLinks{
+			{Address: f.metricsPath, Text: "Metrics"},
+			{Address: "/status", Text: "Report job status"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
+	mux.Handle("/", landing)
 	return mux, nil
 }

@@ -1,21 +1,27 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log/level"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -532,7 +538,217 @@ func TestWebConfigBasicAuth(t *testing.T) {
 			t.Error("a response shows the basic-auth password")
 		}
 	}
+	// As the README says: /-/healthy needs credentials too (a liveness
+	// probe must send them, or probe the TCP port).
+	if code, _ := e.get("/-/healthy"); code != http.StatusUnauthorized {
+		t.Errorf("/-/healthy without credentials: HTTP %d, want 401", code)
+	}
+	req, err := http.NewRequest(http.MethodGet, e.base+"/-/healthy", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("prometheus", password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/-/healthy with credentials: HTTP %d, want 200", resp.StatusCode)
+	}
 	if strings.Contains(e.logs.String(), password) {
 		t.Error("logs show the basic-auth password")
+	}
+}
+
+// TestBadTelemetryPathIsRejected: a telemetry path that clashes with another
+// endpoint, or is not a clean absolute path, stops the exporter at start
+// with an error naming the problem (exit 1), never a panic.
+func TestBadTelemetryPathIsRejected(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"/status", "clashes"},
+		{"/", "clashes"},
+		{"/-/healthy", "clashes"},
+		{"/-/ready", "clashes"},
+		{"/-/reload", "clashes"},
+		{"metrics", "must start with"},
+		{"/metrics/", "not a clean path"},
+		{"/a//metrics", "not a clean path"},
+		{"/x/../metrics", "not a clean path"},
+		{"/metrics/{x}", "not allowed"},
+		{"/metrics x", "not allowed"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			var out, logs syncBuffer
+			code := run(t.Context(), []string{"--demo", "--web.telemetry-path=" + tc.path, "--web.listen-address=" + freeAddr(t)}, &out, &logs)
+			if code != 1 {
+				t.Errorf("exit %d, want 1; logs:\n%s", code, logs.String())
+			}
+			if !strings.Contains(logs.String(), "telemetry path") || !strings.Contains(logs.String(), tc.want) {
+				t.Errorf("logs do not say %q about the telemetry path:\n%s", tc.want, logs.String())
+			}
+		})
+	}
+}
+
+// TestBadFlagsAreRejected: flag values that cannot work stop the exporter
+// at start with an error naming the flag (exit 1).
+func TestBadFlagsAreRejected(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--demo", "--web.write-timeout=-1s"}, "--web.write-timeout"},
+		{[]string{"--demo", "--web.idle-timeout=0s"}, "--web.idle-timeout"},
+		{[]string{"--demo", "--web.idle-timeout=-1m"}, "--web.idle-timeout"},
+		{[]string{"--demo.drop-off-surge"}, "--demo.drop-off-surge needs --demo"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, logs syncBuffer
+			code := run(t.Context(), append(tc.args, "--web.listen-address="+freeAddr(t)), &out, &logs)
+			if code != 1 || !strings.Contains(logs.String(), tc.want) {
+				t.Errorf("exit %d, want 1 with an error naming %s; logs:\n%s", code, tc.want, logs.String())
+			}
+		})
+	}
+}
+
+// TestIdleConnectionsAreClosed: --web.idle-timeout reaches the server: a
+// keep-alive connection left idle is closed.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	e := startExporter(t, "--demo", "--web.idle-timeout=200ms")
+	var c net.Conn
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		if c, err = net.Dial("tcp", strings.TrimPrefix(e.base, "http://")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exporter not listening: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("/-/healthy: HTTP %d, close %v; want 200 on a keep-alive connection", resp.StatusCode, resp.Close)
+	}
+	_, err = io.Copy(io.Discard, br)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("idle connection still open after 30s")
+	}
+}
+
+// TestNoDeadLinks: every local link of the landing page and the status page
+// answers (no 404), with a telemetry path other than the default, and the
+// status page links that path.
+func TestNoDeadLinks(t *testing.T) {
+	e := startExporter(t, "--demo", "--web.telemetry-path=/kore/metrics")
+	e.waitReady(30 * time.Second)
+	href := regexp.MustCompile(`href="([^"]*)"`)
+	for _, page := range []string{"/", "/status"} {
+		code, body := e.get(page)
+		if code != http.StatusOK {
+			t.Fatalf("%s: HTTP %d", page, code)
+		}
+		links := href.FindAllStringSubmatch(body, -1)
+		if len(links) == 0 {
+			t.Fatalf("%s has no links", page)
+		}
+		seen := map[string]bool{}
+		for _, m := range links {
+			u, err := url.Parse(html.UnescapeString(m[1]))
+			if err != nil {
+				t.Fatalf("%s: link %q: %v", page, m[1], err)
+			}
+			if u.IsAbs() {
+				continue // the exporter-toolkit's external links
+			}
+			target := (&url.URL{Path: page}).ResolveReference(u)
+			seen[target.Path] = true
+			if code, _ := e.get(target.RequestURI()); code == http.StatusNotFound {
+				t.Errorf("%s links %s (resolved %s): HTTP 404", page, m[1], target.RequestURI())
+			}
+		}
+		if !seen["/kore/metrics"] {
+			t.Errorf("%s does not link the telemetry path /kore/metrics; links: %v", page, links)
+		}
+	}
+}
+
+// TestDemoShardErrorNamesDemoConfiguration: --demo ignores --config.file,
+// so a configuration error in demo mode names the demo configuration, not
+// the default file name.
+func TestDemoShardErrorNamesDemoConfiguration(t *testing.T) {
+	var out, logs syncBuffer
+	code := run(t.Context(), []string{"--demo", "--shard.count=2", "--shard.index=5", "--web.listen-address=" + freeAddr(t)}, &out, &logs)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(logs.String(), "demo configuration") || strings.Contains(logs.String(), "kore_exporter.yml") {
+		t.Errorf("want the error to name the demo configuration, not kore_exporter.yml:\n%s", logs.String())
+	}
+}
+
+// TestLogLinesHaveOneTimestamp: lines of the go-kit logger and of the slog
+// bridge (the exporter-toolkit's logger) carry one timestamp, under one key
+// (ts) and in one format, in logfmt and in JSON.
+func TestLogLinesHaveOneTimestamp(t *testing.T) {
+	for _, format := range []string{"logfmt", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var buf syncBuffer
+			logger, slogger := newLogger(&buf, format, "info")
+			level.Info(logger).Log("msg", "from go-kit")
+			slogger.Info("from slog", "k", "v")
+			slogger.With("scope", "s").WithGroup("g").Info("from slog, scoped", "k", "v")
+			lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+			if len(lines) != 3 {
+				t.Fatalf("%d lines, want 3:\n%s", len(lines), buf.String())
+			}
+			for _, line := range lines {
+				var fields map[string]any
+				if format == "json" {
+					if err := json.Unmarshal([]byte(line), &fields); err != nil {
+						t.Fatalf("%q: %v", line, err)
+					}
+				} else {
+					fields = map[string]any{}
+					for _, kv := range regexp.MustCompile(`(\w+)=("[^"]*"|\S+)`).FindAllStringSubmatch(line, -1) {
+						fields[kv[1]] = strings.Trim(kv[2], `"`)
+					}
+				}
+				if _, ok := fields["time"]; ok {
+					t.Errorf("line has a time key: %s", line)
+				}
+				ts, ok := fields["ts"].(string)
+				if !ok {
+					t.Errorf("line has no ts: %s", line)
+					continue
+				}
+				if c := strings.Count(line, "ts"); c != 1 {
+					t.Errorf("ts appears %d times: %s", c, line)
+				}
+				if at, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasSuffix(ts, "Z") || time.Since(at).Abs() > time.Hour {
+					t.Errorf("ts %q is not a current UTC RFC 3339 time: %v", ts, err)
+				}
+				if c, _ := fields["caller"].(string); !strings.HasPrefix(c, "main_test.go:") {
+					t.Errorf("caller %q, want the log call in main_test.go: %s", c, line)
+				}
+			}
+		})
 	}
 }

@@ -7,8 +7,12 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,11 +40,42 @@ type HandlerOpts struct {
 	// self-metrics of Metrics likewise. Its cost grows with the series; it
 	// exists for tests and to rule out the pre-encoder when debugging.
 	DisablePreEncoding bool
+	// WriteTimeout bounds the time to write one response, so a client
+	// that stops reading is cut off (its connection closed) and frees its
+	// in-flight slot. Zero sizes it from the body as sent:
+	// WriteTimeoutFor(length). Negative means no deadline.
+	WriteTimeout time.Duration
 	// Metrics, if set, are the self-metrics whose per-job families
 	// (kore_exporter_report_*{bot,window} but the progress) the handler
 	// serves pre-encoded. The self Gatherer must not gather those families
 	// too; the registry of NewRegistry or NewMetrics does not.
 	Metrics *Metrics
+}
+
+// reservedPaths are the paths the exporter serves besides the telemetry
+// path; the telemetry path may be none of them.
+var reservedPaths = [...]string{"/", "/-/healthy", "/-/ready", "/-/reload", "/status"}
+
+// CheckTelemetryPath reports why p cannot be the path of /metrics: it must
+// start with "/", be clean (no "//", ".", ".." or trailing "/"), hold only
+// letters, digits and "/-._~", and be none of the exporter's other paths:
+// /, /-/healthy, /-/ready, /-/reload, /status.
+func CheckTelemetryPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("telemetry path %q: must start with \"/\"", p)
+	}
+	for _, c := range p {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("/-._~", c)) {
+			return fmt.Errorf("telemetry path %q: character %q not allowed (letters, digits and /-._~ only)", p, c)
+		}
+	}
+	if clean := path.Clean(p); clean != p {
+		return fmt.Errorf("telemetry path %q: not a clean path (did you mean %q?)", p, clean)
+	}
+	if slices.Contains(reservedPaths[:], p) {
+		return fmt.Errorf("telemetry path %q: clashes with the exporter's own endpoint %s", p, p)
+	}
+	return nil
 }
 
 // ErrorLogger receives the handler's errors; *slog.Logger implements it.
@@ -57,6 +92,20 @@ var acceptedFormats = []expfmt.Format{
 	expfmt.FmtOpenMetrics_1_0_0,
 	expfmt.FmtOpenMetrics_0_0_1,
 	expfmt.FmtText,
+}
+
+// Write deadline sizing: writeTimeoutBase plus the time the body takes at
+// minWriteThroughput (8 Mbit/s, far slower than any useful scrape: a
+// Prometheus scrape times out after its scrape interval at most).
+const (
+	writeTimeoutBase   = 10 * time.Second
+	minWriteThroughput = 1 << 20 // bytes per second
+)
+
+// WriteTimeoutFor returns the default write deadline of a response of
+// length bytes: 10 s plus one second per MiB.
+func WriteTimeoutFor(length int64) time.Duration {
+	return writeTimeoutBase + time.Duration(float64(max(length, 0))/minWriteThroughput*float64(time.Second))
 }
 
 // maxPooledBuffer bounds the buffers kept for reuse between scrapes.
@@ -195,6 +244,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)
 		return
+	}
+
+	// A client that stops reading is cut off at the deadline: the write
+	// fails, the handler returns and frees its slot, and the server
+	// closes the connection. net/http lifts the deadline once the
+	// response is done, so a keep-alive connection's next request starts
+	// afresh. An error means w takes no deadlines (a test recorder).
+	if d := h.opts.WriteTimeout; d >= 0 {
+		if d == 0 {
+			d = WriteTimeoutFor(length)
+		}
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 	}
 
 	pw := h.writers.Get().(*pieceWriter)
@@ -450,4 +511,41 @@ func isTokenChar(c byte) bool {
 		return false
 	}
 	return true
+}
+
+// Default server timeouts (ServerOpts).
+const (
+	// DefaultIdleTimeout closes a keep-alive connection idle this long:
+	// longer than the 1-2 minute scrape interval the README advises, so
+	// scrapes reuse their connection.
+	DefaultIdleTimeout = 3 * time.Minute
+	// DefaultReadHeaderTimeout bounds the time to send a request's header.
+	DefaultReadHeaderTimeout = 10 * time.Second
+)
+
+// ServerOpts are the timeouts of NewServer; zero fields take the defaults.
+type ServerOpts struct {
+	// IdleTimeout closes a keep-alive connection that has waited this
+	// long for its next request. Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// ReadHeaderTimeout closes a connection whose request header has not
+	// arrived in full this long after the connection (or, on a keep-alive
+	// connection, the first byte of the request). Default
+	// DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
+}
+
+// NewServer returns the exporter's HTTP server for h: idle keep-alive
+// connections and slow request headers are cut off, so clients cannot
+// hold connections, goroutines and file descriptors for ever. There is no
+// server-wide write timeout: the /metrics handler sets its own, sized from
+// its answer (HandlerOpts.WriteTimeout).
+func NewServer(h http.Handler, opts ServerOpts) *http.Server {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	return &http.Server{Handler: h, IdleTimeout: opts.IdleTimeout, ReadHeaderTimeout: opts.ReadHeaderTimeout}
 }

@@ -1,11 +1,13 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -338,23 +340,90 @@ func TestHandlerOverHTTP(t *testing.T) {
 		if fams["go_goroutines"] == nil || fams["kore_exporter_build_info"] == nil || fams["kore_exporter_report_runs_total"] == nil {
 			t.Error("self-metrics missing")
 		}
-		checkWithPromtool(t, body)
 	}
 }
 
-// checkWithPromtool runs `promtool check metrics` on a text exposition when
-// $PROMTOOL_BIN names a promtool binary.
-func checkWithPromtool(t *testing.T, body []byte) {
-	t.Helper()
-	bin := os.Getenv("PROMTOOL_BIN")
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PROMTOOL_BIN is not set: .ci/run installs promtool and must export it")
-		}
-		t.Log("PROMTOOL_BIN not set: promtool check skipped (.ci/run sets it)")
-		return
+// findPromtool returns the promtool to run: $PROMTOOL_BIN if set, else
+// promtool on $PATH.
+func findPromtool(getenv func(string) string, lookPath func(string) (string, error)) (string, error) {
+	if bin := getenv("PROMTOOL_BIN"); bin != "" {
+		return bin, nil
 	}
-	cmd := exec.Command(bin, "check", "metrics")
+	bin, err := lookPath("promtool")
+	if err != nil {
+		return "", fmt.Errorf("find promtool: PROMTOOL_BIN is not set and promtool is not on PATH: %w", err)
+	}
+	return bin, nil
+}
+
+func TestFindPromtool(t *testing.T) {
+	t.Parallel()
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "PROMTOOL_BIN" {
+				return v
+			}
+			return ""
+		}
+	}
+	onPath := func(string) (string, error) { return "/usr/bin/promtool", nil }
+	notOnPath := func(string) (string, error) { return "", exec.ErrNotFound }
+	for _, tc := range []struct {
+		name     string
+		getenv   func(string) string
+		lookPath func(string) (string, error)
+		want     string
+	}{
+		{"env wins", env("/opt/promtool"), onPath, "/opt/promtool"},
+		{"env only", env("/opt/promtool"), notOnPath, "/opt/promtool"},
+		{"path", env(""), onPath, "/usr/bin/promtool"},
+		{"none", env(""), notOnPath, ""},
+	} {
+		got, err := findPromtool(tc.getenv, tc.lookPath)
+		if got != tc.want || (err != nil) != (tc.want == "") {
+			t.Errorf("%s: findPromtool = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// TestExpositionPassesPromtool: `promtool check metrics` finds nothing
+// wrong with /metrics in the text format, served over HTTP. Without
+// promtool it skips, except under CI=true, where it fails (.ci/run
+// installs promtool).
+func TestExpositionPassesPromtool(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	bin, err := findPromtool(os.Getenv, exec.LookPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	reg, m, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.RunStarted("bot-00", "24h")
+	m.RunFinished("bot-00", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: t0, Rows: 60})
+	srv := httptest.NewServer(NewHandler(bigStore(t, 3, 30), reg, HandlerOpts{Metrics: m}))
+	defer srv.Close()
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", acceptText)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: HTTP %d, %v", resp.StatusCode, err)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
@@ -408,4 +477,240 @@ func jobMetricsFor(t testing.TB, jobs int) (*prometheus.Registry, *Metrics) {
 	m.Observer("bot-000").RequestDone("st-1", kore.EndpointSubmit, 200, time.Second)
 	m.ConfigReloaded(true, t0)
 	return reg, m
+}
+
+func TestCheckTelemetryPath(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"/metrics", "/kore/metrics", "/metrics.txt", "/-/metrics", "/status2", "/a_b~c"} {
+		if err := CheckTelemetryPath(p); err != nil {
+			t.Errorf("CheckTelemetryPath(%q) = %v, want nil", p, err)
+		}
+	}
+	for _, p := range append([]string{"", "metrics", "./metrics", "/metrics/", "//metrics", "/a/./b", "/a/../metrics",
+		"/metrics?x=1", "/metrics#x", "/{name}", "GET /metrics", "/métriques", "/metrics\n"}, reservedPaths[:]...) {
+		if err := CheckTelemetryPath(p); err == nil {
+			t.Errorf("CheckTelemetryPath(%q) = nil, want an error", p)
+		} else if !strings.Contains(err.Error(), "telemetry path") {
+			t.Errorf("CheckTelemetryPath(%q) = %q, want it to name the telemetry path", p, err)
+		}
+	}
+}
+
+// TestHandlerStuckReadersAreCutOff: 40 clients that ask for /metrics and
+// never read hold every slot of the default --web.max-requests only until
+// their write deadline: then their connections are closed, and a real
+// scrape gets the whole answer while they are still connected.
+func TestHandlerStuckReadersAreCutOff(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const stuck = 40          // the default of --web.max-requests
+	s := bigStore(t, 64, 100) // about 16 MB of plain text: more than socket buffers hold
+	var log errLog
+	srv := httptest.NewServer(NewHandler(s, nil, HandlerOpts{MaxRequestsInFlight: stuck, WriteTimeout: time.Second, ErrorLog: &log}))
+	defer srv.Close()
+
+	conns := make([]net.Conn, stuck)
+	for i := range conns {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A fixed receive buffer: the kernel would otherwise grow it to
+		// take in the whole body.
+		if err := c.(*net.TCPConn).SetReadBuffer(256 << 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	// Every stuck reader holds a slot once its answer has begun: read the
+	// header (and what one bufio.Reader takes in), then stop reading.
+	stuckResps := make([]*http.Response, stuck)
+	for i, c := range conns {
+		if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("stuck reader %d: %v", i, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("stuck reader %d: HTTP %d, want 200 (it should hold a slot)", i, resp.StatusCode)
+		}
+		stuckResps[i] = resp
+	}
+	// Every handler set its deadline before its header was sent, so all
+	// deadlines have passed a second after the last header arrived. On a
+	// busy machine the headers can take a while: a reader drained before
+	// its own deadline would rightly get its whole body.
+	allDeadlinesPassed := time.Now().Add(time.Second + 100*time.Millisecond)
+
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", "identity") // the whole plain body, as the stuck readers asked
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("real scrape: %v", err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			if int64(len(body)) != resp.ContentLength || len(body) < 8<<20 {
+				t.Fatalf("real scrape: %d bytes, Content-Length %d", len(body), resp.ContentLength)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("real scrape still HTTP %d after 30s with %d stuck readers connected: %s", resp.StatusCode, stuck, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Each stuck reader got part of the body, then its connection closed.
+	time.Sleep(time.Until(allDeadlinesPassed))
+	for i, c := range conns {
+		if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		resp := stuckResps[i]
+		n, err := io.Copy(io.Discard, resp.Body)
+		var ne net.Error
+		switch {
+		case err == nil:
+			t.Errorf("stuck reader %d: got the whole body (%d bytes), want it cut off", i, n)
+		case errors.As(err, &ne) && ne.Timeout():
+			t.Errorf("stuck reader %d: connection still open after %d of %d bytes", i, n, resp.ContentLength)
+		}
+	}
+	if log.count() == 0 {
+		t.Error("cut-off writes were not logged")
+	}
+}
+
+// TestHandlerWriteDeadlineLifted: the deadline of one response does not
+// outlive it: the next request on the same keep-alive connection, after
+// that deadline has passed, is answered.
+func TestHandlerWriteDeadlineLifted(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	srv := httptest.NewServer(NewHandler(trickyStore(t), nil, HandlerOpts{WriteTimeout: 200 * time.Millisecond}))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(400 * time.Millisecond) // past the first response's deadline
+		}
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d on one connection: %v", i, err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || n != resp.ContentLength {
+			t.Fatalf("request %d on one connection: HTTP %d, %d of %d bytes, %v", i, resp.StatusCode, n, resp.ContentLength, err)
+		}
+	}
+}
+
+func TestWriteTimeoutFor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		length int64
+		want   time.Duration
+	}{
+		{0, 10 * time.Second},
+		{-1, 10 * time.Second},
+		{1 << 20, 11 * time.Second},
+		{12 << 20, 22 * time.Second},
+		{62 << 20, 72 * time.Second},
+	} {
+		if got := WriteTimeoutFor(tc.length); got != tc.want {
+			t.Errorf("WriteTimeoutFor(%d) = %v, want %v", tc.length, got, tc.want)
+		}
+	}
+}
+
+// TestServerClosesIdleAndSlowConnections: a keep-alive connection left idle
+// and a connection whose request header never ends are both closed by the
+// server.
+func TestServerClosesIdleAndSlowConnections(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	h := NewHandler(trickyStore(t), nil, HandlerOpts{})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = NewServer(h, ServerOpts{IdleTimeout: 200 * time.Millisecond, ReadHeaderTimeout: 200 * time.Millisecond})
+	srv.Start()
+	defer srv.Close()
+
+	for _, tc := range []struct {
+		name string
+		send string
+		full bool // send is a whole request, answered before the wait
+	}{
+		{"idle keep-alive", "GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n", true},
+		{"slow header", "GET /metrics HTTP/1.1\r\nHost: exp", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(c, tc.send); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			if tc.full {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || resp.Close {
+					t.Fatalf("first request: HTTP %d, close %v, %v; want 200 on a keep-alive connection", resp.StatusCode, resp.Close, err)
+				}
+			}
+			// Now wait: the server must close the connection (a slow
+			// header may first get a 408 answer).
+			_, err = io.Copy(io.Discard, br)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("connection still open after 30s")
+			}
+		})
+	}
+}
+
+func TestNewServerDefaults(t *testing.T) {
+	t.Parallel()
+	srv := NewServer(http.NotFoundHandler(), ServerOpts{})
+	if srv.IdleTimeout != DefaultIdleTimeout || srv.ReadHeaderTimeout != DefaultReadHeaderTimeout || srv.WriteTimeout != 0 {
+		t.Errorf("NewServer: idle %v, read header %v, write %v; want %v, %v, 0",
+			srv.IdleTimeout, srv.ReadHeaderTimeout, srv.WriteTimeout, DefaultIdleTimeout, DefaultReadHeaderTimeout)
+	}
 }

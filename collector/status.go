@@ -9,8 +9,10 @@ import (
 
 // StatusHandler serves the status page: one row per bot × window with the
 // last run, its duration, rows, last error (secrets redacted) and next run.
-// With ?format=json, or Accept: application/json, it answers JSON.
-func StatusHandler(s *Scheduler, now func() time.Time) http.Handler {
+// With ?format=json, or Accept: application/json, it answers JSON. The
+// page links metricsPath, the telemetry path; now is the clock (nil:
+// time.Now).
+func StatusHandler(s *Scheduler, metricsPath string, now func() time.Time) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
@@ -30,9 +32,10 @@ func StatusHandler(s *Scheduler, now func() time.Time) http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = statusTemplate.Execute(w, struct {
-			Now  time.Time
-			Jobs []JobStatus
-		}{now().UTC(), jobs})
+			Now         time.Time
+			MetricsPath string
+			Jobs        []JobStatus
+		}{now().UTC(), metricsPath, jobs})
 	})
 }
 
@@ -94,7 +97,7 @@ th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top
 th{background:#eee}.success{color:#176f2c}.fail{color:#b00020}.err{font-family:monospace;max-width:40em;word-break:break-word}
 </style></head><body>
 <h1>kore_exporter status</h1>
-<p>Report jobs per bot and window, as of {{time .Now}}. <a href="?format=json">JSON</a> · <a href="./metrics">metrics</a></p>
+<p>Report jobs per bot and window, as of {{time .Now}}. <a href="?format=json">JSON</a> · <a href="{{.MetricsPath}}">metrics</a></p>
 <table>
 <tr><th>Bot</th><th>Bot ID</th><th>Window</th><th>Interval</th><th>Last run</th><th>Duration</th><th>Result</th><th>Rows</th><th>Data window</th><th>Last success</th><th>Next run</th><th>Skipped</th><th>Last error</th></tr>
 {{range .Jobs}}<tr>

@@ -22,7 +22,7 @@ func TestStatusHandler(t *testing.T) {
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": good, "b": bad})
 		h.runFor(t, &Config{Bots: []Bot{testBot("a", "1h"), testBot("b", "24h")}, Limits: Limits{MaxConcurrentJobs: 2}}, 2*time.Second)
-		handler := StatusHandler(h.sched, nil)
+		handler := StatusHandler(h.sched, "/kore/metrics", nil)
 
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
@@ -30,7 +30,7 @@ func TestStatusHandler(t *testing.T) {
 		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 			t.Fatalf("HTML status: %d %s", rec.Code, rec.Header().Get("Content-Type"))
 		}
-		for _, want := range []string{"<td>a</td>", "<td>st-a</td>", "<td>1h</td>", "success", "api_error", "&lt;script&gt;"} {
+		for _, want := range []string{`<a href="/kore/metrics">metrics</a>`, "<td>a</td>", "<td>st-a</td>", "<td>1h</td>", "success", "api_error", "&lt;script&gt;"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("status page lacks %q", want)
 			}
