@@ -76,6 +76,15 @@ type Bot struct {
 	StaleAfter time.Duration
 	// PageSize is the limit of each page.
 	PageSize int
+	// MaxTaskRows caps the rows (task name × task type × status) exported
+	// for one window of the bot; beyond it the smallest tasks are folded
+	// into one row with a reserved task name, so the bot's totals stay
+	// exact. 1..MaxRows, default DefaultMaxTaskRows.
+	MaxTaskRows int
+	// MaxReportRows is the most raw rows one report run may fetch, over
+	// all its pages; a report whose total says more fails at once.
+	// PageSize..MaxRows, default DefaultMaxReportRows.
+	MaxReportRows int
 	// Filters narrow the report.
 	Filters Filters
 }
@@ -134,6 +143,12 @@ const (
 	DefaultTimeout = 10 * time.Minute
 	// DefaultPageSize is the default limit of each page.
 	DefaultPageSize = 100
+	// DefaultMaxTaskRows is the default max_task_rows: the rows exported
+	// per bot and window before the smallest tasks are folded into one.
+	DefaultMaxTaskRows = 1000
+	// DefaultMaxReportRows is the default max_report_rows: the raw rows
+	// one report run may fetch.
+	DefaultMaxReportRows = 10000
 	// DefaultStaleAfterIntervals is the default stale_after in intervals.
 	DefaultStaleAfterIntervals = 3
 	// DefaultMaxConcurrentJobs is the default limits.max_concurrent_jobs.
@@ -149,6 +164,8 @@ const (
 	MaxWindow = 90 * 24 * time.Hour
 	// MaxPageSize is the largest allowed page_size.
 	MaxPageSize = 10000
+	// MaxRows is the largest allowed max_task_rows and max_report_rows.
+	MaxRows = 1000000
 	// KoreRequestsPerMinute is Kore.ai's per-minute limit per bot.
 	KoreRequestsPerMinute = 60
 	// KoreRequestsPerHour is Kore.ai's hourly limit per bot.
@@ -261,6 +278,8 @@ type rawSettings struct {
 	Delay             *string     `yaml:"delay"`
 	Timeout           *string     `yaml:"timeout"`
 	PageSize          *int        `yaml:"page_size"`
+	MaxTaskRows       *int        `yaml:"max_task_rows"`
+	MaxReportRows     *int        `yaml:"max_report_rows"`
 	StaleAfter        *string     `yaml:"stale_after"`
 	Filters           *rawFilters `yaml:"filters"`
 }
@@ -549,6 +568,8 @@ type settings struct {
 	delay      setting[time.Duration]
 	timeout    setting[time.Duration]
 	pageSize   setting[int]
+	taskRows   setting[int]
+	reportRows setting[int]
 	staleAfter *setting[time.Duration] // nil: 3 × interval
 	filterType setting[string]
 	filterStat setting[string]
@@ -558,11 +579,13 @@ type settings struct {
 
 func builtinSettings() settings {
 	return settings{
-		host:     setting[string]{v: DefaultHost},
-		interval: setting[time.Duration]{v: DefaultInterval},
-		windows:  setting[[]Window]{v: []Window{defaultWindow}},
-		timeout:  setting[time.Duration]{v: DefaultTimeout},
-		pageSize: setting[int]{v: DefaultPageSize},
+		host:       setting[string]{v: DefaultHost},
+		interval:   setting[time.Duration]{v: DefaultInterval},
+		windows:    setting[[]Window]{v: []Window{defaultWindow}},
+		timeout:    setting[time.Duration]{v: DefaultTimeout},
+		pageSize:   setting[int]{v: DefaultPageSize},
+		taskRows:   setting[int]{v: DefaultMaxTaskRows},
+		reportRows: setting[int]{v: DefaultMaxReportRows},
 	}
 }
 
@@ -654,6 +677,8 @@ func (r *resolver) pather(prefix string, s settings, single bool) pathFunc {
 		"delay":                       s.delay.path,
 		"timeout":                     s.timeout.path,
 		"page_size":                   s.pageSize.path,
+		"max_task_rows":               s.taskRows.path,
+		"max_report_rows":             s.reportRows.path,
 		"filters.conversation_type":   s.filterType.path,
 		"filters.conversation_status": s.filterStat.path,
 		"filters.include_task_names":  s.taskNames.path,
@@ -736,6 +761,12 @@ func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 	if rs.PageSize != nil {
 		s.pageSize = setting[int]{v: *rs.PageSize, path: p("page_size")}
 	}
+	if rs.MaxTaskRows != nil {
+		s.taskRows = setting[int]{v: *rs.MaxTaskRows, path: p("max_task_rows")}
+	}
+	if rs.MaxReportRows != nil {
+		s.reportRows = setting[int]{v: *rs.MaxReportRows, path: p("max_report_rows")}
+	}
 	if rs.Windows != nil {
 		s.windows = setting[[]Window]{v: r.windows(*rs.Windows, p("windows")), path: p("windows")}
 	}
@@ -800,6 +831,8 @@ func applySettings(b *Bot, s settings) {
 	b.Delay = s.delay.v
 	b.Timeout = s.timeout.v
 	b.PageSize = s.pageSize.v
+	b.MaxTaskRows = s.taskRows.v
+	b.MaxReportRows = s.reportRows.v
 	if s.staleAfter != nil {
 		b.StaleAfter = s.staleAfter.v
 	} else {
@@ -1072,8 +1105,19 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 	if b.Timeout <= 0 {
 		add(at("timeout"), "must be longer than zero")
 	}
-	if b.PageSize < 1 || b.PageSize > MaxPageSize {
+	pageSizeOK := b.PageSize >= 1 && b.PageSize <= MaxPageSize
+	if !pageSizeOK {
 		add(at("page_size"), "%d is outside 1..%d", b.PageSize, MaxPageSize)
+	}
+	if b.MaxTaskRows < 1 || b.MaxTaskRows > MaxRows {
+		add(at("max_task_rows"), "%d is outside 1..%d", b.MaxTaskRows, MaxRows)
+	}
+	switch {
+	case b.MaxReportRows < 1 || b.MaxReportRows > MaxRows:
+		add(at("max_report_rows"), "%d is outside 1..%d", b.MaxReportRows, MaxRows)
+	case pageSizeOK && b.MaxReportRows < b.PageSize:
+		add(at("max_report_rows", "page_size"), "%d is less than page_size %d: a run must be able to fetch at least one full page",
+			b.MaxReportRows, b.PageSize)
 	}
 	if b.StaleAfter < b.Interval && b.Interval >= MinInterval {
 		add(at("stale_after", "interval"), "%s is shorter than the interval %s", fmtDur(b.StaleAfter), fmtDur(b.Interval))
@@ -1315,6 +1359,9 @@ const (
 	// 100 tasks with a success and a failtask row each. The real count
 	// shows in the exporter's metrics once it runs.
 	planAssumedRows = 200
+	// planTaskMetrics is the data metrics (kore_task_*) each exported
+	// task row becomes.
+	planTaskMetrics = 5
 )
 
 // BotPlan is the estimated API use of one bot, for --config.check.
@@ -1342,6 +1389,11 @@ type BotPlan struct {
 	// every window runs at once (as they do at start): windows × the
 	// requests of one page.
 	PeakRequestsPerMinute int
+	// MaxTaskRows is the bot's max_task_rows.
+	MaxTaskRows int
+	// MaxSeries is the most data series the bot can export: windows ×
+	// MaxTaskRows × the 5 kore_task_* metrics.
+	MaxSeries int
 	// Warnings say where the estimate crosses Kore.ai's limits, the
 	// configured budget, the timeout or the interval.
 	Warnings []string
@@ -1368,6 +1420,8 @@ func (c *Config) Plan() []BotPlan {
 			}
 		}
 		p.PeakRequestsPerMinute = len(b.Windows) * planRequestsPerPage
+		p.MaxTaskRows = b.MaxTaskRows
+		p.MaxSeries = len(b.Windows) * b.MaxTaskRows * planTaskMetrics
 		budget := c.Limits.RequestsPerMinutePerBot
 		switch {
 		case p.EstimatedRequestsPerHour > KoreRequestsPerHour:
@@ -1400,9 +1454,9 @@ func (c *Config) Plan() []BotPlan {
 
 // String summarizes the plan on one line, without its warnings.
 func (p BotPlan) String() string {
-	return fmt.Sprintf("%s: windows %s every %s, page_size %d: ~%d pages and ~%d requests per run, ~%d requests/hour, peak ~%d/minute",
+	return fmt.Sprintf("%s: windows %s every %s, page_size %d: ~%d pages and ~%d requests per run, ~%d requests/hour, peak ~%d/minute, at most %d series",
 		p.Name, windowNames(p.Windows), fmtDur(p.Interval), p.PageSize,
-		p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute)
+		p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute, p.MaxSeries)
 }
 
 func windowNames(ws []Window) string {
@@ -1418,11 +1472,13 @@ func windowNames(ws []Window) string {
 func (c *Config) WritePlan(w io.Writer) error {
 	plans := c.Plan()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BOT\tWINDOWS\tINTERVAL\tPAGE_SIZE\tPAGES/RUN\tREQ/RUN\tREQ/HOUR\tPEAK REQ/MIN")
+	fmt.Fprintln(tw, "BOT\tWINDOWS\tINTERVAL\tPAGE_SIZE\tPAGES/RUN\tREQ/RUN\tREQ/HOUR\tPEAK REQ/MIN\tMAX SERIES")
 	var jobMinutesPerHour float64
+	maxSeries := 0
 	for i, p := range plans {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", p.Name, windowNames(p.Windows), fmtDur(p.Interval),
-			p.PageSize, p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Name, windowNames(p.Windows), fmtDur(p.Interval),
+			p.PageSize, p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute, p.MaxSeries)
+		maxSeries += p.MaxSeries
 		if b := c.Bots[i]; b.Interval > 0 {
 			jobMinutesPerHour += float64(time.Hour) / float64(b.Interval) * float64(len(b.Windows)) * p.RunDuration.Minutes()
 		}
@@ -1444,6 +1500,8 @@ func (c *Config) WritePlan(w io.Writer) error {
 	}
 	fmt.Fprintf(&out, "limits: requests_per_minute_per_bot %d (Kore.ai allows %d/minute and %d/hour per bot)\n",
 		c.Limits.RequestsPerMinutePerBot, KoreRequestsPerMinute, KoreRequestsPerHour)
+	fmt.Fprintf(&out, "series: at most %d task series in all (per bot: windows × max_task_rows × %d metrics), plus one kore_bot_info per bot\n",
+		maxSeries, planTaskMetrics)
 	fmt.Fprintf(&out, "model: ~%d rows per report; each page is a job of about %s costing %d POST + ~%d polls; pages run one after another\n",
 		planAssumedRows, fmtDur(planJobDuration), planPostsPerPage, planPollsPerPage)
 	_, err := io.WriteString(w, out.String())
