@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 	"unicode"
@@ -209,15 +210,110 @@ type ParseOptions struct {
 	BaseDir string
 	// LookupEnv resolves ${NAME} in client_secret; nil means os.LookupEnv.
 	LookupEnv func(name string) (string, bool)
-	// ReadFile reads secret and key files; nil means os.ReadFile.
+	// ReadFile reads secret and key files; nil means ReadSecretFile.
+	// Whatever it returns is refused above MaxSecretFileSize bytes.
 	ReadFile func(path string) ([]byte, error)
+}
+
+// Bounds of the files the configuration reads. A FIFO, a device or a
+// directory is never read, so /dev/zero cannot exhaust memory and a FIFO
+// cannot block a reload.
+const (
+	// MaxConfigFileSize is the largest configuration file Load reads.
+	MaxConfigFileSize = 4 << 20
+	// MaxSecretFileSize is the largest client_secret_file or
+	// private_key_file read.
+	MaxSecretFileSize = 64 << 10
+)
+
+// ErrNotRegularFile is returned for a file that is a directory, a FIFO,
+// a device or a socket.
+var ErrNotRegularFile = errors.New("not a regular file")
+
+// ErrFileTooLarge is returned for a file above its size limit.
+var ErrFileTooLarge = errors.New("file too large")
+
+// ReadSecretFile reads a secret or key file: a regular file of at most
+// MaxSecretFileSize bytes.
+func ReadSecretFile(path string) ([]byte, error) {
+	return readRegularFile(path, MaxSecretFileSize)
+}
+
+// readRegularFile reads the regular file at path through a limit of max
+// bytes. It checks the file's type before opening it and again on the
+// open file, and opens it non-blocking, so a FIFO never blocks it; it
+// never reads more than max+1 bytes.
+func readRegularFile(path string, max int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegular(path, fi, max); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The name may have been replaced between Stat and OpenFile.
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := checkRegular(path, fi, max); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: more than %d bytes", ErrFileTooLarge, max)}
+	}
+	return data, nil
+}
+
+func checkRegular(path string, fi fs.FileInfo, max int64) error {
+	if !fi.Mode().IsRegular() {
+		return &fs.PathError{Op: "open", Path: path, Err: &notRegularError{kind: fileKind(fi.Mode())}}
+	}
+	if fi.Size() > max {
+		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %d bytes, more than %d", ErrFileTooLarge, fi.Size(), max)}
+	}
+	return nil
+}
+
+// notRegularError says what a file that is not regular is; it matches
+// ErrNotRegularFile.
+type notRegularError struct{ kind string }
+
+func (e *notRegularError) Error() string        { return "not a regular file: " + e.kind }
+func (e *notRegularError) Is(target error) bool { return target == ErrNotRegularFile }
+
+// fileKind names what a non-regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a plain file"
 }
 
 // Load reads the config file at path and parses it with Parse. Relative
 // client_secret_file and private_key_file paths resolve against the
 // directory of path.
+//
+// The file must be a regular file of at most MaxConfigFileSize bytes.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegularFile(path, MaxConfigFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
@@ -243,7 +339,7 @@ func ParseWith(data []byte, opts ParseOptions) (*Config, error) {
 		opts.LookupEnv = os.LookupEnv
 	}
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = ReadSecretFile
 	}
 	raw, err := decode(data)
 	if err != nil {
@@ -942,6 +1038,12 @@ func (r *resolver) readSecretFile(name, path string) (string, []byte, bool) {
 	case errors.Is(err, fs.ErrNotExist):
 		r.add(path, "file %s does not exist", file)
 		return "", nil, false
+	case errors.Is(err, ErrNotRegularFile):
+		r.add(path, "file %s is not a regular file (%s); want a file holding the %s", file, notRegularKind(err), secretKind(path))
+		return "", nil, false
+	case errors.Is(err, ErrFileTooLarge) || (err == nil && len(data) > MaxSecretFileSize):
+		r.add(path, "file %s is larger than the limit of %d bytes (64 KiB); want a file holding only the %s", file, MaxSecretFileSize, secretKind(path))
+		return "", nil, false
 	case err != nil:
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -954,6 +1056,23 @@ func (r *resolver) readSecretFile(name, path string) (string, []byte, bool) {
 		return "", nil, false
 	}
 	return file, data, true
+}
+
+// notRegularKind returns what readRegularFile said the file is.
+func notRegularKind(err error) string {
+	var nr *notRegularError
+	if errors.As(err, &nr) {
+		return nr.kind
+	}
+	return "not a plain file"
+}
+
+// secretKind names what the file at a field path should hold.
+func secretKind(path string) string {
+	if strings.HasSuffix(path, "private_key_file") {
+		return "private key"
+	}
+	return "client secret"
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -369,6 +369,12 @@ func TestParseNeverLeaksSecrets(t *testing.T) {
 			if strings.Contains(path, "unreadable") {
 				return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrPermission}
 			}
+			if strings.Contains(path, "fifo") {
+				return nil, &os.PathError{Op: "open", Path: path, Err: &notRegularError{kind: "a FIFO"}}
+			}
+			if strings.Contains(path, "huge") {
+				return []byte(strings.Repeat(canary+"\n", MaxSecretFileSize/len(canary))), nil
+			}
 			return []byte("-----BEGIN RSA PRIVATE KEY-----\n" + canary + "\n-----END RSA PRIVATE KEY-----\n"), nil
 		},
 	}
@@ -399,6 +405,9 @@ func TestParseNeverLeaksSecrets(t *testing.T) {
 		"file content, other errors": bot + "    client_secret_file: a.secret\n    timeout: 0s\n",
 		"key file not a key":         bot + "    private_key_file: k.pem\n",
 		"key file unreadable":        bot + "    private_key_file: unreadable.pem\n",
+		"key file a FIFO":            bot + "    private_key_file: fifo.pem\n",
+		"secret file too large":      bot + "    client_secret_file: huge.secret\n",
+		"key file too large":         bot + "    private_key_file: huge.pem\n",
 		"host password":              bot + "    client_secret: s\n    host: https://u:" + canary + "@platform.kore.ai\n",
 		"host password, bad URL":     bot + "    client_secret: s\n    host: \"https://u:" + canary + "@platform.kore.ai:x/%zz\"\n",
 		"duplicate bots":             bot + "    client_secret: " + canary + "\n" + bot[len("bots:\n"):] + "    client_secret: " + canary + "\n",
