@@ -159,12 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if f.configCheck {
-		fmt.Fprintf(stdout, "configuration OK: %d bots\n", len(cfg.Bots))
-		if err := cfg.WritePlan(stdout); err != nil {
-			level.Error(logger).Log("msg", "cannot print the plan", "err", err)
-			return 1
-		}
-		return 0
+		return checkPlan(cfg, stdout, stderr)
 	}
 
 	reg, metrics, err := collector.NewRegistry()
@@ -225,6 +220,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// Exit codes of --config.check besides 0 (valid, and the plan can be met).
+const (
+	// exitInvalid: the configuration is invalid, or the check failed.
+	exitInvalid = 1
+	// exitPlanCannotBeMet: the configuration is valid but cannot run as
+	// written (see collector.ErrPlanCannotBeMet); the exporter would
+	// start with it.
+	exitPlanCannotBeMet = 3
+)
+
+// checkPlan prints the plan of a valid configuration for --config.check
+// and returns the exit code.
+func checkPlan(cfg *collector.Config, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stdout, "configuration valid: %d bots\n", len(cfg.Bots))
+	err := cfg.WritePlan(stdout)
+	switch {
+	case errors.Is(err, collector.ErrPlanCannotBeMet):
+		fmt.Fprintf(stderr, "%s: configuration valid, but %v: the exporter would start, but run late, skip or fail runs (exit %d)\n", exporterName, err, exitPlanCannotBeMet)
+		return exitPlanCannotBeMet
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: cannot print the plan: %v\n", exporterName, err)
+		return exitInvalid
+	}
+	fmt.Fprintf(stdout, "configuration OK: the plan can be met\n")
+	return 0
 }
 
 // startDemo starts the in-process simulator with three demo bots and returns

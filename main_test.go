@@ -221,6 +221,23 @@ limits:
 	return path
 }
 
+// writeCheckableConfig is writeConfig with an interval and page size whose
+// plan can be met, so --config.check exits 0.
+func writeCheckableConfig(t *testing.T, dir, host string, bots []koretest.Bot) string {
+	t.Helper()
+	path := writeConfig(t, dir, host, bots)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(data), "interval: 1m", "interval: 15m", 1)
+	s = strings.Replace(s, "page_size: 40", "page_size: 500", 1)
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestEndToEnd runs the exporter's real wiring against the simulator and
 // checks every exported task gauge against the simulator's own totals.
 func TestEndToEnd(t *testing.T) {
@@ -417,15 +434,34 @@ func TestConfigCheck(t *testing.T) {
 	defer sim.Close()
 	bots := koretest.DemoBots(2, 3)
 	dir := t.TempDir()
-	path := writeConfig(t, dir, sim.URL, bots)
+	path := writeCheckableConfig(t, dir, sim.URL, bots)
 	var out, logs syncBuffer
 	if code := run(t.Context(), []string{"--config.file=" + path, "--config.check"}, &out, &logs); code != 0 {
 		t.Fatalf("--config.check exited %d: %s", code, logs.String())
 	}
-	for _, want := range []string{"alpha", "beta", "1h", "24h", "2h"} {
+	for _, want := range []string{"alpha", "beta", "1h", "24h", "2h", "configuration OK: the plan can be met"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan does not mention %q:\n%s", want, out.String())
 		}
+	}
+
+	// Valid, but 4,800 requests/hour for alpha: the limiter holds Kore.ai's
+	// 1,800/hour, so its runs come late; the check says so and exits 3.
+	path = writeConfig(t, dir, sim.URL, bots)
+	out, logs = syncBuffer{}, syncBuffer{}
+	if code := run(t.Context(), []string{"--config.file=" + path, "--config.check"}, &out, &logs); code != 3 {
+		t.Fatalf("--config.check of a plan that cannot be met exited %d, want 3; logs: %s", code, logs.String())
+	}
+	for _, want := range []string{
+		"error: bot alpha: about 4800 requests/hour exceed the budget of 1800/hour (Kore.ai's cap, which the limiter holds): " +
+			"the limiter delays the calls, so each window's run starts only about every 5m instead of every 1m",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan does not say %q:\n%s", want, out.String())
+		}
+	}
+	if want := "configuration valid, but the plan cannot be met"; !strings.Contains(logs.String(), want) || strings.Contains(out.String(), "configuration OK") {
+		t.Errorf("stderr %q does not say %q, or stdout says OK:\n%s", logs.String(), want, out.String())
 	}
 	if err := os.WriteFile(path, []byte("bots:\n  - bot_id: st-1\n    client_id: cs-1\n    windows: [91d]\n    client_secret: "+canarySecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -463,7 +499,7 @@ func TestShardsSplitBots(t *testing.T) {
 	for _, b := range bots {
 		sim.AddBot(b)
 	}
-	path := writeConfig(t, t.TempDir(), sim.URL, bots)
+	path := writeCheckableConfig(t, t.TempDir(), sim.URL, bots)
 	seen := map[string]int{}
 	for index := range 2 {
 		var out, logs syncBuffer

@@ -1513,8 +1513,18 @@ type BotPlan struct {
 	// MaxSeries is the most data series the bot can export: windows ×
 	// MaxTaskRows × the 5 kore_task_* metrics.
 	MaxSeries int
-	// Warnings say where the estimate crosses Kore.ai's limits, the
-	// configured budget, the timeout or the interval.
+	// EffectiveInterval is, when the request budget keeps the bot from
+	// running each window every Interval, about how often each window
+	// runs instead (at least RunDuration); zero otherwise.
+	EffectiveInterval time.Duration
+	// Problems say why the plan cannot be met: the estimated requests
+	// exceed the bot's hourly budget (Kore.ai's 1,800/h, which the
+	// limiter holds, or limits.requests_per_minute_per_bot × 60), so the
+	// limiter delays the calls and the windows run late. Each says how late.
+	Problems []string
+	// Warnings say where the estimate may slow or fail runs depending on
+	// how long jobs really take: a run longer than the timeout or the
+	// interval, every window starting at once.
 	Warnings []string
 }
 
@@ -1541,34 +1551,48 @@ func (c *Config) Plan() []BotPlan {
 		p.PeakRequestsPerMinute = len(b.Windows) * planRequestsPerPage
 		p.MaxTaskRows = b.MaxTaskRows
 		p.MaxSeries = len(b.Windows) * b.MaxTaskRows * planTaskMetrics
-		budget := c.Limits.RequestsPerMinutePerBot
-		switch {
-		case p.EstimatedRequestsPerHour > KoreRequestsPerHour:
-			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"about %d requests/hour exceeds Kore.ai's %d/hour per bot: calls fail until the hour rolls over; raise interval or page_size, or drop windows",
-				p.EstimatedRequestsPerHour, KoreRequestsPerHour))
-		case budget > 0 && p.EstimatedRequestsPerHour > budget*60:
-			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"about %d requests/hour exceeds the budget of %d/hour (limits.requests_per_minute_per_bot %d): runs will be slowed and may be skipped",
-				p.EstimatedRequestsPerHour, budget*60, budget))
+		plans = append(plans, p)
+	}
+	budget := c.Limits.RequestsPerMinutePerBot
+	perHour := min(budget*60, KoreRequestsPerHour)
+	for i, b := range c.Bots {
+		p := &plans[i]
+		need := p.EstimatedRequestsPerHour
+		if perHour > 0 && need > perHour {
+			// The limiter lets perHour requests through per hour, so each
+			// window runs about need/perHour times less often.
+			late := time.Duration(float64(b.Interval) * float64(need) / float64(perHour)).Round(time.Minute)
+			p.EffectiveInterval = max(late, p.RunDuration)
+			p.Problems = append(p.Problems, fmt.Sprintf(
+				"about %d requests/hour exceed the budget of %d/hour (%s): the limiter delays the calls, so each window's run starts only about every %s instead of every %s; the runs in between are skipped as overlapping, and a run whose wait passes timeout %s fails; raise interval or page_size, or drop windows",
+				need, perHour, budgetSource(budget), fmtDur(p.EffectiveInterval), fmtDur(b.Interval), fmtDur(b.Timeout)))
 		}
 		if budget > 0 && p.PeakRequestsPerMinute > budget {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
 				"%d windows running at once need about %d requests/minute, above limits.requests_per_minute_per_bot %d: their jobs will be spread out",
 				len(b.Windows), p.PeakRequestsPerMinute, budget))
 		}
+		// Job durations vary widely (the model assumes a minute a page),
+		// so runs that may outlast the timeout or interval are warnings.
 		if b.Timeout > 0 && p.RunDuration > b.Timeout {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"a run of about %d pages takes about %s, longer than timeout %s: raise page_size or timeout",
+				"a run of about %d pages takes about %s, longer than timeout %s: runs that slow fail; raise page_size or timeout",
 				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Timeout)))
 		} else if b.Interval > 0 && p.RunDuration > b.Interval {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"a run of about %d pages takes about %s, longer than interval %s: runs will be skipped",
-				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Interval)))
+				"a run of about %d pages takes about %s, longer than interval %s: each window would run only about every %s, the runs in between skipped; raise interval or page_size",
+				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Interval), fmtDur(p.RunDuration)))
 		}
-		plans = append(plans, p)
 	}
 	return plans
+}
+
+// budgetSource says where a bot's hourly budget comes from.
+func budgetSource(perMinute int) string {
+	if perMinute*60 >= KoreRequestsPerHour {
+		return "Kore.ai's cap, which the limiter holds"
+	}
+	return fmt.Sprintf("limits.requests_per_minute_per_bot %d", perMinute)
 }
 
 // String summarizes the plan on one line, without its warnings.
@@ -1586,8 +1610,10 @@ func windowNames(ws []Window) string {
 	return strings.Join(names, ",")
 }
 
-// WritePlan writes the plan of every bot as a table, then its warnings,
-// the model's assumptions and the exporter-wide concurrency estimate.
+// WritePlan writes the plan of every bot as a table, then its problems
+// and warnings, the exporter-wide concurrency estimate and the model's
+// assumptions. When the plan cannot be met it returns an error wrapping
+// ErrPlanCannotBeMet.
 func (c *Config) WritePlan(w io.Writer) error {
 	plans := c.Plan()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -1606,7 +1632,12 @@ func (c *Config) WritePlan(w io.Writer) error {
 		return err
 	}
 	var out strings.Builder
+	problems := 0
 	for _, p := range plans {
+		for _, problem := range p.Problems {
+			fmt.Fprintf(&out, "error: bot %s: %s\n", p.Name, problem)
+			problems++
+		}
 		for _, warning := range p.Warnings {
 			fmt.Fprintf(&out, "warning: bot %s: %s\n", p.Name, warning)
 		}
@@ -1623,9 +1654,22 @@ func (c *Config) WritePlan(w io.Writer) error {
 		maxSeries, planTaskMetrics)
 	fmt.Fprintf(&out, "model: ~%d rows per report; each page is a job of about %s costing %d POST + ~%d polls; pages run one after another\n",
 		planAssumedRows, fmtDur(planJobDuration), planPostsPerPage, planPollsPerPage)
-	_, err := io.WriteString(w, out.String())
-	return err
+	if _, err := io.WriteString(w, out.String()); err != nil {
+		return err
+	}
+	if problems > 0 {
+		return fmt.Errorf("%w: %d problem(s), on the lines starting with \"error:\"", ErrPlanCannotBeMet, problems)
+	}
+	return nil
 }
+
+// ErrPlanCannotBeMet is returned by WritePlan, after writing the plan,
+// when the configuration is valid but cannot run as written: some bot's
+// estimated requests exceed its hourly budget, so the limiter delays its
+// calls and its windows run later than their interval (see
+// BotPlan.Problems). The exporter still starts with such a configuration;
+// --config.check exits 3.
+var ErrPlanCannotBeMet = errors.New("the plan cannot be met")
 
 // Shard returns the part of c that replica index of count runs: the bots
 // whose FNV-1a hash of bot_id, modulo count, is index. The split depends only

@@ -556,9 +556,12 @@ func TestParseExampleConfig(t *testing.T) {
 		t.Errorf("limits = %+v", c.Limits)
 	}
 	// The example stays within Kore.ai's limits.
+	if err := c.WritePlan(io.Discard); err != nil {
+		t.Errorf("the example's plan: %v", err)
+	}
 	for _, p := range c.Plan() {
-		if len(p.Warnings) > 0 {
-			t.Errorf("plan warns for the example: %s: %v", p.Name, p.Warnings)
+		if len(p.Warnings) > 0 || len(p.Problems) > 0 {
+			t.Errorf("plan warns for the example: %s: %v %v", p.Name, p.Warnings, p.Problems)
 		}
 	}
 }
@@ -717,12 +720,25 @@ limits: {max_concurrent_jobs: 2}
 	if busy.RequestsPerRun != 32 || busy.EstimatedRequestsPerHour != 5760 {
 		t.Errorf("busy = %+v", busy)
 	}
-	if ws := strings.Join(busy.Warnings, "\n"); !strings.Contains(ws, "exceeds Kore.ai's 1800/hour") || !strings.Contains(ws, "longer than interval 1m") {
+	// The limiter holds 1,800/hour: 5760/1800 × 1m ≈ 3m between runs, but
+	// a run lasts about 4m, so each window runs about every 4m.
+	if ps := strings.Join(busy.Problems, "\n"); !strings.Contains(ps, "about 5760 requests/hour exceed the budget of 1800/hour (Kore.ai's cap, which the limiter holds): "+
+		"the limiter delays the calls, so each window's run starts only about every 4m instead of every 1m; the runs in between are skipped as overlapping") ||
+		len(busy.Problems) != 1 {
+		t.Errorf("busy problems:\n%s", ps)
+	}
+	if ws := strings.Join(busy.Warnings, "\n"); !strings.Contains(ws, "takes about 4m, longer than interval 1m: each window would run only about every 4m") {
 		t.Errorf("busy warnings:\n%s", ws)
 	}
+	if busy.EffectiveInterval != 4*time.Minute || calm.EffectiveInterval != 0 {
+		t.Errorf("effective interval: busy %v, calm %v; want 4m and 0", busy.EffectiveInterval, calm.EffectiveInterval)
+	}
 	// 20 pages of about a minute each do not fit the 5m timeout.
-	if ws := strings.Join(slow.Warnings, "\n"); !strings.Contains(ws, "longer than timeout 5m") {
-		t.Errorf("slow warnings:\n%s", ws)
+	if ws := strings.Join(slow.Warnings, "\n"); !strings.Contains(ws, "longer than timeout 5m: runs that slow fail") || len(slow.Problems) != 0 {
+		t.Errorf("slow warnings:\n%s\nproblems: %v", ws, slow.Problems)
+	}
+	if len(calm.Problems) != 0 {
+		t.Errorf("calm problems: %v", calm.Problems)
 	}
 	// Worst-case series: windows × max_task_rows × 5 data metrics.
 	if calm.MaxSeries != 3*100*5 || busy.MaxSeries != 3*DefaultMaxTaskRows*5 || slow.MaxSeries != 1*DefaultMaxTaskRows*5 {
@@ -734,14 +750,15 @@ limits: {max_concurrent_jobs: 2}
 	}
 
 	var buf bytes.Buffer
-	if err := c.WritePlan(&buf); err != nil {
-		t.Fatal(err)
+	if err := c.WritePlan(&buf); !errors.Is(err, ErrPlanCannotBeMet) || !strings.Contains(err.Error(), "1 problem(s)") {
+		t.Errorf("WritePlan: err = %v, want ErrPlanCannotBeMet with 1 problem", err)
 	}
 	out := buf.String()
 	for _, want := range []string{
 		"BOT", "REQ/HOUR", "calm", "1h,24h,7d", "576",
-		"warning: bot busy: about 5760 requests/hour exceeds Kore.ai's 1800/hour",
-		"more than limits.max_concurrent_jobs 2",
+		"error: bot busy: about 5760 requests/hour exceed the budget of 1800/hour",
+		"warning: bot slow: a run of about 20 pages takes about 20m, longer than timeout 5m",
+		"warning: jobs need about 13.9 slots on average, more than limits.max_concurrent_jobs 2",
 		"MAX SERIES", "series: at most 21500 task series in all (per bot: windows × max_task_rows × 5 metrics)",
 		"model: ~200 rows per report",
 	} {
@@ -750,10 +767,14 @@ limits: {max_concurrent_jobs: 2}
 		}
 	}
 
-	// A lower budget warns before Kore.ai's cap does.
+	// A lower budget binds before Kore.ai's cap does: 576/300 × 5m ≈ 10m.
 	c.Limits.RequestsPerMinutePerBot = 5
 	p := c.Plan()[0]
-	if ws := strings.Join(p.Warnings, "\n"); !strings.Contains(ws, "exceeds the budget of 300/hour") || !strings.Contains(ws, "need about 24 requests/minute") {
+	if ps := strings.Join(p.Problems, "\n"); !strings.Contains(ps, "about 576 requests/hour exceed the budget of 300/hour (limits.requests_per_minute_per_bot 5)") ||
+		!strings.Contains(ps, "starts only about every 10m instead of every 5m") {
+		t.Errorf("low budget problems:\n%s", ps)
+	}
+	if ws := strings.Join(p.Warnings, "\n"); !strings.Contains(ws, "need about 24 requests/minute") {
 		t.Errorf("low budget warnings:\n%s", ws)
 	}
 }
@@ -839,7 +860,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_ = c.Plan()
-		if err := c.WritePlan(io.Discard); err != nil {
+		if err := c.WritePlan(io.Discard); err != nil && !errors.Is(err, ErrPlanCannotBeMet) {
 			t.Fatal(err)
 		}
 	})
