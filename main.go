@@ -155,8 +155,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	cfg, err := loadConfig()
 	if err != nil {
-		level.Error(logger).Log("msg", "invalid configuration", "file", f.configFile, "err", err)
-		return 1
+		if f.configCheck {
+			writeConfigError(stderr, f.configFile, err)
+		} else {
+			logConfigError(logger, "invalid configuration", err)
+		}
+		return exitInvalid
 	}
 	if f.configCheck {
 		return checkPlan(cfg, stdout, stderr)
@@ -219,6 +223,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			return 0
 		}
+	}
+}
+
+// logConfigError logs a configuration error as one record per problem,
+// each with problem="i/n", so no record holds a multi-line value.
+func logConfigError(logger log.Logger, msg string, err error) {
+	file := []any{}
+	var le *collector.LoadError
+	if errors.As(err, &le) {
+		file = []any{"file", le.Path}
+	}
+	problems := collector.Problems(err)
+	for i, p := range problems {
+		kv := append([]any{"msg", msg}, file...)
+		level.Error(logger).Log(append(kv, "problem", fmt.Sprintf("%d/%d", i+1, len(problems)), "err", p)...)
+	}
+}
+
+// writeConfigError writes a configuration error for a person to read
+// (--config.check): a heading, then one problem per line.
+func writeConfigError(w io.Writer, file string, err error) {
+	problems := collector.Problems(err)
+	fmt.Fprintf(w, "%s: invalid configuration %s: %d problem(s):\n", exporterName, file, len(problems))
+	for _, p := range problems {
+		fmt.Fprintf(w, "  %v\n", p)
 	}
 }
 
@@ -300,7 +329,7 @@ func (r *reloader) reload() error {
 	cfg, err := r.load()
 	if err != nil {
 		r.metrics.ConfigReloaded(false, time.Now())
-		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
+		logConfigError(r.logger, "reload failed; keeping the running configuration", err)
 		return err
 	}
 	r.mu.Lock()

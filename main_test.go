@@ -572,3 +572,101 @@ func TestWebConfigBasicAuth(t *testing.T) {
 		t.Error("logs show the basic-auth password")
 	}
 }
+
+// TestConfigErrorsOnePerLine: a configuration with several problems is
+// shown one problem per line by --config.check, and logged one record per
+// problem at start-up and on reload; no line holds a literal \n.
+func TestConfigErrorsOnePerLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yml")
+	if err := os.WriteFile(bad, []byte("bots:\n  - {bot_id: st-1, client_id: cs-1, client_secret: "+canarySecret+", windows: [91d], page_size: 0}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	problems := []string{
+		"bots[0].windows[0]: window 91d exceeds the API's 90-day maximum",
+		"bots[0].page_size: 0 is outside 1..10000",
+	}
+	// checkLines finds each problem on a line of its own that contains want.
+	checkLines := func(t *testing.T, what, out string, want func(i int, p string) string) {
+		t.Helper()
+		if strings.Contains(out, `\n`) || strings.Contains(out, canarySecret) {
+			t.Errorf("%s holds a literal \\n or the secret:\n%s", what, out)
+		}
+		lines := strings.Split(out, "\n")
+		for i, p := range problems {
+			n := 0
+			for _, l := range lines {
+				if strings.Contains(l, p) {
+					n++
+					if w := want(i, p); !strings.Contains(l, w) {
+						t.Errorf("%s: line %q lacks %q", what, l, w)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s: problem %q is on %d lines, want 1:\n%s", what, p, n, out)
+			}
+		}
+	}
+
+	t.Run("config.check", func(t *testing.T) {
+		var out, stderr syncBuffer
+		if code := run(t.Context(), []string{"--config.file=" + bad, "--config.check"}, &out, &stderr); code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		if want := "invalid configuration " + bad + ": 2 problem(s):\n"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks the heading %q:\n%s", want, stderr.String())
+		}
+		checkLines(t, "--config.check", stderr.String(), func(_ int, p string) string { return "  " + p })
+	})
+	t.Run("start-up", func(t *testing.T) {
+		var logs syncBuffer
+		if code := run(t.Context(), []string{"--config.file=" + bad}, io.Discard, &logs); code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		checkLines(t, "start-up log", logs.String(), func(i int, _ string) string {
+			return fmt.Sprintf(`msg="invalid configuration" file=%s problem=%d/2 err=`, bad, i+1)
+		})
+	})
+	t.Run("reload", func(t *testing.T) {
+		sim := koretest.NewServer(koretest.WithJobDuration(100 * time.Millisecond))
+		defer sim.Close()
+		bots := koretest.DemoBots(2, 17)
+		for _, b := range bots {
+			sim.AddBot(b)
+		}
+		path := writeCheckableConfig(t, t.TempDir(), sim.URL, bots)
+		e := startExporter(t, "--config.file="+path, "--web.enable-lifecycle")
+		deadline := time.Now().Add(10 * time.Second)
+		for code, _ := e.get("/-/healthy"); code != http.StatusOK; code, _ = e.get("/-/healthy") {
+			if time.Now().After(deadline) {
+				t.Fatalf("/-/healthy: HTTP %d", code)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		data, err := os.ReadFile(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post(e.base+"/-/reload", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusInternalServerError {
+			t.Errorf("reload of a bad config: HTTP %d, want 500", resp.StatusCode)
+		}
+		var failed []string
+		for _, l := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(l, "reload failed") {
+				failed = append(failed, l)
+			}
+		}
+		checkLines(t, "reload log", strings.Join(failed, "\n"), func(i int, _ string) string {
+			return fmt.Sprintf(`msg="reload failed; keeping the running configuration" file=%s problem=%d/2 err=`, path, i+1)
+		})
+	})
+}

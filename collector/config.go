@@ -319,9 +319,47 @@ func Load(path string) (*Config, error) {
 	}
 	cfg, err := ParseWith(data, ParseOptions{BaseDir: filepath.Dir(path)})
 	if err != nil {
-		return nil, fmt.Errorf("load config %s:\n%w", path, err)
+		return nil, &LoadError{Path: path, Err: err}
 	}
 	return cfg, nil
+}
+
+// LoadError is Load's error for a file that is not a valid configuration.
+// Err joins every problem (see Problems).
+type LoadError struct {
+	// Path is the configuration file.
+	Path string
+	// Err is ParseWith's error.
+	Err error
+}
+
+// Error returns "load config <path>:" and the problems, one per line.
+func (e *LoadError) Error() string { return "load config " + e.Path + ":\n" + e.Err.Error() }
+
+// Unwrap returns the problems.
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// Problems splits an error of Load, ParseWith or Validate into its
+// problems (the *FieldError values it joins), so that each can be shown
+// on its own line or logged as its own record. Any other error is one
+// problem.
+func Problems(err error) []error {
+	if err == nil {
+		return nil
+	}
+	var le *LoadError
+	if errors.As(err, &le) && le.Err != nil {
+		err = le.Err
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, Problems(e)...)
+	}
+	return out
 }
 
 // Parse parses and validates a YAML config with the process's environment

@@ -908,3 +908,32 @@ func TestShard(t *testing.T) {
 		}
 	}
 }
+
+func TestProblems(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kore.yml")
+	if err := os.WriteFile(path, []byte("bots:\n  - {bot_id: a, client_id: b, client_secret: c, page_size: 0, windows: [91d]}\nlimits: {max_concurrent_jobs: 0}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	var le *LoadError
+	if !errors.As(err, &le) || le.Path != path {
+		t.Fatalf("Load: err = %v, want a *LoadError for %s", err, path)
+	}
+	ps := Problems(err)
+	if len(ps) != 3 {
+		t.Fatalf("Problems = %q, want 3", ps)
+	}
+	for _, p := range ps {
+		if !errors.As(p, new(*FieldError)) || strings.Contains(p.Error(), "\n") {
+			t.Errorf("problem %q is not one *FieldError on one line", p)
+		}
+	}
+	if got := Problems(errors.New("x")); len(got) != 1 {
+		t.Errorf("Problems(plain) = %v", got)
+	}
+	if got := Problems(nil); got != nil {
+		t.Errorf("Problems(nil) = %v", got)
+	}
+}
