@@ -379,14 +379,19 @@ func ParseWith(data []byte, opts ParseOptions) (*Config, error) {
 	if opts.ReadFile == nil {
 		opts.ReadFile = ReadSecretFile
 	}
-	raw, err := decode(data)
+	raw, shape, err := decode(data)
 	if err != nil {
 		return nil, err
 	}
-	r := resolver{opts: opts, seen: map[string]bool{}}
+	// Fields of the wrong kind decode as absent; the resolver treats them
+	// as invalid, so that each is one problem, reported with the others.
+	r := resolver{opts: opts, seen: map[string]bool{}, invalid: map[string]bool{}}
+	for _, p := range shape.wrongKind {
+		r.invalid[p] = true
+	}
 	cfg := r.resolve(raw)
-	if len(r.errs) > 0 {
-		return nil, errors.Join(r.errs...)
+	if errs := append(shape.errs, shape.unrelated(r.errs)...); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	// Backstop: the resolved config must hold every invariant.
 	if err := cfg.Validate(); err != nil {
@@ -446,48 +451,115 @@ type rawLimits struct {
 	RequestsPerMinutePerBot *int `yaml:"requests_per_minute_per_bot"`
 }
 
+// shapeProblems are the problems shapeChecker found in a document that
+// still decodes: unknown keys and values of the wrong kind.
+type shapeProblems struct {
+	errs []error
+	// wrongKind are the paths of values of the wrong kind; they decode
+	// as absent.
+	wrongKind []string
+}
+
+// unrelated returns the errors of errs that are not at or under a path of
+// the wrong kind: those are consequences (a list that is not a list has no
+// valid elements, a bot that is not a mapping has no bot_id).
+func (sp shapeProblems) unrelated(errs []error) []error {
+	var out []error
+	for _, err := range errs {
+		var fe *FieldError
+		keep := true
+		if errors.As(err, &fe) {
+			for _, p := range sp.wrongKind {
+				if p == "" || fe.Path == p || strings.HasPrefix(fe.Path, p+".") || strings.HasPrefix(fe.Path, p+"[") {
+					keep = false
+					break
+				}
+			}
+		}
+		if keep {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
 // decode checks the document's shape (one document, a mapping, known keys,
-// the right kinds), reporting every problem with its path, then decodes it
-// strictly into rawFile.
-func decode(data []byte) (*rawFile, error) {
+// the right kinds), then decodes it strictly into rawFile. A document that
+// is not YAML or not one document is an error. Unknown keys and values of
+// the wrong kind are returned as shapeProblems with the rest of the file
+// decoded (those keys left out, those values absent), so that the problems
+// of the rest are found as well.
+func decode(data []byte) (*rawFile, shapeProblems, error) {
+	var none shapeProblems
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+			return nil, none, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
 		}
-		return nil, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
+		return nil, none, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, &FieldError{Msg: fmt.Sprintf("multiple YAML documents (the second starts at line %d); a config file holds one", extra.Line)}
+		return nil, none, &FieldError{Msg: fmt.Sprintf("multiple YAML documents (the second starts at line %d); a config file holds one", extra.Line)}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
+		return nil, none, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
-			return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+			return nil, none, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
 		}
 		root = root.Content[0]
 	}
 	if isNull(root) {
-		return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+		return nil, none, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
 	}
-	var errs []error
-	sc := shapeChecker{errs: &errs, seen: map[aliasKey]bool{}}
+	var shape shapeProblems
+	sc := shapeChecker{errs: &shape.errs, wrongKind: &shape.wrongKind, seen: map[aliasKey]bool{}}
 	sc.check(root, reflect.TypeFor[rawFile](), "", 0)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(shape.errs) > 0 {
+		// shapeChecker has removed the unknown keys and turned the values
+		// of the wrong kind into zero values of the right kind (so list
+		// elements keep their indexes): the rest decodes, strictly, as
+		// written.
+		patched, err := yaml.Marshal(&doc)
+		if err != nil {
+			return nil, none, errors.Join(shape.errs...)
+		}
+		data = patched
 	}
 	var raw rawFile
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
 	if err := strict.Decode(&raw); err != nil {
+		if len(shape.errs) > 0 {
+			return nil, none, errors.Join(shape.errs...)
+		}
 		// shapeChecker should have caught this; never echo values.
-		return nil, &FieldError{Msg: "invalid config: " + yamlMessage(err)}
+		return nil, none, &FieldError{Msg: "invalid config: " + yamlMessage(err)}
 	}
-	return &raw, nil
+	return &raw, shape, nil
+}
+
+// zero turns n into the zero value of kind t (an empty mapping or list,
+// "", 0, false), keeping its anchor. Not null: yaml.v3 drops the list
+// elements that decode from null, which would shift the indexes of the
+// others.
+func zero(n *yaml.Node, t reflect.Type) {
+	n.Content, n.Style = nil, 0
+	switch t.Kind() {
+	case reflect.Struct:
+		n.Kind, n.Tag, n.Value = yaml.MappingNode, "!!map", ""
+	case reflect.Slice:
+		n.Kind, n.Tag, n.Value = yaml.SequenceNode, "!!seq", ""
+	case reflect.Int:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!int", "0"
+	case reflect.Bool:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!bool", "false"
+	default:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!str", ""
+	}
 }
 
 var yamlTypeName = regexp.MustCompile(`(into|in type) [A-Za-z0-9_.*\[\]]+`)
@@ -521,8 +593,9 @@ const maxShapeDepth = 32
 // checked once per target type (its problems are reported at its first
 // use), so alias bombs cost linear time.
 type shapeChecker struct {
-	errs *[]error
-	seen map[aliasKey]bool
+	errs      *[]error
+	wrongKind *[]string
+	seen      map[aliasKey]bool
 }
 
 type aliasKey struct {
@@ -535,12 +608,14 @@ func (sc *shapeChecker) add(path, format string, args ...any) {
 }
 
 func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth int) {
-	if depth > maxShapeDepth {
-		sc.add(path, "nested too deeply")
-		return
-	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if depth > maxShapeDepth {
+		sc.add(path, "nested too deeply")
+		*sc.wrongKind = append(*sc.wrongKind, path)
+		zero(n, t)
+		return
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
@@ -558,6 +633,8 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 	}
 	bad := func(want string) {
 		sc.add(path, "expected %s, got %s (line %d)", want, describe(n), n.Line)
+		*sc.wrongKind = append(*sc.wrongKind, path)
+		zero(n, t)
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -566,6 +643,8 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 			return
 		}
 		fields := yamlFields(t)
+		kept := n.Content[:0:0]
+		defer func() { n.Content = kept }()
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
@@ -577,6 +656,7 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 				} else {
 					sc.check(v, t, path, depth+1)
 				}
+				kept = append(kept, k, v)
 				continue
 			}
 			if k.Kind != yaml.ScalarNode {
@@ -589,6 +669,7 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 				continue
 			}
 			sc.check(v, ft, join(path, k.Value), depth+1)
+			kept = append(kept, k, v)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -873,6 +954,7 @@ func splitField(field string) (key, rest string) {
 // override parses the fields set in rs (written at prefix) over s.
 func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 	p := func(f string) string { return prefix + "." + f }
+	r.wrongKinds(s, prefix)
 	if rs.Host != nil {
 		s.host = setting[string]{v: *rs.Host, path: p("host")}
 	}
@@ -921,6 +1003,37 @@ func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 			}
 			s.tags = setting[[]Tag]{v: tags, path: p("filters.tags")}
 		}
+	}
+}
+
+// wrongKinds points each setting written at prefix with a value of the
+// wrong kind (decoded as absent) at its own invalid path, so that no rule
+// reports on the value it would otherwise inherit.
+func (r *resolver) wrongKinds(s *settings, prefix string) {
+	bad := func(f string) bool {
+		return r.invalid[prefix+"."+f] || (strings.HasPrefix(f, "filters.") && r.invalid[prefix+".filters"])
+	}
+	at := func(path *string, f string) {
+		if bad(f) {
+			*path = prefix + "." + f
+			r.markInvalid(*path)
+		}
+	}
+	at(&s.host.path, "host")
+	at(&s.insecure.path, "allow_insecure_http")
+	at(&s.interval.path, "interval")
+	at(&s.windows.path, "windows")
+	at(&s.delay.path, "delay")
+	at(&s.timeout.path, "timeout")
+	at(&s.pageSize.path, "page_size")
+	at(&s.taskRows.path, "max_task_rows")
+	at(&s.reportRows.path, "max_report_rows")
+	at(&s.filterType.path, "filters.conversation_type")
+	at(&s.filterStat.path, "filters.conversation_status")
+	at(&s.taskNames.path, "filters.include_task_names")
+	at(&s.tags.path, "filters.tags")
+	if bad("stale_after") {
+		s.staleAfter = &setting[time.Duration]{path: prefix + ".stale_after"}
 	}
 }
 
@@ -1001,14 +1114,21 @@ func saturatingMul(n int64, d time.Duration) time.Duration {
 // secrets resolves the bot's one secret source into b, reporting at the
 // source's path. Messages never contain the secret or the file content.
 func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
+	// A source of the wrong kind (reported already) decodes as absent, but
+	// it was written: it counts, and is not read.
+	wrongKind := map[string]bool{}
+	for _, f := range []string{"client_secret", "client_secret_file", "private_key_file"} {
+		wrongKind[f] = r.invalid[prefix+"."+f]
+	}
+	wrong := func(f string) bool { return wrongKind[f] }
 	var sources []string
-	if rb.ClientSecret != nil {
+	if rb.ClientSecret != nil || wrong("client_secret") {
 		sources = append(sources, "client_secret")
 	}
-	if rb.ClientSecretFile != nil {
+	if rb.ClientSecretFile != nil || wrong("client_secret_file") {
 		sources = append(sources, "client_secret_file")
 	}
-	if rb.PrivateKeyFile != nil {
+	if rb.PrivateKeyFile != nil || wrong("private_key_file") {
 		sources = append(sources, "private_key_file")
 	}
 	// Whatever the outcome, the typed secret check in checkIdentity must
@@ -1019,6 +1139,9 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 		r.add(prefix, "no credentials: set one of client_secret, client_secret_file or private_key_file")
 		return
 	case 1:
+		if wrong(sources[0]) {
+			return
+		}
 	default:
 		r.add(prefix, "set exactly one of client_secret, client_secret_file or private_key_file, not %s", strings.Join(sources, " and "))
 		return

@@ -286,6 +286,18 @@ var badFiles = map[string][]string{
 		"limits.requests_per_minute_per_bot: 0 is outside 1..60",
 	},
 	"bad-defaults-shared.yml": {"defaults.windows[1]: window 100d exceeds the API's 90-day maximum"},
+	"bad-type-with-others.yml": {
+		"bots[0].windows: expected a list, got a string (line 12)",
+		"bots[1].client_secret: expected a string, got a list (line 18)",
+		"bots[1].max_task_rows: expected an integer, got a string (line 20)",
+		"bots[2]: expected a mapping, got a string (line 21)",
+		"defaults.interval: 30s is shorter than the minimum of 1m",
+		"bots[0].page_size: 0 is outside 1..10000",
+		`bots[0].host: "http://kore.example.com" uses plain http`,
+		`bots[1].name: duplicate bot name "support" (bots[0] has it too)`,
+		`bots[1].filters.conversation_type: "interactive" is not one of Interactive, Non-Interactive`,
+		"limits.requests_per_minute_per_bot: 0 is outside 1..60",
+	},
 }
 
 func TestParseBadFiles(t *testing.T) {
@@ -333,8 +345,11 @@ func problems(err error) []error {
 func TestParseReportsEveryProblemOnce(t *testing.T) {
 	t.Parallel()
 	_, err := parseTestFile(t, "bad-multiple.yml")
-	if got, want := len(problems(err)), len(badFiles["bad-multiple.yml"]); got != want {
-		t.Errorf("got %d problems, want %d:\n%v", got, want, err)
+	for _, f := range []string{"bad-multiple.yml", "bad-type-with-others.yml"} {
+		_, err := parseTestFile(t, f)
+		if got, want := len(problems(err)), len(badFiles[f]); got != want {
+			t.Errorf("%s: got %d problems, want %d:\n%v", f, got, want, err)
+		}
 	}
 	// A bad default inherited by two bots is one problem, at the default.
 	for _, f := range []string{"bad-defaults-shared.yml", "bad-max-report-rows-inherited.yml"} {
@@ -344,9 +359,15 @@ func TestParseReportsEveryProblemOnce(t *testing.T) {
 		}
 	}
 	// Each unknown key is reported, not only the first.
-	_, err = ParseWith([]byte("bots:\n  - bot_id: a\n    foo: 1\n    bar: 2\nlimits: {baz: 3}\n"), testOptions("testdata"))
+	_, err = ParseWith([]byte("bots:\n  - bot_id: a\n    client_id: b\n    client_secret: c\n    foo: 1\n    bar: 2\nlimits: {baz: 3}\n"), testOptions("testdata"))
 	if got := len(problems(err)); got != 3 {
 		t.Errorf("got %d problems, want 3:\n%v", got, err)
+	}
+	// A list element of the wrong kind keeps the indexes of the others.
+	_, err = ParseWith([]byte("bots:\n  - {bot_id: a, client_id: b, client_secret: c, windows: [1h, {a: 1}, 91d]}\n"), testOptions("testdata"))
+	if got := problems(err); len(got) != 2 || !strings.Contains(err.Error(), "bots[0].windows[1]: expected a string, got a mapping") ||
+		!strings.Contains(err.Error(), "bots[0].windows[2]: window 91d exceeds") {
+		t.Errorf("got %d problems, want windows[1] of the wrong kind and windows[2] too long:\n%v", len(got), err)
 	}
 	// One bad text, one problem: an unparsable interval is not also "too short".
 	_, err = ParseWith([]byte("bots:\n  - {bot_id: a, client_id: b, client_secret: c, interval: soon, stale_after: 1m}\n"), testOptions("testdata"))
