@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -669,4 +673,54 @@ func TestConfigErrorsOnePerLine(t *testing.T) {
 			return fmt.Sprintf(`msg="reload failed; keeping the running configuration" file=%s problem=%d/2 err=`, path, i+1)
 		})
 	})
+}
+
+// TestConfigExamplePassesCheck runs --config.check on config.example.yml
+// with what its header says to create: secrets/support.secret and
+// keys/hr.pem next to it, and KORE_SALES_SECRET (no t.Parallel: it sets
+// an environment variable).
+func TestConfigExamplePassesCheck(t *testing.T) {
+	example, err := os.ReadFile("config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string][]byte{
+		"config.example.yml":     example,
+		"secrets/support.secret": []byte("support-" + canarySecret + "\n"),
+		"keys/hr.pem":            pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("KORE_SALES_SECRET", "sales-"+canarySecret)
+	var out, stderr syncBuffer
+	code := run(t.Context(), []string{"--config.file=" + filepath.Join(dir, "config.example.yml"), "--config.check"}, &out, &stderr)
+	if code != 0 {
+		t.Fatalf("--config.check of config.example.yml exited %d:\n%s\n%s", code, stderr.String(), out.String())
+	}
+	for _, want := range []string{"configuration valid: 3 bots", "support", "sales", "st-3c4d5e6f", "configuration OK: the plan can be met"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String()+stderr.String(), canarySecret) {
+		t.Error("--config.check shows a secret")
+	}
+	// Without the variable the check fails, naming it.
+	os.Unsetenv("KORE_SALES_SECRET")
+	stderr = syncBuffer{}
+	if code := run(t.Context(), []string{"--config.file=" + filepath.Join(dir, "config.example.yml"), "--config.check"}, io.Discard, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "bots[1].client_secret: environment variable KORE_SALES_SECRET is not set") {
+		t.Errorf("without KORE_SALES_SECRET: exit %d, stderr:\n%s", code, stderr.String())
+	}
 }

@@ -49,13 +49,13 @@ var testKeys = sync.OnceValue(func() map[string][]byte {
 
 // testEnv is the environment the tests parse with.
 var testEnv = map[string]string{
-	"KORE_TEST_SECRET":    "env-secret",
-	"KORE_TEST_EMPTY":     "",
-	"KORE_SUPPORT_SECRET": "support-secret-from-env",
+	"KORE_TEST_SECRET":  "env-secret",
+	"KORE_TEST_EMPTY":   "",
+	"KORE_SALES_SECRET": "sales-secret-from-env",
 }
 
 // testOptions resolves files against dir, serves the generated keys as
-// <dir>/keys/*.pem and (for config.example.yml) the absolute secret path,
+// <dir>/keys/*.pem and (for config.example.yml in ..) ../secrets/support.secret,
 // and reads the environment from testEnv.
 func testOptions(dir string) ParseOptions {
 	return ParseOptions{
@@ -71,7 +71,7 @@ func testOptions(dir string) ParseOptions {
 				}
 				return testKeys()["rsa-pkcs1.pem"], nil
 			}
-			if path == "/etc/kore_exporter/support.secret" {
+			if dir == ".." && path == filepath.Join(dir, "secrets", "support.secret") {
 				return []byte("support-secret-from-file\n"), nil
 			}
 			return os.ReadFile(path)
@@ -555,13 +555,13 @@ func TestParseExampleConfig(t *testing.T) {
 	}
 	support, sales, hr := c.Bots[0], c.Bots[1], c.Bots[2]
 	if support.Name != "support" || windowNames(support.Windows) != "1h,24h,7d" ||
-		support.ClientSecret.Reveal() != "support-secret-from-file" || support.ClientSecretFile != "/etc/kore_exporter/support.secret" {
+		support.ClientSecret.Reveal() != "support-secret-from-file" || support.ClientSecretFile != filepath.Join("..", "secrets", "support.secret") {
 		t.Errorf("support = %+v", support)
 	}
 	if len(support.Filters.Tags) != 1 || support.Filters.ConversationStatus != "Closed" || len(support.Filters.IncludeTaskNames) != 3 {
 		t.Errorf("support filters = %+v", support.Filters)
 	}
-	if sales.ClientSecret.Reveal() != "support-secret-from-env" || sales.Interval != 10*time.Minute || sales.Delay != 15*time.Minute ||
+	if sales.ClientSecret.Reveal() != "sales-secret-from-env" || sales.Interval != 10*time.Minute || sales.Delay != 15*time.Minute ||
 		sales.StaleAfter != 15*time.Minute || sales.Filters.ConversationStatus != "" || sales.Filters.ConversationType != "Interactive" {
 		t.Errorf("sales = %+v", sales)
 	}
