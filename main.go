@@ -182,9 +182,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	load := func() (*collector.Config, error) { return collector.Load(f.configFile) }
-	cfgLogger := log.With(logger, "file", f.configFile) // names the configuration's source
+	source := f.configFile // names the configuration's source
 	if f.demo {
-		cfgLogger = log.With(logger, "config", "demo configuration (--demo ignores --config.file)")
+		source = "demo configuration (--demo ignores --config.file)"
 		sim, demoLoad, err := startDemo(logger, f.demoSurge)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
@@ -193,6 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer sim.Close()
 		load = demoLoad
 	}
+	cfgLogger := log.With(logger, "config", source)
 	loadConfig := func() (*collector.Config, error) {
 		cfg, err := load()
 		if err != nil {
@@ -203,16 +204,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	cfg, err := loadConfig()
 	if err != nil {
-		level.Error(cfgLogger).Log("msg", "invalid configuration", "err", err)
-		return 1
+		if f.configCheck {
+			writeConfigError(stderr, source, err)
+		} else {
+			logConfigError(cfgLogger, "invalid configuration", err)
+		}
+		return exitInvalid
 	}
 	if f.configCheck {
-		fmt.Fprintf(stdout, "configuration OK: %d bots\n", len(cfg.Bots))
-		if err := cfg.WritePlan(stdout); err != nil {
-			level.Error(logger).Log("msg", "cannot print the plan", "err", err)
-			return 1
-		}
-		return 0
+		return checkPlan(cfg, stdout, stderr)
 	}
 
 	reg, metrics, err := collector.NewRegistry()
@@ -229,7 +229,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rl := &reloader{logger: logger, sched: sched, metrics: metrics, load: loadConfig}
+	rl := &reloader{logger: cfgLogger, sched: sched, metrics: metrics, load: loadConfig}
 	if err := rl.start(ctx, cfg); err != nil {
 		level.Error(logger).Log("msg", "cannot start report jobs", "err", err)
 		return 1
@@ -273,6 +273,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// logConfigError logs a configuration error as one record per problem,
+// each with problem="i/n", so no record holds a multi-line value.
+func logConfigError(logger log.Logger, msg string, err error) {
+	problems := collector.Problems(err)
+	for i, p := range problems {
+		level.Error(logger).Log("msg", msg, "problem", fmt.Sprintf("%d/%d", i+1, len(problems)), "err", p)
+	}
+}
+
+// writeConfigError writes a configuration error for a person to read
+// (--config.check): a heading, then one problem per line.
+func writeConfigError(w io.Writer, file string, err error) {
+	problems := collector.Problems(err)
+	fmt.Fprintf(w, "%s: invalid configuration %s: %d problem(s):\n", exporterName, file, len(problems))
+	for _, p := range problems {
+		fmt.Fprintf(w, "  %v\n", p)
+	}
+}
+
+// Exit codes of --config.check besides 0 (valid, and the plan can be met).
+const (
+	// exitInvalid: the configuration is invalid, or the check failed.
+	exitInvalid = 1
+	// exitPlanCannotBeMet: the configuration is valid but cannot run as
+	// written (see collector.ErrPlanCannotBeMet); the exporter would
+	// start with it.
+	exitPlanCannotBeMet = 3
+)
+
+// checkPlan prints the plan of a valid configuration for --config.check
+// and returns the exit code.
+func checkPlan(cfg *collector.Config, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stdout, "configuration valid: %d bots\n", len(cfg.Bots))
+	err := cfg.WritePlan(stdout)
+	switch {
+	case errors.Is(err, collector.ErrPlanCannotBeMet):
+		fmt.Fprintf(stderr, "%s: configuration valid, but %v: the exporter would start, but run late, skip or fail runs (exit %d)\n", exporterName, err, exitPlanCannotBeMet)
+		return exitPlanCannotBeMet
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: cannot print the plan: %v\n", exporterName, err)
+		return exitInvalid
+	}
+	fmt.Fprintf(stdout, "configuration OK: the plan can be met\n")
+	return 0
 }
 
 // startDemo starts the in-process simulator with three demo bots and returns
@@ -326,7 +372,7 @@ func (r *reloader) reload() error {
 	cfg, err := r.load()
 	if err != nil {
 		r.metrics.ConfigReloaded(false, time.Now())
-		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
+		logConfigError(r.logger, "reload failed; keeping the running configuration", err)
 		return err
 	}
 	r.mu.Lock()

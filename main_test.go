@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"html"
@@ -227,6 +231,23 @@ limits:
 	return path
 }
 
+// writeCheckableConfig is writeConfig with an interval and page size whose
+// plan can be met, so --config.check exits 0.
+func writeCheckableConfig(t *testing.T, dir, host string, bots []koretest.Bot) string {
+	t.Helper()
+	path := writeConfig(t, dir, host, bots)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(data), "interval: 1m", "interval: 15m", 1)
+	s = strings.Replace(s, "page_size: 40", "page_size: 500", 1)
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestEndToEnd runs the exporter's real wiring against the simulator and
 // checks every exported task gauge against the simulator's own totals.
 func TestEndToEnd(t *testing.T) {
@@ -423,15 +444,34 @@ func TestConfigCheck(t *testing.T) {
 	defer sim.Close()
 	bots := koretest.DemoBots(2, 3)
 	dir := t.TempDir()
-	path := writeConfig(t, dir, sim.URL, bots)
+	path := writeCheckableConfig(t, dir, sim.URL, bots)
 	var out, logs syncBuffer
 	if code := run(t.Context(), []string{"--config.file=" + path, "--config.check"}, &out, &logs); code != 0 {
 		t.Fatalf("--config.check exited %d: %s", code, logs.String())
 	}
-	for _, want := range []string{"alpha", "beta", "1h", "24h", "2h"} {
+	for _, want := range []string{"alpha", "beta", "1h", "24h", "2h", "configuration OK: the plan can be met"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan does not mention %q:\n%s", want, out.String())
 		}
+	}
+
+	// Valid, but 4,800 requests/hour for alpha: the limiter holds Kore.ai's
+	// 1,800/hour, so its runs come late; the check says so and exits 3.
+	path = writeConfig(t, dir, sim.URL, bots)
+	out, logs = syncBuffer{}, syncBuffer{}
+	if code := run(t.Context(), []string{"--config.file=" + path, "--config.check"}, &out, &logs); code != 3 {
+		t.Fatalf("--config.check of a plan that cannot be met exited %d, want 3; logs: %s", code, logs.String())
+	}
+	for _, want := range []string{
+		"error: bot alpha: about 4800 requests/hour exceed the budget of 1800/hour (Kore.ai's cap, which the limiter holds): " +
+			"the limiter delays the calls, so each window's run starts only about every 5m instead of every 1m",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan does not say %q:\n%s", want, out.String())
+		}
+	}
+	if want := "configuration valid, but the plan cannot be met"; !strings.Contains(logs.String(), want) || strings.Contains(out.String(), "configuration OK") {
+		t.Errorf("stderr %q does not say %q, or stdout says OK:\n%s", logs.String(), want, out.String())
 	}
 	if err := os.WriteFile(path, []byte("bots:\n  - bot_id: st-1\n    client_id: cs-1\n    windows: [91d]\n    client_secret: "+canarySecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -469,7 +509,7 @@ func TestShardsSplitBots(t *testing.T) {
 	for _, b := range bots {
 		sim.AddBot(b)
 	}
-	path := writeConfig(t, t.TempDir(), sim.URL, bots)
+	path := writeCheckableConfig(t, t.TempDir(), sim.URL, bots)
 	seen := map[string]int{}
 	for index := range 2 {
 		var out, logs syncBuffer
@@ -750,5 +790,153 @@ func TestLogLinesHaveOneTimestamp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfigErrorsOnePerLine: a configuration with several problems is
+// shown one problem per line by --config.check, and logged one record per
+// problem at start-up and on reload; no line holds a literal \n.
+func TestConfigErrorsOnePerLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yml")
+	if err := os.WriteFile(bad, []byte("bots:\n  - {bot_id: st-1, client_id: cs-1, client_secret: "+canarySecret+", windows: [91d], page_size: 0}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	problems := []string{
+		"bots[0].windows[0]: window 91d exceeds the API's 90-day maximum",
+		"bots[0].page_size: 0 is outside 1..10000",
+	}
+	// checkLines finds each problem on a line of its own that contains want.
+	checkLines := func(t *testing.T, what, out string, want func(i int, p string) string) {
+		t.Helper()
+		if strings.Contains(out, `\n`) || strings.Contains(out, canarySecret) {
+			t.Errorf("%s holds a literal \\n or the secret:\n%s", what, out)
+		}
+		lines := strings.Split(out, "\n")
+		for i, p := range problems {
+			n := 0
+			for _, l := range lines {
+				if strings.Contains(l, p) {
+					n++
+					if w := want(i, p); !strings.Contains(l, w) {
+						t.Errorf("%s: line %q lacks %q", what, l, w)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s: problem %q is on %d lines, want 1:\n%s", what, p, n, out)
+			}
+		}
+	}
+
+	t.Run("config.check", func(t *testing.T) {
+		var out, stderr syncBuffer
+		if code := run(t.Context(), []string{"--config.file=" + bad, "--config.check"}, &out, &stderr); code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		if want := "invalid configuration " + bad + ": 2 problem(s):\n"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks the heading %q:\n%s", want, stderr.String())
+		}
+		checkLines(t, "--config.check", stderr.String(), func(_ int, p string) string { return "  " + p })
+	})
+	t.Run("start-up", func(t *testing.T) {
+		var logs syncBuffer
+		if code := run(t.Context(), []string{"--config.file=" + bad}, io.Discard, &logs); code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		checkLines(t, "start-up log", logs.String(), func(i int, _ string) string {
+			return fmt.Sprintf(`msg="invalid configuration" file=%s problem=%d/2 err=`, bad, i+1)
+		})
+	})
+	t.Run("reload", func(t *testing.T) {
+		sim := koretest.NewServer(koretest.WithJobDuration(100 * time.Millisecond))
+		defer sim.Close()
+		bots := koretest.DemoBots(2, 17)
+		for _, b := range bots {
+			sim.AddBot(b)
+		}
+		path := writeCheckableConfig(t, t.TempDir(), sim.URL, bots)
+		e := startExporter(t, "--config.file="+path, "--web.enable-lifecycle")
+		deadline := time.Now().Add(10 * time.Second)
+		for code, _ := e.get("/-/healthy"); code != http.StatusOK; code, _ = e.get("/-/healthy") {
+			if time.Now().After(deadline) {
+				t.Fatalf("/-/healthy: HTTP %d", code)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		data, err := os.ReadFile(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post(e.base+"/-/reload", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusInternalServerError {
+			t.Errorf("reload of a bad config: HTTP %d, want 500", resp.StatusCode)
+		}
+		var failed []string
+		for _, l := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(l, "reload failed") {
+				failed = append(failed, l)
+			}
+		}
+		checkLines(t, "reload log", strings.Join(failed, "\n"), func(i int, _ string) string {
+			return fmt.Sprintf(`msg="reload failed; keeping the running configuration" file=%s problem=%d/2 err=`, path, i+1)
+		})
+	})
+}
+
+// TestConfigExamplePassesCheck runs --config.check on config.example.yml
+// with what its header says to create: secrets/support.secret and
+// keys/hr.pem next to it, and KORE_SALES_SECRET (no t.Parallel: it sets
+// an environment variable).
+func TestConfigExamplePassesCheck(t *testing.T) {
+	example, err := os.ReadFile("config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string][]byte{
+		"config.example.yml":     example,
+		"secrets/support.secret": []byte("support-" + canarySecret + "\n"),
+		"keys/hr.pem":            pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("KORE_SALES_SECRET", "sales-"+canarySecret)
+	var out, stderr syncBuffer
+	code := run(t.Context(), []string{"--config.file=" + filepath.Join(dir, "config.example.yml"), "--config.check"}, &out, &stderr)
+	if code != 0 {
+		t.Fatalf("--config.check of config.example.yml exited %d:\n%s\n%s", code, stderr.String(), out.String())
+	}
+	for _, want := range []string{"configuration valid: 3 bots", "support", "sales", "st-3c4d5e6f", "configuration OK: the plan can be met"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String()+stderr.String(), canarySecret) {
+		t.Error("--config.check shows a secret")
+	}
+	// Without the variable the check fails, naming it.
+	os.Unsetenv("KORE_SALES_SECRET")
+	stderr = syncBuffer{}
+	if code := run(t.Context(), []string{"--config.file=" + filepath.Join(dir, "config.example.yml"), "--config.check"}, io.Discard, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "bots[1].client_secret: environment variable KORE_SALES_SECRET is not set") {
+		t.Errorf("without KORE_SALES_SECRET: exit %d, stderr:\n%s", code, stderr.String())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 	"unicode"
@@ -77,9 +78,13 @@ type Bot struct {
 	// PageSize is the limit of each page.
 	PageSize int
 	// MaxTaskRows caps the rows (task name × task type × status) exported
-	// per bot × window.
+	// for one window of the bot; beyond it the smallest tasks are folded
+	// into one row with a reserved task name, so the bot's totals stay
+	// exact. MinTaskRows..MaxRows, default DefaultMaxTaskRows.
 	MaxTaskRows int
-	// MaxReportRows is the most raw rows one report run may fetch.
+	// MaxReportRows is the most raw rows one report run may fetch, over
+	// all its pages; a report whose total says more fails at once.
+	// PageSize..MaxRows, default DefaultMaxReportRows.
 	MaxReportRows int
 	// Filters narrow the report.
 	Filters Filters
@@ -139,6 +144,12 @@ const (
 	DefaultTimeout = 10 * time.Minute
 	// DefaultPageSize is the default limit of each page.
 	DefaultPageSize = 100
+	// DefaultMaxTaskRows is the default max_task_rows: the rows exported
+	// per bot and window before the smallest tasks are folded into one.
+	DefaultMaxTaskRows = 1000
+	// DefaultMaxReportRows is the default max_report_rows: the raw rows
+	// one report run may fetch.
+	DefaultMaxReportRows = 10000
 	// DefaultStaleAfterIntervals is the default stale_after in intervals.
 	DefaultStaleAfterIntervals = 3
 	// DefaultMaxConcurrentJobs is the default limits.max_concurrent_jobs.
@@ -154,6 +165,12 @@ const (
 	MaxWindow = 90 * 24 * time.Hour
 	// MaxPageSize is the largest allowed page_size.
 	MaxPageSize = 10000
+	// MinTaskRows is the smallest allowed max_task_rows: room for the up to
+	// three folded rows (one per status: success, failtask, any other)
+	// beside the tasks kept.
+	MinTaskRows = 10
+	// MaxRows is the largest allowed max_task_rows and max_report_rows.
+	MaxRows = 1000000
 	// KoreRequestsPerMinute is Kore.ai's per-minute limit per bot.
 	KoreRequestsPerMinute = 60
 	// KoreRequestsPerHour is Kore.ai's hourly limit per bot.
@@ -197,23 +214,156 @@ type ParseOptions struct {
 	BaseDir string
 	// LookupEnv resolves ${NAME} in client_secret; nil means os.LookupEnv.
 	LookupEnv func(name string) (string, bool)
-	// ReadFile reads secret and key files; nil means os.ReadFile.
+	// ReadFile reads secret and key files; nil means ReadSecretFile.
+	// Whatever it returns is refused above MaxSecretFileSize bytes.
 	ReadFile func(path string) ([]byte, error)
+}
+
+// Bounds of the files the configuration reads. A FIFO, a device or a
+// directory is never read, so /dev/zero cannot exhaust memory and a FIFO
+// cannot block a reload.
+const (
+	// MaxConfigFileSize is the largest configuration file Load reads.
+	MaxConfigFileSize = 4 << 20
+	// MaxSecretFileSize is the largest client_secret_file or
+	// private_key_file read.
+	MaxSecretFileSize = 64 << 10
+)
+
+// ErrNotRegularFile is returned for a file that is a directory, a FIFO,
+// a device or a socket.
+var ErrNotRegularFile = errors.New("not a regular file")
+
+// ErrFileTooLarge is returned for a file above its size limit.
+var ErrFileTooLarge = errors.New("file too large")
+
+// ReadSecretFile reads a secret or key file: a regular file of at most
+// MaxSecretFileSize bytes.
+func ReadSecretFile(path string) ([]byte, error) {
+	return readRegularFile(path, MaxSecretFileSize)
+}
+
+// readRegularFile reads the regular file at path through a limit of max
+// bytes. It checks the file's type before opening it and again on the
+// open file, and opens it non-blocking, so a FIFO never blocks it; it
+// never reads more than max+1 bytes.
+func readRegularFile(path string, max int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegular(path, fi, max); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The name may have been replaced between Stat and OpenFile.
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := checkRegular(path, fi, max); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: more than %d bytes", ErrFileTooLarge, max)}
+	}
+	return data, nil
+}
+
+func checkRegular(path string, fi fs.FileInfo, max int64) error {
+	if !fi.Mode().IsRegular() {
+		return &fs.PathError{Op: "open", Path: path, Err: &notRegularError{kind: fileKind(fi.Mode())}}
+	}
+	if fi.Size() > max {
+		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %d bytes, more than %d", ErrFileTooLarge, fi.Size(), max)}
+	}
+	return nil
+}
+
+// notRegularError says what a file that is not regular is; it matches
+// ErrNotRegularFile.
+type notRegularError struct{ kind string }
+
+func (e *notRegularError) Error() string        { return "not a regular file: " + e.kind }
+func (e *notRegularError) Is(target error) bool { return target == ErrNotRegularFile }
+
+// fileKind names what a non-regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a plain file"
 }
 
 // Load reads the config file at path and parses it with Parse. Relative
 // client_secret_file and private_key_file paths resolve against the
 // directory of path.
+//
+// The file must be a regular file of at most MaxConfigFileSize bytes.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegularFile(path, MaxConfigFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 	cfg, err := ParseWith(data, ParseOptions{BaseDir: filepath.Dir(path)})
 	if err != nil {
-		return nil, fmt.Errorf("load config %s:\n%w", path, err)
+		return nil, &LoadError{Path: path, Err: err}
 	}
 	return cfg, nil
+}
+
+// LoadError is Load's error for a file that is not a valid configuration.
+// Err joins every problem (see Problems).
+type LoadError struct {
+	// Path is the configuration file.
+	Path string
+	// Err is ParseWith's error.
+	Err error
+}
+
+// Error returns "load config <path>:" and the problems, one per line.
+func (e *LoadError) Error() string { return "load config " + e.Path + ":\n" + e.Err.Error() }
+
+// Unwrap returns the problems.
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// Problems splits an error of Load, ParseWith or Validate into its
+// problems (the *FieldError values it joins), so that each can be shown
+// on its own line or logged as its own record. Any other error is one
+// problem.
+func Problems(err error) []error {
+	if err == nil {
+		return nil
+	}
+	var le *LoadError
+	if errors.As(err, &le) && le.Err != nil {
+		err = le.Err
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, Problems(e)...)
+	}
+	return out
 }
 
 // Parse parses and validates a YAML config with the process's environment
@@ -231,16 +381,21 @@ func ParseWith(data []byte, opts ParseOptions) (*Config, error) {
 		opts.LookupEnv = os.LookupEnv
 	}
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = ReadSecretFile
 	}
-	raw, err := decode(data)
+	raw, shape, err := decode(data)
 	if err != nil {
 		return nil, err
 	}
-	r := resolver{opts: opts, seen: map[string]bool{}}
+	// Fields of the wrong kind decode as absent; the resolver treats them
+	// as invalid, so that each is one problem, reported with the others.
+	r := resolver{opts: opts, seen: map[string]bool{}, invalid: map[string]bool{}}
+	for _, p := range shape.wrongKind {
+		r.invalid[p] = true
+	}
 	cfg := r.resolve(raw)
-	if len(r.errs) > 0 {
-		return nil, errors.Join(r.errs...)
+	if errs := append(shape.errs, shape.unrelated(r.errs)...); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	// Backstop: the resolved config must hold every invariant.
 	if err := cfg.Validate(); err != nil {
@@ -266,6 +421,8 @@ type rawSettings struct {
 	Delay             *string     `yaml:"delay"`
 	Timeout           *string     `yaml:"timeout"`
 	PageSize          *int        `yaml:"page_size"`
+	MaxTaskRows       *int        `yaml:"max_task_rows"`
+	MaxReportRows     *int        `yaml:"max_report_rows"`
 	StaleAfter        *string     `yaml:"stale_after"`
 	Filters           *rawFilters `yaml:"filters"`
 }
@@ -298,48 +455,115 @@ type rawLimits struct {
 	RequestsPerMinutePerBot *int `yaml:"requests_per_minute_per_bot"`
 }
 
+// shapeProblems are the problems shapeChecker found in a document that
+// still decodes: unknown keys and values of the wrong kind.
+type shapeProblems struct {
+	errs []error
+	// wrongKind are the paths of values of the wrong kind; they decode
+	// as absent.
+	wrongKind []string
+}
+
+// unrelated returns the errors of errs that are not at or under a path of
+// the wrong kind: those are consequences (a list that is not a list has no
+// valid elements, a bot that is not a mapping has no bot_id).
+func (sp shapeProblems) unrelated(errs []error) []error {
+	var out []error
+	for _, err := range errs {
+		var fe *FieldError
+		keep := true
+		if errors.As(err, &fe) {
+			for _, p := range sp.wrongKind {
+				if p == "" || fe.Path == p || strings.HasPrefix(fe.Path, p+".") || strings.HasPrefix(fe.Path, p+"[") {
+					keep = false
+					break
+				}
+			}
+		}
+		if keep {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
 // decode checks the document's shape (one document, a mapping, known keys,
-// the right kinds), reporting every problem with its path, then decodes it
-// strictly into rawFile.
-func decode(data []byte) (*rawFile, error) {
+// the right kinds), then decodes it strictly into rawFile. A document that
+// is not YAML or not one document is an error. Unknown keys and values of
+// the wrong kind are returned as shapeProblems with the rest of the file
+// decoded (those keys left out, those values absent), so that the problems
+// of the rest are found as well.
+func decode(data []byte) (*rawFile, shapeProblems, error) {
+	var none shapeProblems
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+			return nil, none, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
 		}
-		return nil, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
+		return nil, none, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, &FieldError{Msg: fmt.Sprintf("multiple YAML documents (the second starts at line %d); a config file holds one", extra.Line)}
+		return nil, none, &FieldError{Msg: fmt.Sprintf("multiple YAML documents (the second starts at line %d); a config file holds one", extra.Line)}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
+		return nil, none, &FieldError{Msg: "invalid YAML: " + yamlMessage(err)}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
-			return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+			return nil, none, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
 		}
 		root = root.Content[0]
 	}
 	if isNull(root) {
-		return nil, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
+		return nil, none, &FieldError{Msg: "config is empty: at least one bot is required under bots"}
 	}
-	var errs []error
-	sc := shapeChecker{errs: &errs, seen: map[aliasKey]bool{}}
+	var shape shapeProblems
+	sc := shapeChecker{errs: &shape.errs, wrongKind: &shape.wrongKind, seen: map[aliasKey]bool{}}
 	sc.check(root, reflect.TypeFor[rawFile](), "", 0)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(shape.errs) > 0 {
+		// shapeChecker has removed the unknown keys and turned the values
+		// of the wrong kind into zero values of the right kind (so list
+		// elements keep their indexes): the rest decodes, strictly, as
+		// written.
+		patched, err := yaml.Marshal(&doc)
+		if err != nil {
+			return nil, none, errors.Join(shape.errs...)
+		}
+		data = patched
 	}
 	var raw rawFile
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
 	if err := strict.Decode(&raw); err != nil {
+		if len(shape.errs) > 0 {
+			return nil, none, errors.Join(shape.errs...)
+		}
 		// shapeChecker should have caught this; never echo values.
-		return nil, &FieldError{Msg: "invalid config: " + yamlMessage(err)}
+		return nil, none, &FieldError{Msg: "invalid config: " + yamlMessage(err)}
 	}
-	return &raw, nil
+	return &raw, shape, nil
+}
+
+// zero turns n into the zero value of kind t (an empty mapping or list,
+// "", 0, false), keeping its anchor. Not null: yaml.v3 drops the list
+// elements that decode from null, which would shift the indexes of the
+// others.
+func zero(n *yaml.Node, t reflect.Type) {
+	n.Content, n.Style = nil, 0
+	switch t.Kind() {
+	case reflect.Struct:
+		n.Kind, n.Tag, n.Value = yaml.MappingNode, "!!map", ""
+	case reflect.Slice:
+		n.Kind, n.Tag, n.Value = yaml.SequenceNode, "!!seq", ""
+	case reflect.Int:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!int", "0"
+	case reflect.Bool:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!bool", "false"
+	default:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!str", ""
+	}
 }
 
 var yamlTypeName = regexp.MustCompile(`(into|in type) [A-Za-z0-9_.*\[\]]+`)
@@ -373,8 +597,9 @@ const maxShapeDepth = 32
 // checked once per target type (its problems are reported at its first
 // use), so alias bombs cost linear time.
 type shapeChecker struct {
-	errs *[]error
-	seen map[aliasKey]bool
+	errs      *[]error
+	wrongKind *[]string
+	seen      map[aliasKey]bool
 }
 
 type aliasKey struct {
@@ -387,12 +612,14 @@ func (sc *shapeChecker) add(path, format string, args ...any) {
 }
 
 func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth int) {
-	if depth > maxShapeDepth {
-		sc.add(path, "nested too deeply")
-		return
-	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if depth > maxShapeDepth {
+		sc.add(path, "nested too deeply")
+		*sc.wrongKind = append(*sc.wrongKind, path)
+		zero(n, t)
+		return
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
@@ -410,6 +637,8 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 	}
 	bad := func(want string) {
 		sc.add(path, "expected %s, got %s (line %d)", want, describe(n), n.Line)
+		*sc.wrongKind = append(*sc.wrongKind, path)
+		zero(n, t)
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -418,6 +647,8 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 			return
 		}
 		fields := yamlFields(t)
+		kept := n.Content[:0:0]
+		defer func() { n.Content = kept }()
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
@@ -429,6 +660,7 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 				} else {
 					sc.check(v, t, path, depth+1)
 				}
+				kept = append(kept, k, v)
 				continue
 			}
 			if k.Kind != yaml.ScalarNode {
@@ -441,6 +673,7 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 				continue
 			}
 			sc.check(v, ft, join(path, k.Value), depth+1)
+			kept = append(kept, k, v)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -554,6 +787,8 @@ type settings struct {
 	delay      setting[time.Duration]
 	timeout    setting[time.Duration]
 	pageSize   setting[int]
+	taskRows   setting[int]
+	reportRows setting[int]
 	staleAfter *setting[time.Duration] // nil: 3 × interval
 	filterType setting[string]
 	filterStat setting[string]
@@ -563,11 +798,13 @@ type settings struct {
 
 func builtinSettings() settings {
 	return settings{
-		host:     setting[string]{v: DefaultHost},
-		interval: setting[time.Duration]{v: DefaultInterval},
-		windows:  setting[[]Window]{v: []Window{defaultWindow}},
-		timeout:  setting[time.Duration]{v: DefaultTimeout},
-		pageSize: setting[int]{v: DefaultPageSize},
+		host:       setting[string]{v: DefaultHost},
+		interval:   setting[time.Duration]{v: DefaultInterval},
+		windows:    setting[[]Window]{v: []Window{defaultWindow}},
+		timeout:    setting[time.Duration]{v: DefaultTimeout},
+		pageSize:   setting[int]{v: DefaultPageSize},
+		taskRows:   setting[int]{v: DefaultMaxTaskRows},
+		reportRows: setting[int]{v: DefaultMaxReportRows},
 	}
 }
 
@@ -659,6 +896,8 @@ func (r *resolver) pather(prefix string, s settings, single bool) pathFunc {
 		"delay":                       s.delay.path,
 		"timeout":                     s.timeout.path,
 		"page_size":                   s.pageSize.path,
+		"max_task_rows":               s.taskRows.path,
+		"max_report_rows":             s.reportRows.path,
 		"filters.conversation_type":   s.filterType.path,
 		"filters.conversation_status": s.filterStat.path,
 		"filters.include_task_names":  s.taskNames.path,
@@ -719,6 +958,7 @@ func splitField(field string) (key, rest string) {
 // override parses the fields set in rs (written at prefix) over s.
 func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 	p := func(f string) string { return prefix + "." + f }
+	r.wrongKinds(s, prefix)
 	if rs.Host != nil {
 		s.host = setting[string]{v: *rs.Host, path: p("host")}
 	}
@@ -741,6 +981,12 @@ func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 	if rs.PageSize != nil {
 		s.pageSize = setting[int]{v: *rs.PageSize, path: p("page_size")}
 	}
+	if rs.MaxTaskRows != nil {
+		s.taskRows = setting[int]{v: *rs.MaxTaskRows, path: p("max_task_rows")}
+	}
+	if rs.MaxReportRows != nil {
+		s.reportRows = setting[int]{v: *rs.MaxReportRows, path: p("max_report_rows")}
+	}
 	if rs.Windows != nil {
 		s.windows = setting[[]Window]{v: r.windows(*rs.Windows, p("windows")), path: p("windows")}
 	}
@@ -761,6 +1007,37 @@ func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 			}
 			s.tags = setting[[]Tag]{v: tags, path: p("filters.tags")}
 		}
+	}
+}
+
+// wrongKinds points each setting written at prefix with a value of the
+// wrong kind (decoded as absent) at its own invalid path, so that no rule
+// reports on the value it would otherwise inherit.
+func (r *resolver) wrongKinds(s *settings, prefix string) {
+	bad := func(f string) bool {
+		return r.invalid[prefix+"."+f] || (strings.HasPrefix(f, "filters.") && r.invalid[prefix+".filters"])
+	}
+	at := func(path *string, f string) {
+		if bad(f) {
+			*path = prefix + "." + f
+			r.markInvalid(*path)
+		}
+	}
+	at(&s.host.path, "host")
+	at(&s.insecure.path, "allow_insecure_http")
+	at(&s.interval.path, "interval")
+	at(&s.windows.path, "windows")
+	at(&s.delay.path, "delay")
+	at(&s.timeout.path, "timeout")
+	at(&s.pageSize.path, "page_size")
+	at(&s.taskRows.path, "max_task_rows")
+	at(&s.reportRows.path, "max_report_rows")
+	at(&s.filterType.path, "filters.conversation_type")
+	at(&s.filterStat.path, "filters.conversation_status")
+	at(&s.taskNames.path, "filters.include_task_names")
+	at(&s.tags.path, "filters.tags")
+	if bad("stale_after") {
+		s.staleAfter = &setting[time.Duration]{path: prefix + ".stale_after"}
 	}
 }
 
@@ -805,6 +1082,8 @@ func applySettings(b *Bot, s settings) {
 	b.Delay = s.delay.v
 	b.Timeout = s.timeout.v
 	b.PageSize = s.pageSize.v
+	b.MaxTaskRows = s.taskRows.v
+	b.MaxReportRows = s.reportRows.v
 	if s.staleAfter != nil {
 		b.StaleAfter = s.staleAfter.v
 	} else {
@@ -839,14 +1118,21 @@ func saturatingMul(n int64, d time.Duration) time.Duration {
 // secrets resolves the bot's one secret source into b, reporting at the
 // source's path. Messages never contain the secret or the file content.
 func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
+	// A source of the wrong kind (reported already) decodes as absent, but
+	// it was written: it counts, and is not read.
+	wrongKind := map[string]bool{}
+	for _, f := range []string{"client_secret", "client_secret_file", "private_key_file"} {
+		wrongKind[f] = r.invalid[prefix+"."+f]
+	}
+	wrong := func(f string) bool { return wrongKind[f] }
 	var sources []string
-	if rb.ClientSecret != nil {
+	if rb.ClientSecret != nil || wrong("client_secret") {
 		sources = append(sources, "client_secret")
 	}
-	if rb.ClientSecretFile != nil {
+	if rb.ClientSecretFile != nil || wrong("client_secret_file") {
 		sources = append(sources, "client_secret_file")
 	}
-	if rb.PrivateKeyFile != nil {
+	if rb.PrivateKeyFile != nil || wrong("private_key_file") {
 		sources = append(sources, "private_key_file")
 	}
 	// Whatever the outcome, the typed secret check in checkIdentity must
@@ -857,6 +1143,9 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 		r.add(prefix, "no credentials: set one of client_secret, client_secret_file or private_key_file")
 		return
 	case 1:
+		if wrong(sources[0]) {
+			return
+		}
 	default:
 		r.add(prefix, "set exactly one of client_secret, client_secret_file or private_key_file, not %s", strings.Join(sources, " and "))
 		return
@@ -914,6 +1203,12 @@ func (r *resolver) readSecretFile(name, path string) (string, []byte, bool) {
 	case errors.Is(err, fs.ErrNotExist):
 		r.add(path, "file %s does not exist", file)
 		return "", nil, false
+	case errors.Is(err, ErrNotRegularFile):
+		r.add(path, "file %s is not a regular file (%s); want a file holding the %s", file, notRegularKind(err), secretKind(path))
+		return "", nil, false
+	case errors.Is(err, ErrFileTooLarge) || (err == nil && len(data) > MaxSecretFileSize):
+		r.add(path, "file %s is larger than the limit of %d bytes (64 KiB); want a file holding only the %s", file, MaxSecretFileSize, secretKind(path))
+		return "", nil, false
 	case err != nil:
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -926,6 +1221,23 @@ func (r *resolver) readSecretFile(name, path string) (string, []byte, bool) {
 		return "", nil, false
 	}
 	return file, data, true
+}
+
+// notRegularKind returns what readRegularFile said the file is.
+func notRegularKind(err error) string {
+	var nr *notRegularError
+	if errors.As(err, &nr) {
+		return nr.kind
+	}
+	return "not a plain file"
+}
+
+// secretKind names what the file at a field path should hold.
+func secretKind(path string) string {
+	if strings.HasSuffix(path, "private_key_file") {
+		return "private key"
+	}
+	return "client secret"
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -1077,8 +1389,19 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 	if b.Timeout <= 0 {
 		add(at("timeout"), "must be longer than zero")
 	}
-	if b.PageSize < 1 || b.PageSize > MaxPageSize {
+	pageSizeOK := b.PageSize >= 1 && b.PageSize <= MaxPageSize
+	if !pageSizeOK {
 		add(at("page_size"), "%d is outside 1..%d", b.PageSize, MaxPageSize)
+	}
+	if b.MaxTaskRows < MinTaskRows || b.MaxTaskRows > MaxRows {
+		add(at("max_task_rows"), "%d is outside %d..%d", b.MaxTaskRows, MinTaskRows, MaxRows)
+	}
+	switch {
+	case b.MaxReportRows < 1 || b.MaxReportRows > MaxRows:
+		add(at("max_report_rows"), "%d is outside 1..%d", b.MaxReportRows, MaxRows)
+	case pageSizeOK && b.MaxReportRows < b.PageSize:
+		add(at("max_report_rows", "page_size"), "%d is less than page_size %d: a run must be able to fetch at least one full page",
+			b.MaxReportRows, b.PageSize)
 	}
 	if b.StaleAfter < b.Interval && b.Interval >= MinInterval {
 		add(at("stale_after", "interval"), "%s is shorter than the interval %s", fmtDur(b.StaleAfter), fmtDur(b.Interval))
@@ -1320,6 +1643,9 @@ const (
 	// 100 tasks with a success and a failtask row each. The real count
 	// shows in the exporter's metrics once it runs.
 	planAssumedRows = 200
+	// planTaskMetrics is the data metrics (kore_task_*) each exported
+	// task row becomes.
+	planTaskMetrics = 5
 )
 
 // BotPlan is the estimated API use of one bot, for --config.check.
@@ -1347,8 +1673,23 @@ type BotPlan struct {
 	// every window runs at once (as they do at start): windows × the
 	// requests of one page.
 	PeakRequestsPerMinute int
-	// Warnings say where the estimate crosses Kore.ai's limits, the
-	// configured budget, the timeout or the interval.
+	// MaxTaskRows is the bot's max_task_rows.
+	MaxTaskRows int
+	// MaxSeries is the most data series the bot can export: windows ×
+	// MaxTaskRows × the 5 kore_task_* metrics.
+	MaxSeries int
+	// EffectiveInterval is, when the request budget keeps the bot from
+	// running each window every Interval, about how often each window
+	// runs instead (at least RunDuration); zero otherwise.
+	EffectiveInterval time.Duration
+	// Problems say why the plan cannot be met: the estimated requests
+	// exceed the bot's hourly budget (Kore.ai's 1,800/h, which the
+	// limiter holds, or limits.requests_per_minute_per_bot × 60), so the
+	// limiter delays the calls and the windows run late. Each says how late.
+	Problems []string
+	// Warnings say where the estimate may slow or fail runs depending on
+	// how long jobs really take: a run longer than the timeout or the
+	// interval, every window starting at once.
 	Warnings []string
 }
 
@@ -1373,41 +1714,57 @@ func (c *Config) Plan() []BotPlan {
 			}
 		}
 		p.PeakRequestsPerMinute = len(b.Windows) * planRequestsPerPage
-		budget := c.Limits.RequestsPerMinutePerBot
-		switch {
-		case p.EstimatedRequestsPerHour > KoreRequestsPerHour:
-			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"about %d requests/hour exceeds Kore.ai's %d/hour per bot: calls fail until the hour rolls over; raise interval or page_size, or drop windows",
-				p.EstimatedRequestsPerHour, KoreRequestsPerHour))
-		case budget > 0 && p.EstimatedRequestsPerHour > budget*60:
-			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"about %d requests/hour exceeds the budget of %d/hour (limits.requests_per_minute_per_bot %d): runs will be slowed and may be skipped",
-				p.EstimatedRequestsPerHour, budget*60, budget))
+		p.MaxTaskRows = b.MaxTaskRows
+		p.MaxSeries = len(b.Windows) * b.MaxTaskRows * planTaskMetrics
+		plans = append(plans, p)
+	}
+	budget := c.Limits.RequestsPerMinutePerBot
+	perHour := min(budget*60, KoreRequestsPerHour)
+	for i, b := range c.Bots {
+		p := &plans[i]
+		need := p.EstimatedRequestsPerHour
+		if perHour > 0 && need > perHour {
+			// The limiter lets perHour requests through per hour, so each
+			// window runs about need/perHour times less often.
+			late := time.Duration(float64(b.Interval) * float64(need) / float64(perHour)).Round(time.Minute)
+			p.EffectiveInterval = max(late, p.RunDuration)
+			p.Problems = append(p.Problems, fmt.Sprintf(
+				"about %d requests/hour exceed the budget of %d/hour (%s): the limiter delays the calls, so each window's run starts only about every %s instead of every %s; the runs in between are skipped as overlapping, and a run whose wait passes timeout %s fails; raise interval or page_size, or drop windows",
+				need, perHour, budgetSource(budget), fmtDur(p.EffectiveInterval), fmtDur(b.Interval), fmtDur(b.Timeout)))
 		}
 		if budget > 0 && p.PeakRequestsPerMinute > budget {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
 				"%d windows running at once need about %d requests/minute, above limits.requests_per_minute_per_bot %d: their jobs will be spread out",
 				len(b.Windows), p.PeakRequestsPerMinute, budget))
 		}
+		// Job durations vary widely (the model assumes a minute a page),
+		// so runs that may outlast the timeout or interval are warnings.
 		if b.Timeout > 0 && p.RunDuration > b.Timeout {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"a run of about %d pages takes about %s, longer than timeout %s: raise page_size or timeout",
+				"a run of about %d pages takes about %s, longer than timeout %s: runs that slow fail; raise page_size or timeout",
 				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Timeout)))
 		} else if b.Interval > 0 && p.RunDuration > b.Interval {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"a run of about %d pages takes about %s, longer than interval %s: runs will be skipped",
-				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Interval)))
+				"a run of about %d pages takes about %s, longer than interval %s: each window would run only about every %s, the runs in between skipped; raise interval or page_size",
+				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Interval), fmtDur(p.RunDuration)))
 		}
-		plans = append(plans, p)
 	}
 	return plans
 }
 
+// budgetSource says where a bot's hourly budget comes from.
+func budgetSource(perMinute int) string {
+	if perMinute*60 >= KoreRequestsPerHour {
+		return "Kore.ai's cap, which the limiter holds"
+	}
+	return fmt.Sprintf("limits.requests_per_minute_per_bot %d", perMinute)
+}
+
 // String summarizes the plan on one line, without its warnings.
 func (p BotPlan) String() string {
-	return fmt.Sprintf("%s: windows %s every %s, page_size %d: ~%d pages and ~%d requests per run, ~%d requests/hour, peak ~%d/minute",
+	return fmt.Sprintf("%s: windows %s every %s, page_size %d: ~%d pages and ~%d requests per run, ~%d requests/hour, peak ~%d/minute, at most %d series",
 		p.Name, windowNames(p.Windows), fmtDur(p.Interval), p.PageSize,
-		p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute)
+		p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute, p.MaxSeries)
 }
 
 func windowNames(ws []Window) string {
@@ -1418,16 +1775,20 @@ func windowNames(ws []Window) string {
 	return strings.Join(names, ",")
 }
 
-// WritePlan writes the plan of every bot as a table, then its warnings,
-// the model's assumptions and the exporter-wide concurrency estimate.
+// WritePlan writes the plan of every bot as a table, then its problems
+// and warnings, the exporter-wide concurrency estimate and the model's
+// assumptions. When the plan cannot be met it returns an error wrapping
+// ErrPlanCannotBeMet.
 func (c *Config) WritePlan(w io.Writer) error {
 	plans := c.Plan()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BOT\tWINDOWS\tINTERVAL\tPAGE_SIZE\tPAGES/RUN\tREQ/RUN\tREQ/HOUR\tPEAK REQ/MIN")
+	fmt.Fprintln(tw, "BOT\tWINDOWS\tINTERVAL\tPAGE_SIZE\tPAGES/RUN\tREQ/RUN\tREQ/HOUR\tPEAK REQ/MIN\tMAX SERIES")
 	var jobMinutesPerHour float64
+	maxSeries := 0
 	for i, p := range plans {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", p.Name, windowNames(p.Windows), fmtDur(p.Interval),
-			p.PageSize, p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Name, windowNames(p.Windows), fmtDur(p.Interval),
+			p.PageSize, p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute, p.MaxSeries)
+		maxSeries += p.MaxSeries
 		if b := c.Bots[i]; b.Interval > 0 {
 			jobMinutesPerHour += float64(time.Hour) / float64(b.Interval) * float64(len(b.Windows)) * p.RunDuration.Minutes()
 		}
@@ -1436,7 +1797,12 @@ func (c *Config) WritePlan(w io.Writer) error {
 		return err
 	}
 	var out strings.Builder
+	problems := 0
 	for _, p := range plans {
+		for _, problem := range p.Problems {
+			fmt.Fprintf(&out, "error: bot %s: %s\n", p.Name, problem)
+			problems++
+		}
 		for _, warning := range p.Warnings {
 			fmt.Fprintf(&out, "warning: bot %s: %s\n", p.Name, warning)
 		}
@@ -1449,11 +1815,26 @@ func (c *Config) WritePlan(w io.Writer) error {
 	}
 	fmt.Fprintf(&out, "limits: requests_per_minute_per_bot %d (Kore.ai allows %d/minute and %d/hour per bot)\n",
 		c.Limits.RequestsPerMinutePerBot, KoreRequestsPerMinute, KoreRequestsPerHour)
+	fmt.Fprintf(&out, "series: at most %d task series in all (per bot: windows × max_task_rows × %d metrics), plus one kore_bot_info per bot\n",
+		maxSeries, planTaskMetrics)
 	fmt.Fprintf(&out, "model: ~%d rows per report; each page is a job of about %s costing %d POST + ~%d polls; pages run one after another\n",
 		planAssumedRows, fmtDur(planJobDuration), planPostsPerPage, planPollsPerPage)
-	_, err := io.WriteString(w, out.String())
-	return err
+	if _, err := io.WriteString(w, out.String()); err != nil {
+		return err
+	}
+	if problems > 0 {
+		return fmt.Errorf("%w: %d problem(s), on the lines starting with \"error:\"", ErrPlanCannotBeMet, problems)
+	}
+	return nil
 }
+
+// ErrPlanCannotBeMet is returned by WritePlan, after writing the plan,
+// when the configuration is valid but cannot run as written: some bot's
+// estimated requests exceed its hourly budget, so the limiter delays its
+// calls and its windows run later than their interval (see
+// BotPlan.Problems). The exporter still starts with such a configuration;
+// --config.check exits 3.
+var ErrPlanCannotBeMet = errors.New("the plan cannot be met")
 
 // Shard returns the part of c that replica index of count runs: the bots
 // whose FNV-1a hash of bot_id, modulo count, is index. The split depends only

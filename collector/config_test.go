@@ -49,13 +49,13 @@ var testKeys = sync.OnceValue(func() map[string][]byte {
 
 // testEnv is the environment the tests parse with.
 var testEnv = map[string]string{
-	"KORE_TEST_SECRET":    "env-secret",
-	"KORE_TEST_EMPTY":     "",
-	"KORE_SUPPORT_SECRET": "support-secret-from-env",
+	"KORE_TEST_SECRET":  "env-secret",
+	"KORE_TEST_EMPTY":   "",
+	"KORE_SALES_SECRET": "sales-secret-from-env",
 }
 
 // testOptions resolves files against dir, serves the generated keys as
-// <dir>/keys/*.pem and (for config.example.yml) the absolute secret path,
+// <dir>/keys/*.pem and (for config.example.yml in ..) ../secrets/support.secret,
 // and reads the environment from testEnv.
 func testOptions(dir string) ParseOptions {
 	return ParseOptions{
@@ -71,7 +71,7 @@ func testOptions(dir string) ParseOptions {
 				}
 				return testKeys()["rsa-pkcs1.pem"], nil
 			}
-			if path == "/etc/kore_exporter/support.secret" {
+			if dir == ".." && path == filepath.Join(dir, "secrets", "support.secret") {
 				return []byte("support-secret-from-file\n"), nil
 			}
 			return os.ReadFile(path)
@@ -96,17 +96,19 @@ func TestParseGoodFiles(t *testing.T) {
 	}{
 		{"good-minimal.yml", func(t *testing.T, c *Config) {
 			want := Bot{
-				Name:         "st-00000000-0000-5000-8000-000000000001",
-				BotID:        "st-00000000-0000-5000-8000-000000000001",
-				ClientID:     "cs-00000000-0000-5000-8000-000000000001",
-				ClientSecret: "minimal-secret",
-				Host:         "https://platform.kore.ai",
-				Interval:     5 * time.Minute,
-				Windows:      []Window{{Name: "24h", Duration: 24 * time.Hour}},
-				Timeout:      10 * time.Minute,
-				StaleAfter:   15 * time.Minute,
-				PageSize:     100,
-				Filters:      Filters{},
+				Name:          "st-00000000-0000-5000-8000-000000000001",
+				BotID:         "st-00000000-0000-5000-8000-000000000001",
+				ClientID:      "cs-00000000-0000-5000-8000-000000000001",
+				ClientSecret:  "minimal-secret",
+				Host:          "https://platform.kore.ai",
+				Interval:      5 * time.Minute,
+				Windows:       []Window{{Name: "24h", Duration: 24 * time.Hour}},
+				Timeout:       10 * time.Minute,
+				StaleAfter:    15 * time.Minute,
+				PageSize:      100,
+				MaxTaskRows:   1000,
+				MaxReportRows: 10000,
+				Filters:       Filters{},
 			}
 			if len(c.Bots) != 1 || !reflect.DeepEqual(c.Bots[0], want) {
 				t.Errorf("bots = %+v\nwant [%+v]", c.Bots, want)
@@ -128,6 +130,12 @@ func TestParseGoodFiles(t *testing.T) {
 			}
 			if s.StaleAfter != 20*time.Minute {
 				t.Errorf("support stale_after = %v, want the default's 20m", s.StaleAfter)
+			}
+			if s.MaxTaskRows != 2000 || s.MaxReportRows != 20000 {
+				t.Errorf("support max_task_rows %d, max_report_rows %d; want the defaults' 2000 and 20000", s.MaxTaskRows, s.MaxReportRows)
+			}
+			if h.MaxTaskRows != 50 || h.MaxReportRows != 500 {
+				t.Errorf("hr max_task_rows %d, max_report_rows %d; want its own 50 and 500", h.MaxTaskRows, h.MaxReportRows)
 			}
 			wantF := Filters{ConversationType: "Interactive", ConversationStatus: "Closed", IncludeTaskNames: []string{"Book Flight"},
 				Tags: []Tag{{Name: "channel", Values: []string{"web"}, Type: "session"}}}
@@ -179,7 +187,8 @@ func TestParseGoodFiles(t *testing.T) {
 		}},
 		{"good-bounds.yml", func(t *testing.T, c *Config) {
 			b := c.Bots[0]
-			if b.Interval != time.Minute || b.StaleAfter != time.Minute || b.PageSize != 10000 || windowNames(b.Windows) != "1s,90d,12w" {
+			if b.Interval != time.Minute || b.StaleAfter != time.Minute || b.PageSize != 10000 || windowNames(b.Windows) != "1s,90d,12w" ||
+				b.MaxTaskRows != 1000000 || b.MaxReportRows != 10000 {
 				t.Errorf("bot = %+v", b)
 			}
 			if c.Limits != (Limits{MaxConcurrentJobs: 1, RequestsPerMinutePerBot: 60}) {
@@ -205,56 +214,61 @@ func TestParseGoodFiles(t *testing.T) {
 // badFiles maps each testdata/bad-*.yml (one per rule) to substrings its
 // error must contain.
 var badFiles = map[string][]string{
-	"bad-unknown-field.yml":          {`bots[0]: unknown field "clinet_id" (line 4)`, "known fields: "},
-	"bad-unknown-top.yml":            {`(top level): unknown field "bot" (line 2)`},
-	"bad-unknown-defaults-field.yml": {`defaults: unknown field "bot_id" (line 3)`},
-	"bad-unknown-filter.yml":         {`bots[0].filters: unknown field "conversation_typ"`},
-	"bad-empty.yml":                  {"config is empty"},
-	"bad-no-bots.yml":                {"bots: at least one bot is required"},
-	"bad-multi-doc.yml":              {"multiple YAML documents (the second starts at line 6)"},
-	"bad-syntax.yml":                 {"invalid YAML: line"},
-	"bad-type-int.yml":               {"bots[0].page_size: expected an integer, got a string (line 6)"},
-	"bad-type-list.yml":              {"bots: expected a list, got a mapping (line 3)"},
-	"bad-type-bool.yml":              {"bots[0].allow_insecure_http: expected true or false, got a string"},
-	"bad-window-too-long.yml":        {"bots[0].windows[1]: window 91d exceeds the API's 90-day maximum"},
-	"bad-window-syntax.yml":          {`bots[0].windows[0]: "7x" is not a valid window`},
-	"bad-window-zero.yml":            {"bots[0].windows[0]: window 0s must be longer than zero"},
-	"bad-window-duplicate.yml":       {"bots[0].windows[1]: window 1d duplicates windows[0] (24h)"},
-	"bad-windows-empty.yml":          {"bots[0].windows: at least one window is required"},
-	"bad-interval-short.yml":         {"defaults.interval: 30s is shorter than the minimum of 1m"},
-	"bad-interval-syntax.yml":        {`bots[0].interval: "5" is not a valid duration`},
-	"bad-delay-negative.yml":         {`bots[0].delay: "-5m" is not a valid duration`},
-	"bad-timeout-zero.yml":           {"bots[0].timeout: must be longer than zero"},
-	"bad-page-size.yml":              {"bots[0].page_size: 0 is outside 1..10000"},
-	"bad-page-size-large.yml":        {"bots[0].page_size: 20000 is outside 1..10000"},
-	"bad-stale-after.yml":            {"bots[0].stale_after: 5m is shorter than the interval 10m"},
-	"bad-stale-after-inherited.yml":  {"bots[0].stale_after: 10m is shorter than the interval 15m"},
-	"bad-duplicate-name.yml":         {`bots[1].name: duplicate bot name "support" (bots[0] has it too)`},
-	"bad-duplicate-name-default.yml": {`bots[1].name: duplicate bot name "st-00000000-0000-5000-8000-000000000001"`},
-	"bad-duplicate-bot-id.yml":       {`bots[1].bot_id: duplicate bot_id "st-00000000-0000-5000-8000-000000000001" (bots[0] has it too)`},
-	"bad-bot-id-missing.yml":         {"bots[0].bot_id: is required"},
-	"bad-bot-id-shape.yml":           {`bots[0].bot_id: "st-1/../st-2" must not contain '/'`},
-	"bad-client-id-missing.yml":      {"bots[0].client_id: is required"},
-	"bad-name-space.yml":             {`bots[0].name: " support" must not start or end with whitespace`},
-	"bad-no-secret.yml":              {"bots[0]: no credentials: set one of client_secret, client_secret_file or private_key_file"},
-	"bad-two-secrets.yml":            {"bots[0]: set exactly one of client_secret, client_secret_file or private_key_file, not client_secret and client_secret_file"},
-	"bad-secret-empty.yml":           {"bots[0].client_secret: is empty"},
-	"bad-secret-env-empty.yml":       {"bots[0].client_secret: expands to an empty value"},
-	"bad-secret-env-unset.yml":       {"bots[0].client_secret: environment variable KORE_TEST_UNSET is not set"},
-	"bad-secret-env-syntax.yml":      {"bots[0].client_secret: unterminated ${"},
-	"bad-secret-file-missing.yml":    {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "missing.secret") + " does not exist"},
-	"bad-secret-file-empty.yml":      {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "empty.secret") + " is empty"},
-	"bad-private-key-not-pem.yml":    {"bots[0].private_key_file: " + filepath.Join("testdata", "secrets", "not-a-key.pem") + ": no PEM block found"},
-	"bad-private-key-ec.yml":         {"bots[0].private_key_file: " + filepath.Join("testdata", "keys", "ec-pkcs8.pem") + ": the key is ECDSA; RS256 needs an RSA key"},
-	"bad-host-http.yml":              {`bots[0].host: "http://kore.example.com" uses plain http; use https, or set allow_insecure_http: true`},
-	"bad-host-path.yml":              {`bots[0].host: "https://platform.kore.ai/api/public" must not have a path`},
-	"bad-host-query.yml":             {`bots[0].host: "https://platform.kore.ai?region=us" must not have a query`},
-	"bad-host-relative.yml":          {`bots[0].host: "platform.kore.ai" is not an absolute URL`},
-	"bad-host-scheme.yml":            {`bots[0].host: "ftp://platform.kore.ai": scheme must be https`},
-	"bad-host-userinfo.yml":          {"bots[0].host: must not contain a user name or password"},
-	"bad-filter-type.yml":            {`bots[0].filters.conversation_type: "interactive" is not one of Interactive, Non-Interactive (case-sensitive)`},
-	"bad-filter-status.yml":          {`bots[0].filters.conversation_status: "Open" is not one of Active, Closed (case-sensitive)`},
-	"bad-filter-task-name.yml":       {"bots[0].filters.include_task_names[1]: task name is empty"},
+	"bad-unknown-field.yml":             {`bots[0]: unknown field "clinet_id" (line 4)`, "known fields: "},
+	"bad-unknown-top.yml":               {`(top level): unknown field "bot" (line 2)`},
+	"bad-unknown-defaults-field.yml":    {`defaults: unknown field "bot_id" (line 3)`},
+	"bad-unknown-filter.yml":            {`bots[0].filters: unknown field "conversation_typ"`},
+	"bad-empty.yml":                     {"config is empty"},
+	"bad-no-bots.yml":                   {"bots: at least one bot is required"},
+	"bad-multi-doc.yml":                 {"multiple YAML documents (the second starts at line 6)"},
+	"bad-syntax.yml":                    {"invalid YAML: line"},
+	"bad-type-int.yml":                  {"bots[0].page_size: expected an integer, got a string (line 6)"},
+	"bad-type-list.yml":                 {"bots: expected a list, got a mapping (line 3)"},
+	"bad-type-bool.yml":                 {"bots[0].allow_insecure_http: expected true or false, got a string"},
+	"bad-window-too-long.yml":           {"bots[0].windows[1]: window 91d exceeds the API's 90-day maximum"},
+	"bad-window-syntax.yml":             {`bots[0].windows[0]: "7x" is not a valid window`},
+	"bad-window-zero.yml":               {"bots[0].windows[0]: window 0s must be longer than zero"},
+	"bad-window-duplicate.yml":          {"bots[0].windows[1]: window 1d duplicates windows[0] (24h)"},
+	"bad-windows-empty.yml":             {"bots[0].windows: at least one window is required"},
+	"bad-interval-short.yml":            {"defaults.interval: 30s is shorter than the minimum of 1m"},
+	"bad-interval-syntax.yml":           {`bots[0].interval: "5" is not a valid duration`},
+	"bad-delay-negative.yml":            {`bots[0].delay: "-5m" is not a valid duration`},
+	"bad-timeout-zero.yml":              {"bots[0].timeout: must be longer than zero"},
+	"bad-page-size.yml":                 {"bots[0].page_size: 0 is outside 1..10000"},
+	"bad-page-size-large.yml":           {"bots[0].page_size: 20000 is outside 1..10000"},
+	"bad-max-task-rows.yml":             {"bots[0].max_task_rows: 0 is outside 10..1000000"},
+	"bad-max-task-rows-large.yml":       {"defaults.max_task_rows: 1000001 is outside 10..1000000"},
+	"bad-max-report-rows.yml":           {"bots[0].max_report_rows: 2000000 is outside 1..1000000"},
+	"bad-max-report-rows-page.yml":      {"bots[0].max_report_rows: 100 is less than page_size 500: a run must be able to fetch at least one full page"},
+	"bad-max-report-rows-inherited.yml": {"defaults.max_report_rows: 50 is less than page_size 100"},
+	"bad-stale-after.yml":               {"bots[0].stale_after: 5m is shorter than the interval 10m"},
+	"bad-stale-after-inherited.yml":     {"bots[0].stale_after: 10m is shorter than the interval 15m"},
+	"bad-duplicate-name.yml":            {`bots[1].name: duplicate bot name "support" (bots[0] has it too)`},
+	"bad-duplicate-name-default.yml":    {`bots[1].name: duplicate bot name "st-00000000-0000-5000-8000-000000000001"`},
+	"bad-duplicate-bot-id.yml":          {`bots[1].bot_id: duplicate bot_id "st-00000000-0000-5000-8000-000000000001" (bots[0] has it too)`},
+	"bad-bot-id-missing.yml":            {"bots[0].bot_id: is required"},
+	"bad-bot-id-shape.yml":              {`bots[0].bot_id: "st-1/../st-2" must not contain '/'`},
+	"bad-client-id-missing.yml":         {"bots[0].client_id: is required"},
+	"bad-name-space.yml":                {`bots[0].name: " support" must not start or end with whitespace`},
+	"bad-no-secret.yml":                 {"bots[0]: no credentials: set one of client_secret, client_secret_file or private_key_file"},
+	"bad-two-secrets.yml":               {"bots[0]: set exactly one of client_secret, client_secret_file or private_key_file, not client_secret and client_secret_file"},
+	"bad-secret-empty.yml":              {"bots[0].client_secret: is empty"},
+	"bad-secret-env-empty.yml":          {"bots[0].client_secret: expands to an empty value"},
+	"bad-secret-env-unset.yml":          {"bots[0].client_secret: environment variable KORE_TEST_UNSET is not set"},
+	"bad-secret-env-syntax.yml":         {"bots[0].client_secret: unterminated ${"},
+	"bad-secret-file-missing.yml":       {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "missing.secret") + " does not exist"},
+	"bad-secret-file-empty.yml":         {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "empty.secret") + " is empty"},
+	"bad-private-key-not-pem.yml":       {"bots[0].private_key_file: " + filepath.Join("testdata", "secrets", "not-a-key.pem") + ": no PEM block found"},
+	"bad-private-key-ec.yml":            {"bots[0].private_key_file: " + filepath.Join("testdata", "keys", "ec-pkcs8.pem") + ": the key is ECDSA; RS256 needs an RSA key"},
+	"bad-host-http.yml":                 {`bots[0].host: "http://kore.example.com" uses plain http; use https, or set allow_insecure_http: true`},
+	"bad-host-path.yml":                 {`bots[0].host: "https://platform.kore.ai/api/public" must not have a path`},
+	"bad-host-query.yml":                {`bots[0].host: "https://platform.kore.ai?region=us" must not have a query`},
+	"bad-host-relative.yml":             {`bots[0].host: "platform.kore.ai" is not an absolute URL`},
+	"bad-host-scheme.yml":               {`bots[0].host: "ftp://platform.kore.ai": scheme must be https`},
+	"bad-host-userinfo.yml":             {"bots[0].host: must not contain a user name or password"},
+	"bad-filter-type.yml":               {`bots[0].filters.conversation_type: "interactive" is not one of Interactive, Non-Interactive (case-sensitive)`},
+	"bad-filter-status.yml":             {`bots[0].filters.conversation_status: "Open" is not one of Active, Closed (case-sensitive)`},
+	"bad-filter-task-name.yml":          {"bots[0].filters.include_task_names[1]: task name is empty"},
 	"bad-filter-tag.yml": {
 		"bots[0].filters.tags[0].name: tag name is empty",
 		"bots[0].filters.tags[0].values: at least one value is required",
@@ -272,6 +286,18 @@ var badFiles = map[string][]string{
 		"limits.requests_per_minute_per_bot: 0 is outside 1..60",
 	},
 	"bad-defaults-shared.yml": {"defaults.windows[1]: window 100d exceeds the API's 90-day maximum"},
+	"bad-type-with-others.yml": {
+		"bots[0].windows: expected a list, got a string (line 12)",
+		"bots[1].client_secret: expected a string, got a list (line 18)",
+		"bots[1].max_task_rows: expected an integer, got a string (line 20)",
+		"bots[2]: expected a mapping, got a string (line 21)",
+		"defaults.interval: 30s is shorter than the minimum of 1m",
+		"bots[0].page_size: 0 is outside 1..10000",
+		`bots[0].host: "http://kore.example.com" uses plain http`,
+		`bots[1].name: duplicate bot name "support" (bots[0] has it too)`,
+		`bots[1].filters.conversation_type: "interactive" is not one of Interactive, Non-Interactive`,
+		"limits.requests_per_minute_per_bot: 0 is outside 1..60",
+	},
 }
 
 func TestParseBadFiles(t *testing.T) {
@@ -319,18 +345,29 @@ func problems(err error) []error {
 func TestParseReportsEveryProblemOnce(t *testing.T) {
 	t.Parallel()
 	_, err := parseTestFile(t, "bad-multiple.yml")
-	if got, want := len(problems(err)), len(badFiles["bad-multiple.yml"]); got != want {
-		t.Errorf("got %d problems, want %d:\n%v", got, want, err)
+	for _, f := range []string{"bad-multiple.yml", "bad-type-with-others.yml"} {
+		_, err := parseTestFile(t, f)
+		if got, want := len(problems(err)), len(badFiles[f]); got != want {
+			t.Errorf("%s: got %d problems, want %d:\n%v", f, got, want, err)
+		}
 	}
 	// A bad default inherited by two bots is one problem, at the default.
-	_, err = parseTestFile(t, "bad-defaults-shared.yml")
-	if got := len(problems(err)); got != 1 {
-		t.Errorf("got %d problems, want 1:\n%v", got, err)
+	for _, f := range []string{"bad-defaults-shared.yml", "bad-max-report-rows-inherited.yml"} {
+		_, err = parseTestFile(t, f)
+		if got := len(problems(err)); got != 1 {
+			t.Errorf("%s: got %d problems, want 1:\n%v", f, got, err)
+		}
 	}
 	// Each unknown key is reported, not only the first.
-	_, err = ParseWith([]byte("bots:\n  - bot_id: a\n    foo: 1\n    bar: 2\nlimits: {baz: 3}\n"), testOptions("testdata"))
+	_, err = ParseWith([]byte("bots:\n  - bot_id: a\n    client_id: b\n    client_secret: c\n    foo: 1\n    bar: 2\nlimits: {baz: 3}\n"), testOptions("testdata"))
 	if got := len(problems(err)); got != 3 {
 		t.Errorf("got %d problems, want 3:\n%v", got, err)
+	}
+	// A list element of the wrong kind keeps the indexes of the others.
+	_, err = ParseWith([]byte("bots:\n  - {bot_id: a, client_id: b, client_secret: c, windows: [1h, {a: 1}, 91d]}\n"), testOptions("testdata"))
+	if got := problems(err); len(got) != 2 || !strings.Contains(err.Error(), "bots[0].windows[1]: expected a string, got a mapping") ||
+		!strings.Contains(err.Error(), "bots[0].windows[2]: window 91d exceeds") {
+		t.Errorf("got %d problems, want windows[1] of the wrong kind and windows[2] too long:\n%v", len(got), err)
 	}
 	// One bad text, one problem: an unparsable interval is not also "too short".
 	_, err = ParseWith([]byte("bots:\n  - {bot_id: a, client_id: b, client_secret: c, interval: soon, stale_after: 1m}\n"), testOptions("testdata"))
@@ -352,6 +389,12 @@ func TestParseNeverLeaksSecrets(t *testing.T) {
 			}
 			if strings.Contains(path, "unreadable") {
 				return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrPermission}
+			}
+			if strings.Contains(path, "fifo") {
+				return nil, &os.PathError{Op: "open", Path: path, Err: &notRegularError{kind: "a FIFO"}}
+			}
+			if strings.Contains(path, "huge") {
+				return []byte(strings.Repeat(canary+"\n", MaxSecretFileSize/len(canary))), nil
 			}
 			return []byte("-----BEGIN RSA PRIVATE KEY-----\n" + canary + "\n-----END RSA PRIVATE KEY-----\n"), nil
 		},
@@ -383,6 +426,9 @@ func TestParseNeverLeaksSecrets(t *testing.T) {
 		"file content, other errors": bot + "    client_secret_file: a.secret\n    timeout: 0s\n",
 		"key file not a key":         bot + "    private_key_file: k.pem\n",
 		"key file unreadable":        bot + "    private_key_file: unreadable.pem\n",
+		"key file a FIFO":            bot + "    private_key_file: fifo.pem\n",
+		"secret file too large":      bot + "    client_secret_file: huge.secret\n",
+		"key file too large":         bot + "    private_key_file: huge.pem\n",
 		"host password":              bot + "    client_secret: s\n    host: https://u:" + canary + "@platform.kore.ai\n",
 		"host password, bad URL":     bot + "    client_secret: s\n    host: \"https://u:" + canary + "@platform.kore.ai:x/%zz\"\n",
 		"duplicate bots":             bot + "    client_secret: " + canary + "\n" + bot[len("bots:\n"):] + "    client_secret: " + canary + "\n",
@@ -434,6 +480,8 @@ defaults:
   delay: 2m
   timeout: 3m
   page_size: 50
+  max_task_rows: 300
+  max_report_rows: 3000
   filters: {conversation_type: Interactive, conversation_status: Closed, include_task_names: [A]}
 bots:
   - {name: inherits, bot_id: st-1, client_id: cs-1, client_secret: s}
@@ -447,6 +495,7 @@ bots:
     delay: 0s
     timeout: 1m
     page_size: 10
+    max_task_rows: 20
     stale_after: 2m
     filters: {conversation_status: Active, include_task_names: [B, C]}
   - name: own-interval
@@ -470,6 +519,10 @@ bots:
 	if b.Host != "https://jp-platform.kore.ai" || b.Interval != 2*time.Minute || windowNames(b.Windows) != "7d,24h" ||
 		b.Delay != 0 || b.Timeout != time.Minute || b.PageSize != 10 || b.StaleAfter != 2*time.Minute {
 		t.Errorf("overriding bot = %+v", b)
+	}
+	if a.MaxTaskRows != 300 || a.MaxReportRows != 3000 || b.MaxTaskRows != 20 || b.MaxReportRows != 3000 {
+		t.Errorf("max_task_rows/max_report_rows: inheriting %d/%d, overriding %d/%d; want 300/3000 and 20/3000",
+			a.MaxTaskRows, a.MaxReportRows, b.MaxTaskRows, b.MaxReportRows)
 	}
 	// Filter keys merge: the bot's keys replace the default's, the rest are inherited.
 	if want := (Filters{ConversationType: "Interactive", ConversationStatus: "Active", IncludeTaskNames: []string{"B", "C"}}); !reflect.DeepEqual(b.Filters, want) {
@@ -502,26 +555,34 @@ func TestParseExampleConfig(t *testing.T) {
 	}
 	support, sales, hr := c.Bots[0], c.Bots[1], c.Bots[2]
 	if support.Name != "support" || windowNames(support.Windows) != "1h,24h,7d" ||
-		support.ClientSecret.Reveal() != "support-secret-from-file" || support.ClientSecretFile != "/etc/kore_exporter/support.secret" {
+		support.ClientSecret.Reveal() != "support-secret-from-file" || support.ClientSecretFile != filepath.Join("..", "secrets", "support.secret") {
 		t.Errorf("support = %+v", support)
 	}
 	if len(support.Filters.Tags) != 1 || support.Filters.ConversationStatus != "Closed" || len(support.Filters.IncludeTaskNames) != 3 {
 		t.Errorf("support filters = %+v", support.Filters)
 	}
-	if sales.ClientSecret.Reveal() != "support-secret-from-env" || sales.Interval != 10*time.Minute || sales.Delay != 15*time.Minute ||
+	if sales.ClientSecret.Reveal() != "sales-secret-from-env" || sales.Interval != 10*time.Minute || sales.Delay != 15*time.Minute ||
 		sales.StaleAfter != 15*time.Minute || sales.Filters.ConversationStatus != "" || sales.Filters.ConversationType != "Interactive" {
 		t.Errorf("sales = %+v", sales)
 	}
 	if hr.Name != hr.BotID || hr.PrivateKey == "" || hr.PrivateKeyFile != filepath.Join("..", "keys", "hr.pem") || hr.Host != "https://de-platform.kore.ai" {
 		t.Errorf("hr = %+v", hr)
 	}
+	for _, b := range c.Bots {
+		if b.MaxTaskRows != DefaultMaxTaskRows || b.MaxReportRows != DefaultMaxReportRows {
+			t.Errorf("%s: max_task_rows %d, max_report_rows %d; the example shows the built-in defaults", b.Name, b.MaxTaskRows, b.MaxReportRows)
+		}
+	}
 	if c.Limits != (Limits{MaxConcurrentJobs: 4, RequestsPerMinutePerBot: 30}) {
 		t.Errorf("limits = %+v", c.Limits)
 	}
 	// The example stays within Kore.ai's limits.
+	if err := c.WritePlan(io.Discard); err != nil {
+		t.Errorf("the example's plan: %v", err)
+	}
 	for _, p := range c.Plan() {
-		if len(p.Warnings) > 0 {
-			t.Errorf("plan warns for the example: %s: %v", p.Name, p.Warnings)
+		if len(p.Warnings) > 0 || len(p.Problems) > 0 {
+			t.Errorf("plan warns for the example: %s: %v %v", p.Name, p.Warnings, p.Problems)
 		}
 	}
 }
@@ -587,7 +648,7 @@ func TestConfigValidate(t *testing.T) {
 		Bots: []Bot{{
 			Name: "a", BotID: "st-a", ClientID: "cs-a", ClientSecret: "s", Host: DefaultHost,
 			Interval: time.Minute, Windows: []Window{{"1h", time.Hour}}, Timeout: time.Minute,
-			StaleAfter: time.Minute, PageSize: 1,
+			StaleAfter: time.Minute, PageSize: 1, MaxTaskRows: MinTaskRows, MaxReportRows: 1,
 		}},
 		Limits: Limits{MaxConcurrentJobs: 1, RequestsPerMinutePerBot: 1},
 	}
@@ -606,6 +667,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, want := range []string{
 		"bots[0].bot_id: is required", "bots[0].client_id: is required", "bots[0].client_secret: set exactly one",
 		"bots[0].host:", "bots[0].interval:", "bots[0].windows[0]: window 91d exceeds", "bots[0].timeout:", "bots[0].page_size:",
+		"bots[0].max_task_rows:", "bots[0].max_report_rows:",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad config: error does not contain %q:\n%v", want, err)
@@ -659,7 +721,7 @@ func TestPlan(t *testing.T) {
 	t.Parallel()
 	c, err := ParseWith([]byte(`
 bots:
-  - {name: calm, bot_id: st-1, client_id: cs-1, client_secret: s, windows: [1h, 24h, 7d]}
+  - {name: calm, bot_id: st-1, client_id: cs-1, client_secret: s, windows: [1h, 24h, 7d], max_task_rows: 100}
   - {name: busy, bot_id: st-2, client_id: cs-2, client_secret: s, interval: 1m, page_size: 50, windows: [1h, 24h, 7d]}
   - {name: slow, bot_id: st-3, client_id: cs-3, client_secret: s, interval: 30m, page_size: 10, timeout: 5m}
 limits: {max_concurrent_jobs: 2}
@@ -679,26 +741,46 @@ limits: {max_concurrent_jobs: 2}
 	if busy.RequestsPerRun != 32 || busy.EstimatedRequestsPerHour != 5760 {
 		t.Errorf("busy = %+v", busy)
 	}
-	if ws := strings.Join(busy.Warnings, "\n"); !strings.Contains(ws, "exceeds Kore.ai's 1800/hour") || !strings.Contains(ws, "longer than interval 1m") {
+	// The limiter holds 1,800/hour: 5760/1800 × 1m ≈ 3m between runs, but
+	// a run lasts about 4m, so each window runs about every 4m.
+	if ps := strings.Join(busy.Problems, "\n"); !strings.Contains(ps, "about 5760 requests/hour exceed the budget of 1800/hour (Kore.ai's cap, which the limiter holds): "+
+		"the limiter delays the calls, so each window's run starts only about every 4m instead of every 1m; the runs in between are skipped as overlapping") ||
+		len(busy.Problems) != 1 {
+		t.Errorf("busy problems:\n%s", ps)
+	}
+	if ws := strings.Join(busy.Warnings, "\n"); !strings.Contains(ws, "takes about 4m, longer than interval 1m: each window would run only about every 4m") {
 		t.Errorf("busy warnings:\n%s", ws)
 	}
-	// 20 pages of about a minute each do not fit the 5m timeout.
-	if ws := strings.Join(slow.Warnings, "\n"); !strings.Contains(ws, "longer than timeout 5m") {
-		t.Errorf("slow warnings:\n%s", ws)
+	if busy.EffectiveInterval != 4*time.Minute || calm.EffectiveInterval != 0 {
+		t.Errorf("effective interval: busy %v, calm %v; want 4m and 0", busy.EffectiveInterval, calm.EffectiveInterval)
 	}
-	if s := calm.String(); !strings.Contains(s, "calm: windows 1h,24h,7d every 5m") || !strings.Contains(s, "~576 requests/hour") {
+	// 20 pages of about a minute each do not fit the 5m timeout.
+	if ws := strings.Join(slow.Warnings, "\n"); !strings.Contains(ws, "longer than timeout 5m: runs that slow fail") || len(slow.Problems) != 0 {
+		t.Errorf("slow warnings:\n%s\nproblems: %v", ws, slow.Problems)
+	}
+	if len(calm.Problems) != 0 {
+		t.Errorf("calm problems: %v", calm.Problems)
+	}
+	// Worst-case series: windows × max_task_rows × 5 data metrics.
+	if calm.MaxSeries != 3*100*5 || busy.MaxSeries != 3*DefaultMaxTaskRows*5 || slow.MaxSeries != 1*DefaultMaxTaskRows*5 {
+		t.Errorf("max series: calm %d, busy %d, slow %d; want 1500, 15000, 5000", calm.MaxSeries, busy.MaxSeries, slow.MaxSeries)
+	}
+	if s := calm.String(); !strings.Contains(s, "calm: windows 1h,24h,7d every 5m") || !strings.Contains(s, "~576 requests/hour") ||
+		!strings.Contains(s, "at most 1500 series") {
 		t.Errorf("String() = %q", s)
 	}
 
 	var buf bytes.Buffer
-	if err := c.WritePlan(&buf); err != nil {
-		t.Fatal(err)
+	if err := c.WritePlan(&buf); !errors.Is(err, ErrPlanCannotBeMet) || !strings.Contains(err.Error(), "1 problem(s)") {
+		t.Errorf("WritePlan: err = %v, want ErrPlanCannotBeMet with 1 problem", err)
 	}
 	out := buf.String()
 	for _, want := range []string{
 		"BOT", "REQ/HOUR", "calm", "1h,24h,7d", "576",
-		"warning: bot busy: about 5760 requests/hour exceeds Kore.ai's 1800/hour",
-		"more than limits.max_concurrent_jobs 2",
+		"error: bot busy: about 5760 requests/hour exceed the budget of 1800/hour",
+		"warning: bot slow: a run of about 20 pages takes about 20m, longer than timeout 5m",
+		"warning: jobs need about 13.9 slots on average, more than limits.max_concurrent_jobs 2",
+		"MAX SERIES", "series: at most 21500 task series in all (per bot: windows × max_task_rows × 5 metrics)",
 		"model: ~200 rows per report",
 	} {
 		if !strings.Contains(out, want) {
@@ -706,11 +788,30 @@ limits: {max_concurrent_jobs: 2}
 		}
 	}
 
-	// A lower budget warns before Kore.ai's cap does.
+	// A lower budget binds before Kore.ai's cap does: 576/300 × 5m ≈ 10m.
 	c.Limits.RequestsPerMinutePerBot = 5
 	p := c.Plan()[0]
-	if ws := strings.Join(p.Warnings, "\n"); !strings.Contains(ws, "exceeds the budget of 300/hour") || !strings.Contains(ws, "need about 24 requests/minute") {
+	if ps := strings.Join(p.Problems, "\n"); !strings.Contains(ps, "about 576 requests/hour exceed the budget of 300/hour (limits.requests_per_minute_per_bot 5)") ||
+		!strings.Contains(ps, "starts only about every 10m instead of every 5m") {
+		t.Errorf("low budget problems:\n%s", ps)
+	}
+	if ws := strings.Join(p.Warnings, "\n"); !strings.Contains(ws, "need about 24 requests/minute") {
 		t.Errorf("low budget warnings:\n%s", ws)
+	}
+}
+
+// TestPlanTaskMetrics keeps the plan's series estimate in step with the
+// metric contract: each task row is one series of every kore_task_* family.
+func TestPlanTaskMetrics(t *testing.T) {
+	t.Parallel()
+	n := 0
+	for _, f := range dataFamilies {
+		if strings.HasPrefix(f.name, "kore_task_") {
+			n++
+		}
+	}
+	if n != planTaskMetrics {
+		t.Errorf("planTaskMetrics = %d, but there are %d kore_task_* families", planTaskMetrics, n)
 	}
 }
 
@@ -763,7 +864,8 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("duplicate name %q", b.Name)
 			}
 			names[b.Name] = true
-			if b.Interval < MinInterval || b.StaleAfter < b.Interval || b.PageSize < 1 || b.PageSize > MaxPageSize || len(b.Windows) == 0 {
+			if b.Interval < MinInterval || b.StaleAfter < b.Interval || b.PageSize < 1 || b.PageSize > MaxPageSize || len(b.Windows) == 0 ||
+				b.MaxTaskRows < 1 || b.MaxTaskRows > MaxRows || b.MaxReportRows < b.PageSize || b.MaxReportRows > MaxRows {
 				t.Fatalf("bot breaks an invariant: %+v", b)
 			}
 			if (b.ClientSecret == "") == (b.PrivateKey == "") {
@@ -779,7 +881,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_ = c.Plan()
-		if err := c.WritePlan(io.Discard); err != nil {
+		if err := c.WritePlan(io.Discard); err != nil && !errors.Is(err, ErrPlanCannotBeMet) {
 			t.Fatal(err)
 		}
 	})
@@ -825,5 +927,34 @@ func TestShard(t *testing.T) {
 		if _, err := cfg.Shard(tt.index, tt.count); err == nil {
 			t.Errorf("Shard(%d, %d) accepted", tt.index, tt.count)
 		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kore.yml")
+	if err := os.WriteFile(path, []byte("bots:\n  - {bot_id: a, client_id: b, client_secret: c, page_size: 0, windows: [91d]}\nlimits: {max_concurrent_jobs: 0}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	var le *LoadError
+	if !errors.As(err, &le) || le.Path != path {
+		t.Fatalf("Load: err = %v, want a *LoadError for %s", err, path)
+	}
+	ps := Problems(err)
+	if len(ps) != 3 {
+		t.Fatalf("Problems = %q, want 3", ps)
+	}
+	for _, p := range ps {
+		if !errors.As(p, new(*FieldError)) || strings.Contains(p.Error(), "\n") {
+			t.Errorf("problem %q is not one *FieldError on one line", p)
+		}
+	}
+	if got := Problems(errors.New("x")); len(got) != 1 {
+		t.Errorf("Problems(plain) = %v", got)
+	}
+	if got := Problems(nil); got != nil {
+		t.Errorf("Problems(nil) = %v", got)
 	}
 }
