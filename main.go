@@ -193,7 +193,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer sim.Close()
 		load = demoLoad
 	}
-	cfgLogger := log.With(logger, "config", source)
 	loadConfig := func() (*collector.Config, error) {
 		cfg, err := load()
 		if err != nil {
@@ -207,7 +206,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if f.configCheck {
 			writeConfigError(stderr, source, err)
 		} else {
-			logConfigError(cfgLogger, "invalid configuration", err)
+			logConfigError(logger, "invalid configuration", source, err)
 		}
 		return exitInvalid
 	}
@@ -229,7 +228,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rl := &reloader{logger: cfgLogger, sched: sched, metrics: metrics, load: loadConfig}
+	rl := &reloader{logger: logger, source: source, sched: sched, metrics: metrics, load: loadConfig}
 	if err := rl.start(ctx, cfg); err != nil {
 		level.Error(logger).Log("msg", "cannot start report jobs", "err", err)
 		return 1
@@ -276,11 +275,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // logConfigError logs a configuration error as one record per problem,
-// each with problem="i/n", so no record holds a multi-line value.
-func logConfigError(logger log.Logger, msg string, err error) {
+// each naming the configuration's source (file) and problem="i/n", so no
+// record holds a multi-line value.
+func logConfigError(logger log.Logger, msg, source string, err error) {
 	problems := collector.Problems(err)
 	for i, p := range problems {
-		level.Error(logger).Log("msg", msg, "problem", fmt.Sprintf("%d/%d", i+1, len(problems)), "err", p)
+		level.Error(logger).Log("msg", msg, "file", source, "problem", fmt.Sprintf("%d/%d", i+1, len(problems)), "err", p)
 	}
 }
 
@@ -345,6 +345,7 @@ var demoBotNames = []string{"support", "sales", "travel"}
 // the old one running.
 type reloader struct {
 	logger  log.Logger
+	source  string // the configuration's file, or the demo configuration
 	sched   *collector.Scheduler
 	metrics *collector.Metrics
 	load    func() (*collector.Config, error)
@@ -372,7 +373,7 @@ func (r *reloader) reload() error {
 	cfg, err := r.load()
 	if err != nil {
 		r.metrics.ConfigReloaded(false, time.Now())
-		logConfigError(r.logger, "reload failed; keeping the running configuration", err)
+		logConfigError(r.logger, "reload failed; keeping the running configuration", r.source, err)
 		return err
 	}
 	r.mu.Lock()
