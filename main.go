@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"sync"
 	"syscall"
 	"time"
 
@@ -228,12 +227,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rl := &reloader{logger: logger, source: source, sched: sched, metrics: metrics, load: loadConfig}
-	if err := rl.start(ctx, cfg); err != nil {
+	rl := &reloader{logger: logger, source: source, sched: sched, metrics: metrics, load: loadConfig, ctx: ctx}
+	if err := rl.apply(cfg); err != nil {
 		level.Error(logger).Log("msg", "cannot start report jobs", "err", err)
 		return 1
 	}
-	defer rl.stop()
+	defer sched.Stop()
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "bots", len(cfg.Bots), "demo", f.demo,
 		"shard", fmt.Sprintf("%d/%d", f.shardIndex, f.shardCount))
 	if len(cfg.Bots) == 0 {
@@ -341,34 +340,29 @@ func startDemo(logger log.Logger, surge bool) (*koretest.Server, func() (*collec
 
 var demoBotNames = []string{"support", "sales", "travel"}
 
-// reloader swaps the running configuration; a bad new configuration keeps
-// the old one running.
+// reloader applies configurations to the scheduler; a bad new
+// configuration keeps the running one.
 type reloader struct {
 	logger  log.Logger
 	source  string // the configuration's file, or the demo configuration
 	sched   *collector.Scheduler
 	metrics *collector.Metrics
 	load    func() (*collector.Config, error)
-
-	mu     sync.Mutex
-	ctx    context.Context // the exporter's lifetime; jobs run under it
-	cfg    *collector.Config
-	stopFn func()
+	ctx     context.Context // the exporter's lifetime; jobs run under it
 }
 
-func (r *reloader) start(ctx context.Context, cfg *collector.Config) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	stop, err := r.sched.Start(ctx, cfg)
-	if err != nil {
+// apply applies cfg and records the outcome in the reload self-metrics.
+func (r *reloader) apply(cfg *collector.Config) error {
+	if err := r.sched.Apply(r.ctx, cfg); err != nil {
 		r.metrics.ConfigReloaded(false, time.Now())
 		return err
 	}
-	r.ctx, r.cfg, r.stopFn = ctx, cfg, stop
 	r.metrics.ConfigReloaded(true, time.Now())
 	return nil
 }
 
+// reload loads the configuration again and applies it: jobs whose settings
+// did not change keep running.
 func (r *reloader) reload() error {
 	cfg, err := r.load()
 	if err != nil {
@@ -376,35 +370,12 @@ func (r *reloader) reload() error {
 		logConfigError(r.logger, "reload failed; keeping the running configuration", r.source, err)
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := r.cfg
-	r.stopFn()
-	stop, err := r.sched.Start(r.ctx, cfg)
-	if err != nil {
-		r.metrics.ConfigReloaded(false, time.Now())
-		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
-		if stop, err2 := r.sched.Start(r.ctx, old); err2 == nil {
-			r.stopFn = stop
-		} else {
-			r.stopFn = func() {}
-			level.Error(r.logger).Log("msg", "cannot restart the previous configuration", "err", err2)
-		}
+	if err := r.apply(cfg); err != nil {
+		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "file", r.source, "err", err)
 		return err
 	}
-	r.cfg, r.stopFn = cfg, stop
-	r.metrics.ConfigReloaded(true, time.Now())
-	level.Info(r.logger).Log("msg", "configuration reloaded", "bots", len(cfg.Bots))
+	level.Info(r.logger).Log("msg", "configuration reloaded", "file", r.source, "bots", len(cfg.Bots))
 	return nil
-}
-
-func (r *reloader) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopFn != nil {
-		r.stopFn()
-		r.stopFn = nil
-	}
 }
 
 // newMux wires the HTTP endpoints.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -74,14 +75,10 @@ type SchedulerOpts struct {
 	Metrics *Metrics
 	// NewClient builds each bot's client.
 	NewClient ClientFactory
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 	// MaxStartSpread bounds the random delay of each job's first run, so
 	// that many bots do not fire at once (default 30s; the delay is also at
 	// most a tenth of the job's interval).
 	MaxStartSpread time.Duration
-	// SweepInterval is how often stale parts are dropped (default 1s).
-	SweepInterval time.Duration
 }
 
 // JobStatus is what the status page shows of one bot × window job.
@@ -102,76 +99,158 @@ type JobStatus struct {
 	Skipped            int
 }
 
-// Scheduler runs the report jobs of one configuration: one loop per bot ×
-// window, first run at start (spread with jitter), then every interval with
-// jitter; never two runs of one job at once; at most
+// sweepInterval is how often stale parts are dropped.
+const sweepInterval = time.Second
+
+// Scheduler runs the report jobs of the applied configuration: one loop per
+// bot × window, first run soon after it starts (spread with jitter), then
+// every interval with jitter; never two runs of one job at once; at most
 // Limits.MaxConcurrentJobs jobs in flight. Results go to the Store.
+//
+// Apply changes the configuration while jobs run: jobs whose bot and window
+// settings did not change keep running, with their schedule and client.
 type Scheduler struct {
 	opts SchedulerOpts
 
-	mu     sync.Mutex
-	jobs   map[jobKey]*JobStatus
-	order  []jobKey
-	redact *strings.Replacer
+	apply sync.Mutex // serialises Apply and Stop
+
+	mu      sync.Mutex // guards what the status page and Ready read
+	jobs    map[jobKey]*jobRun
+	order   []jobKey
+	clients map[string]*botClient // by bot name
+	limits  Limits
+	sem     chan struct{}
+	redact  *strings.Replacer
+	sweeper func() // stops the stale-data sweeper; nil before the first Apply
 }
 
 type jobKey struct{ bot, window string }
 
-// NewScheduler returns a Scheduler. Call Run to start it.
+// botClient is the client of one bot, shared by its windows' jobs, with the
+// settings it was built for.
+type botClient struct {
+	bot    Bot // without Windows
+	client ReportRunner
+}
+
+// NewScheduler returns a Scheduler. Call Apply to start jobs and Stop to end
+// them.
 func NewScheduler(opts SchedulerOpts) *Scheduler {
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.MaxStartSpread == 0 {
 		opts.MaxStartSpread = 30 * time.Second
 	}
-	if opts.SweepInterval == 0 {
-		opts.SweepInterval = time.Second
-	}
-	return &Scheduler{opts: opts, jobs: map[jobKey]*JobStatus{}, redact: strings.NewReplacer()}
+	return &Scheduler{opts: opts, jobs: map[jobKey]*jobRun{}, clients: map[string]*botClient{}, redact: strings.NewReplacer()}
 }
 
-// prepare builds every bot's client for cfg and registers the jobs, without
-// starting them. It fails, naming the bot, when a client cannot be built. A
-// job that was configured before keeps its status history.
-func (s *Scheduler) prepare(cfg *Config) ([]*jobRun, error) {
-	var runs []*jobRun
-	var secrets []string
+type jobRun struct {
+	bot    Bot
+	window Window
+	client *botClient
+	status *JobStatus
+	logger log.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stop cancels the job and waits until its loop has returned.
+func (r *jobRun) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// withoutWindows returns b with no windows: the settings its client and
+// its jobs depend on, besides the window itself.
+func withoutWindows(b Bot) Bot {
+	b.Windows = nil
+	return b
+}
+
+// Apply makes cfg the running configuration. It builds the clients of new
+// or changed bots first: if one cannot be built, nothing changes and the
+// error names the bot. Then jobs whose bot settings, window and limits are
+// unchanged keep running (schedule, client and rate-limit state included),
+// removed or changed jobs stop, and new or changed jobs start under ctx. A
+// changed job keeps its status history. Apply with an unchanged
+// configuration changes nothing and makes no API request.
+func (s *Scheduler) Apply(ctx context.Context, cfg *Config) error {
+	s.apply.Lock()
+	defer s.apply.Unlock()
+
+	// Clients first: a bad bot must leave the running configuration alone.
+	limitsSame := s.limits == cfg.Limits && s.sem != nil
+	clients := make(map[string]*botClient, len(cfg.Bots))
+	var built []*botClient
 	var errs []error
-	jobs := map[jobKey]*JobStatus{}
-	var order []jobKey
+	var secrets []string
 	for i, b := range cfg.Bots {
 		for _, sec := range []Secret{b.ClientSecret, b.PrivateKey} {
 			if sec != "" {
 				secrets = append(secrets, sec.Reveal(), "<secret>")
 			}
 		}
-		client, err := s.opts.NewClient(b, cfg.Limits, s.opts.Metrics.Observer(b.Name))
+		settings := withoutWindows(b)
+		if old, ok := s.clients[b.Name]; ok && limitsSame && reflect.DeepEqual(old.bot, settings) {
+			clients[b.Name] = old
+			continue
+		}
+		c, err := s.opts.NewClient(b, cfg.Limits, s.opts.Metrics.Observer(b.Name))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("bots[%d] (%s): %w", i, b.Name, err))
 			continue
 		}
-		for _, w := range b.Windows {
-			k := jobKey{b.Name, w.Name}
-			st := &JobStatus{}
-			s.mu.Lock()
-			if old, ok := s.jobs[k]; ok {
-				*st = *old
-			}
-			s.mu.Unlock()
-			st.Bot, st.BotID, st.Window, st.Interval, st.Running = b.Name, b.BotID, w.Name, b.Interval, false
-			jobs[k] = st
-			order = append(order, k)
-			runs = append(runs, &jobRun{bot: b, window: w, client: client, status: st,
-				logger: log.With(s.opts.Logger, "bot", b.Name, "window", w.Name)})
-		}
+		bc := &botClient{bot: settings, client: c}
+		clients[b.Name], built = bc, append(built, bc)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		closeIdle(built)
+		return errors.Join(errs...)
 	}
+
+	// Then the jobs: keep, stop or start.
+	sem := s.sem
+	if !limitsSame {
+		sem = make(chan struct{}, max(1, cfg.Limits.MaxConcurrentJobs))
+	}
+	jobs := make(map[jobKey]*jobRun)
+	var order []jobKey
+	var start []*jobRun
+	for _, b := range cfg.Bots {
+		for _, w := range b.Windows {
+			k := jobKey{b.Name, w.Name}
+			order = append(order, k)
+			if old, ok := s.jobs[k]; ok && old.client == clients[b.Name] && old.window == w {
+				jobs[k] = old
+				continue
+			}
+			st := &JobStatus{}
+			if old, ok := s.jobs[k]; ok {
+				s.mu.Lock()
+				*st = *old.status
+				s.mu.Unlock()
+			}
+			st.Bot, st.BotID, st.Window, st.Interval, st.Running = b.Name, b.BotID, w.Name, b.Interval, false
+			r := &jobRun{bot: b, window: w, client: clients[b.Name], status: st, done: make(chan struct{}),
+				logger: log.With(s.opts.Logger, "bot", b.Name, "window", w.Name)}
+			jobs[k] = r
+			start = append(start, r)
+		}
+	}
+	for k, old := range s.jobs {
+		if jobs[k] != old {
+			old.stop()
+		}
+	}
+	var unused []*botClient
+	for name, old := range s.clients {
+		if clients[name] != old {
+			unused = append(unused, old)
+		}
+	}
+	closeIdle(unused)
+
 	s.mu.Lock()
 	bots := map[string]bool{}
 	for k := range jobs {
@@ -185,52 +264,66 @@ func (s *Scheduler) prepare(cfg *Config) ([]*jobRun, error) {
 			s.opts.Metrics.ForgetBot(k.bot)
 		}
 	}
-	s.jobs, s.order = jobs, order
+	s.jobs, s.order, s.clients, s.limits, s.sem = jobs, order, clients, cfg.Limits, sem
 	s.redact = strings.NewReplacer(secrets...)
 	s.mu.Unlock()
-	return runs, nil
-}
 
-type jobRun struct {
-	bot    Bot
-	window Window
-	client ReportRunner
-	status *JobStatus
-	logger log.Logger
-}
-
-// Start validates cfg's clients and starts its jobs in the background. The
-// returned stop function cancels them and waits until they have stopped.
-func (s *Scheduler) Start(ctx context.Context, cfg *Config) (stop func(), err error) {
-	runs, err := s.prepare(cfg)
-	if err != nil {
-		return nil, err
-	}
 	s.opts.Store.SetBots(botInfos(cfg))
 	s.opts.Store.Retain(func(bot, window string) bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		_, ok := s.jobs[jobKey{bot, window}]
+		_, ok := jobs[jobKey{bot, window}]
 		return ok
 	})
-	ctx, cancel := context.WithCancel(ctx)
-	sem := make(chan struct{}, max(1, cfg.Limits.MaxConcurrentJobs))
-	var wg sync.WaitGroup
-	for _, r := range runs {
-		wg.Go(func() { s.loop(ctx, r, sem) })
+	for _, r := range start {
+		jctx, cancel := context.WithCancel(ctx)
+		r.cancel = cancel
+		go func() {
+			defer close(r.done)
+			s.loop(jctx, r, sem)
+		}()
 	}
-	wg.Go(func() { s.sweep(ctx) })
-	return func() {
-		cancel()
-		wg.Wait()
-		// The configuration's clients are done: free their idle
-		// connections now rather than at the transport's idle timeout.
-		for _, r := range runs {
-			if c, ok := r.client.(interface{ CloseIdleConnections() }); ok {
-				c.CloseIdleConnections()
-			}
+	if s.sweeper == nil {
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.sweep(sctx)
+		}()
+		s.sweeper = func() { cancel(); <-done }
+	}
+	return nil
+}
+
+// Stop stops every job and the sweeper and waits until they have returned;
+// the clients' idle connections are closed. Status and Ready still report
+// the stopped jobs; a later Apply starts every job afresh.
+func (s *Scheduler) Stop() {
+	s.apply.Lock()
+	defer s.apply.Unlock()
+	for _, r := range s.jobs {
+		r.stop()
+	}
+	if s.sweeper != nil {
+		s.sweeper()
+		s.sweeper = nil
+	}
+	clients := make([]*botClient, 0, len(s.clients))
+	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	closeIdle(clients)
+	s.mu.Lock()
+	s.clients, s.sem = map[string]*botClient{}, nil // nothing is kept by the next Apply
+	s.mu.Unlock()
+}
+
+// closeIdle frees the idle connections of clients that are no longer used,
+// rather than waiting for their transport's idle timeout.
+func closeIdle(clients []*botClient) {
+	for _, c := range clients {
+		if ic, ok := c.client.(interface{ CloseIdleConnections() }); ok {
+			ic.CloseIdleConnections()
 		}
-	}, nil
+	}
 }
 
 func botInfos(cfg *Config) []BotInfo {
@@ -242,14 +335,14 @@ func botInfos(cfg *Config) []BotInfo {
 }
 
 func (s *Scheduler) sweep(ctx context.Context) {
-	t := time.NewTicker(s.opts.SweepInterval)
+	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n := s.opts.Store.Sweep(s.opts.Now()); n > 0 {
+			if n := s.opts.Store.Sweep(time.Now()); n > 0 {
 				level.Warn(s.opts.Logger).Log("msg", "dropped stale report data: no successful run within stale_after", "parts", n)
 			}
 		}
@@ -266,10 +359,10 @@ func jitter(d time.Duration) time.Duration {
 
 func (s *Scheduler) loop(ctx context.Context, r *jobRun, sem chan struct{}) {
 	interval := r.bot.Interval
-	next := s.opts.Now().Add(jitter(min(s.opts.MaxStartSpread, interval/10)))
+	next := time.Now().Add(jitter(min(s.opts.MaxStartSpread, interval/10)))
 	for {
 		s.setNext(r.status, next)
-		if !sleepUntil(ctx, s.opts.Now, next) {
+		if !sleepUntil(ctx, next) {
 			return
 		}
 		select {
@@ -286,7 +379,7 @@ func (s *Scheduler) loop(ctx context.Context, r *jobRun, sem chan struct{}) {
 		// Ticks missed while the run was still going are skipped and
 		// counted: a job never runs twice at once, nor catches up in a burst.
 		next = next.Add(interval + jitter(interval/10) - interval/20)
-		now := s.opts.Now()
+		now := time.Now()
 		for !next.After(now) {
 			s.opts.Metrics.RunSkipped(r.bot.Name, r.window.Name)
 			s.mu.Lock()
@@ -299,8 +392,8 @@ func (s *Scheduler) loop(ctx context.Context, r *jobRun, sem chan struct{}) {
 }
 
 // sleepUntil waits until t or ctx is done; it reports whether t was reached.
-func sleepUntil(ctx context.Context, now func() time.Time, t time.Time) bool {
-	d := t.Sub(now())
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
@@ -323,7 +416,7 @@ func (s *Scheduler) setNext(st *JobStatus, next time.Time) {
 // runOnce runs one report job for r's bot and window and publishes its rows.
 func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	b, w := r.bot, r.window
-	start := s.opts.Now()
+	start := time.Now()
 	to := start.Add(-b.Delay).UTC().Truncate(time.Millisecond)
 	from := to.Add(-w.Duration)
 	s.mu.Lock()
@@ -345,8 +438,8 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		MaxRows:            b.MaxReportRows,
 		OnProgress:         func(p int) { s.opts.Metrics.Progress(b.Name, w.Name, p) },
 	}
-	rep, err := runGuarded(jobCtx, r.client, b.BotID, req)
-	end := s.opts.Now()
+	rep, err := runGuarded(jobCtx, r.client.client, b.BotID, req)
+	end := time.Now()
 	d := end.Sub(start)
 	if err != nil && ctx.Err() != nil {
 		// Shutdown or reload: not the job's fault; record nothing.
@@ -446,8 +539,8 @@ func koreTags(tags []Tag) []kore.Tag {
 func (s *Scheduler) Ready() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, st := range s.jobs {
-		if !st.Attempted {
+	for _, r := range s.jobs {
+		if !r.status.Attempted {
 			return false
 		}
 	}
@@ -460,7 +553,7 @@ func (s *Scheduler) Status() []JobStatus {
 	defer s.mu.Unlock()
 	out := make([]JobStatus, 0, len(s.order))
 	for _, k := range s.order {
-		out = append(out, *s.jobs[k])
+		out = append(out, *s.jobs[k].status)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Bot < out[j].Bot })
 	return out

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,16 +108,16 @@ func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
 	return &harness{sched: s, store: store, metrics: m, reg: reg}
 }
 
-// runFor starts cfg's jobs, lets d of fake time pass, and stops them.
+// runFor applies cfg, lets d of fake time pass, and stops the jobs.
 func (h *harness) runFor(t *testing.T, cfg *Config, d time.Duration) {
 	t.Helper()
-	stop, err := h.sched.Start(t.Context(), cfg)
+	err := h.sched.Apply(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(d)
 	synctest.Wait()
-	stop()
+	h.sched.Stop()
 }
 
 func TestSchedulerPublishesAndBecomesReady(t *testing.T) {
@@ -125,7 +126,7 @@ func TestSchedulerPublishesAndBecomesReady(t *testing.T) {
 		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(row), nil }}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		cfg := &Config{Bots: []Bot{testBot("a", "1h", "24h")}, Limits: Limits{MaxConcurrentJobs: 2}}
-		stop, err := h.sched.Start(t.Context(), cfg)
+		err := h.sched.Apply(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +154,7 @@ func TestSchedulerPublishesAndBecomesReady(t *testing.T) {
 		if got := r.count(); got != 8 {
 			t.Errorf("runs after 3 intervals = %d, want 8 (4 per window)", got)
 		}
-		stop()
+		h.sched.Stop()
 	})
 }
 
@@ -192,11 +193,11 @@ func TestSchedulerKeepsLastGoodDataUntilStale(t *testing.T) {
 			return nil, &kore.APIError{Endpoint: kore.EndpointSubmit, StatusCode: 503}
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
-		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}})
+		err := h.sched.Apply(t.Context(), &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer stop()
+		defer h.sched.Stop()
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		// Failed runs at +1m and +2m: the good rows are still served.
@@ -273,13 +274,13 @@ func TestSchedulerStopCancelsRunningJobs(t *testing.T) {
 			return nil, ctx.Err()
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
-		stop, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}})
+		err := h.sched.Apply(t.Context(), &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		<-started
 		before := time.Now()
-		stop() // returns only when the job's goroutines are gone
+		h.sched.Stop() // returns only when the job's goroutines are gone
 		if d := time.Since(before); d != 0 {
 			t.Errorf("stop took %v of fake time, want immediate", d)
 		}
@@ -330,7 +331,7 @@ func TestSchedulerRedactsSecretsInStatus(t *testing.T) {
 
 func TestSchedulerStartFailsOnBadClient(t *testing.T) {
 	h := newHarness(t, map[string]*fakeRunner{})
-	_, err := h.sched.Start(t.Context(), &Config{Bots: []Bot{testBot("x", "1h")}})
+	err := h.sched.Apply(t.Context(), &Config{Bots: []Bot{testBot("x", "1h")}})
 	if err == nil || !strings.Contains(err.Error(), "bots[0] (x)") {
 		t.Fatalf("err = %v, want one naming bots[0] (x)", err)
 	}
@@ -367,16 +368,19 @@ func TestSchedulerReloadForgetsRemovedJobs(t *testing.T) {
 		}
 		h := newHarness(t, map[string]*fakeRunner{"a": ok(), "b": ok()})
 		first := &Config{Bots: []Bot{testBot("a", "1h", "24h"), testBot("b", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
-		h.runFor(t, first, 2*time.Second)
+		if err := h.sched.Apply(t.Context(), first); err != nil {
+			t.Fatal(err)
+		}
+		defer h.sched.Stop()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
 		h.metrics.Observer("b").RequestDone("st-b", kore.EndpointSubmit, 200, time.Second)
 
 		// The new configuration drops bot b and a's 24h window.
 		second := &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
-		stop, err := h.sched.Start(t.Context(), second)
-		if err != nil {
+		if err := h.sched.Apply(t.Context(), second); err != nil {
 			t.Fatal(err)
 		}
-		defer stop()
 		sn := h.store.Load()
 		if len(sn.Rows("a", "1h")) != 1 || len(sn.Rows("a", "24h")) != 0 || len(sn.Rows("b", "1h")) != 0 {
 			t.Errorf("store after reload: a/1h %d rows, a/24h %d, b/1h %d; want 1, 0, 0",
@@ -475,6 +479,95 @@ func TestSchedulerFailureLogSaysWhatIsServed(t *testing.T) {
 		if len(failures) != 2 || !strings.Contains(failures[0], "no data for this window yet") ||
 			!strings.Contains(failures[1], "serving the last good data") {
 			t.Errorf("failure logs:\n%s", strings.Join(failures, "\n"))
+		}
+	})
+}
+
+// TestSchedulerApplyKeepsUnchangedJobs: applying the same configuration
+// again builds no client and makes no report request; a changed bot
+// restarts only its own jobs; a configuration whose client cannot be built
+// changes nothing.
+func TestSchedulerApplyKeepsUnchangedJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		runners := map[string]*fakeRunner{}
+		for _, name := range []string{"a", "b"} {
+			runners[name] = &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(), nil }}
+		}
+		var built []string
+		reg := prometheus.NewPedanticRegistry()
+		m, err := NewMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewScheduler(SchedulerOpts{Store: NewStore(), Metrics: m, MaxStartSpread: time.Second,
+			NewClient: func(b Bot, _ Limits, _ kore.Observer) (ReportRunner, error) {
+				if b.Host == "https://broken.example" {
+					return nil, errors.New("cannot build")
+				}
+				built = append(built, b.Name)
+				return runners[b.Name], nil
+			}})
+		defer s.Stop()
+		cfg := func() *Config { // a fresh copy each time, as a reload loads it
+			return &Config{Bots: []Bot{testBot("a", "1h", "24h"), testBot("b", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
+		}
+		if err := s.Apply(t.Context(), cfg()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Second) // every job ran once (interval 1m)
+		synctest.Wait()
+		calls := map[string]int{"a": runners["a"].count(), "b": runners["b"].count()}
+		next := map[string]time.Time{}
+		for _, st := range s.Status() {
+			next[st.Bot+"/"+st.Window] = st.NextRun
+		}
+		if calls["a"] != 2 || calls["b"] != 1 || !slices.Equal(built, []string{"a", "b"}) {
+			t.Fatalf("after the first Apply: calls %v, clients built %v", calls, built)
+		}
+
+		// The same configuration again: nothing is built, run or moved.
+		if err := s.Apply(t.Context(), cfg()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if runners["a"].count() != 2 || runners["b"].count() != 1 || len(built) != 2 {
+			t.Errorf("an unchanged Apply ran reports or built clients: calls a %d b %d, built %v", runners["a"].count(), runners["b"].count(), built)
+		}
+		for _, st := range s.Status() {
+			if st.NextRun != next[st.Bot+"/"+st.Window] {
+				t.Errorf("%s/%s: next run moved from %v to %v", st.Bot, st.Window, next[st.Bot+"/"+st.Window], st.NextRun)
+			}
+		}
+
+		// A bot whose client cannot be built: an error, and nothing changes.
+		bad := cfg()
+		bad.Bots[1].Host = "https://broken.example"
+		bad.Bots[0].Interval = 2 * time.Minute
+		if err := s.Apply(t.Context(), bad); err == nil || !strings.Contains(err.Error(), "bots[1] (b)") {
+			t.Fatalf("Apply with a broken bot: err = %v", err)
+		}
+		synctest.Wait()
+		if runners["a"].count() != 2 {
+			t.Errorf("a failed Apply ran reports: calls a %d", runners["a"].count())
+		}
+		for _, st := range s.Status() {
+			if st.Interval != time.Minute || st.NextRun != next[st.Bot+"/"+st.Window] {
+				t.Errorf("a failed Apply changed %s/%s: interval %v, next run %v", st.Bot, st.Window, st.Interval, st.NextRun)
+			}
+		}
+		built = built[:0]
+
+		// Bot b's filters change: only b's job restarts (and runs soon);
+		// a's jobs keep their schedule.
+		changed := cfg()
+		changed.Bots[1].Filters.ConversationType = "Interactive"
+		if err := s.Apply(t.Context(), changed); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(7 * time.Second) // within b's new start spread, before a's next runs
+		synctest.Wait()
+		if runners["a"].count() != 2 || runners["b"].count() != 2 || !slices.Equal(built, []string{"b"}) {
+			t.Errorf("after changing b: calls a %d b %d, built %v; want a 2, b 2, built only b", runners["a"].count(), runners["b"].count(), built)
 		}
 	})
 }
