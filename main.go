@@ -384,30 +384,10 @@ func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *c
 	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{
 		ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, WriteTimeout: f.writeTimeout, Metrics: rl.metrics,
 	}))
-	mux.Handle("/status", collector.StatusHandler(sched, f.metricsPath, nil))
+	mux.Handle("/status", collector.StatusHandler(sched, f.metricsPath))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !sched.Ready() {
-			http.Error(w, "Not ready: not every report job has run yet.", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "Ready.")
-	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case !f.lifecycle:
-			http.Error(w, "Lifecycle API is not enabled (--web.enable-lifecycle).", http.StatusForbidden)
-		case r.Method != http.MethodPost && r.Method != http.MethodPut:
-			w.Header().Set("Allow", "POST, PUT")
-			http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
-		default:
-			if err := rl.reload(); err != nil {
-				http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
-				return
-			}
-			fmt.Fprintln(w, "Reloaded.")
-		}
-	})
+	mux.Handle("/-/ready", collector.ReadyHandler(sched))
+	mux.Handle("/-/reload", collector.ReloadHandler(f.lifecycle, rl.reload))
 	// collector.CheckTelemetryPath keeps the telemetry path off "/".
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        exporterName,

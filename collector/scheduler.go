@@ -81,8 +81,10 @@ type SchedulerOpts struct {
 	MaxStartSpread time.Duration
 }
 
-// JobStatus is what the status page shows of one bot × window job.
-type JobStatus struct {
+// JobRecord is what the status page shows of one bot × window job: its
+// schedule and its last run (not to be confused with kore.JobStatus, the
+// API's answer about one report job).
+type JobRecord struct {
 	Bot, BotID, Window string
 	Interval           time.Duration
 	Running            bool
@@ -149,7 +151,7 @@ type jobRun struct {
 	bot    Bot
 	window Window
 	client *botClient
-	status *JobStatus
+	status *JobRecord
 	logger log.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -225,7 +227,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *Config) error {
 				jobs[k] = old
 				continue
 			}
-			st := &JobStatus{}
+			st := &JobRecord{}
 			if old, ok := s.jobs[k]; ok {
 				s.mu.Lock()
 				*st = *old.status
@@ -407,7 +409,7 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
-func (s *Scheduler) setNext(st *JobStatus, next time.Time) {
+func (s *Scheduler) setNext(st *JobRecord, next time.Time) {
 	s.mu.Lock()
 	st.NextRun = next
 	s.mu.Unlock()
@@ -548,10 +550,10 @@ func (s *Scheduler) Ready() bool {
 }
 
 // Status returns a copy of every job's status, sorted by bot and window order.
-func (s *Scheduler) Status() []JobStatus {
+func (s *Scheduler) Status() []JobRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]JobStatus, 0, len(s.order))
+	out := make([]JobRecord, 0, len(s.order))
 	for _, k := range s.order {
 		out = append(out, *s.jobs[k].status)
 	}

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"time"
@@ -10,12 +11,8 @@ import (
 // StatusHandler serves the status page: one row per bot × window with the
 // last run, its duration, rows, last error (secrets redacted) and next run.
 // With ?format=json, or Accept: application/json, it answers JSON. The
-// page links metricsPath, the telemetry path; now is the clock (nil:
-// time.Now).
-func StatusHandler(s *Scheduler, metricsPath string, now func() time.Time) http.Handler {
-	if now == nil {
-		now = time.Now
-	}
+// page links metricsPath, the telemetry path.
+func StatusHandler(s *Scheduler, metricsPath string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -34,8 +31,41 @@ func StatusHandler(s *Scheduler, metricsPath string, now func() time.Time) http.
 		_ = statusTemplate.Execute(w, struct {
 			Now         time.Time
 			MetricsPath string
-			Jobs        []JobStatus
-		}{now().UTC(), metricsPath, jobs})
+			Jobs        []JobRecord
+		}{time.Now().UTC(), metricsPath, jobs})
+	})
+}
+
+// ReadyHandler serves /-/ready: 200 once every job of the applied
+// configuration has been attempted, 503 before.
+func ReadyHandler(s *Scheduler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "Not ready: not every report job has run yet.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+}
+
+// ReloadHandler serves /-/reload: with enabled (--web.enable-lifecycle),
+// a POST or PUT calls reload and answers its error, if any, with 500;
+// without it every request is refused with 403.
+func ReloadHandler(enabled bool, reload func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !enabled:
+			http.Error(w, "Lifecycle API is not enabled (--web.enable-lifecycle).", http.StatusForbidden)
+		case r.Method != http.MethodPost && r.Method != http.MethodPut:
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
+		default:
+			if err := reload(); err != nil {
+				http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "Reloaded.")
+		}
 	})
 }
 
@@ -65,7 +95,7 @@ func optTime(t time.Time) *time.Time {
 	return &u
 }
 
-func statusJSON(jobs []JobStatus) []jobJSON {
+func statusJSON(jobs []JobRecord) []jobJSON {
 	out := make([]jobJSON, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, jobJSON{

@@ -22,7 +22,7 @@ func TestStatusHandler(t *testing.T) {
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": good, "b": bad})
 		h.runFor(t, &Config{Bots: []Bot{testBot("a", "1h"), testBot("b", "24h")}, Limits: Limits{MaxConcurrentJobs: 2}}, 2*time.Second)
-		handler := StatusHandler(h.sched, "/kore/metrics", nil)
+		handler := StatusHandler(h.sched, "/kore/metrics")
 
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
