@@ -117,7 +117,7 @@ const writeBufferSize = 32 << 10
 
 // NewHandler returns the /metrics handler: it serves the data metrics of
 // store's current snapshot and the per-job self-metrics of opts.Metrics,
-// both already encoded (DESIGN.md, "Scrape cost"), and self, gathered at
+// both already encoded (README, "Performance"), and self, gathered at
 // scrape time. self and opts.Metrics may be nil.
 //
 // The response negotiates like promhttp with OpenMetrics enabled: the
