@@ -419,8 +419,7 @@ func (s *Scheduler) setNext(st *JobRecord, next time.Time) {
 func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	b, w := r.bot, r.window
 	start := time.Now()
-	to := start.Add(-b.Delay).UTC().Truncate(time.Millisecond)
-	from := to.Add(-w.Duration)
+	from, to := WindowBounds(b, w, start)
 	s.mu.Lock()
 	r.status.Running, r.status.LastRun = true, start
 	s.mu.Unlock()
@@ -428,18 +427,8 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 
 	jobCtx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
-	req := kore.ReportRequest{
-		From:               from,
-		To:                 to,
-		IncludeTaskNames:   b.Filters.IncludeTaskNames,
-		ConversationType:   b.Filters.ConversationType,
-		ConversationStatus: b.Filters.ConversationStatus,
-		AggregationType:    kore.AggregationCumulative,
-		Tags:               koreTags(b.Filters.Tags),
-		PageSize:           b.PageSize,
-		MaxRows:            b.MaxReportRows,
-		OnProgress:         func(p int) { s.opts.Metrics.Progress(b.Name, w.Name, p) },
-	}
+	req := NewReportRequest(b, from, to)
+	req.OnProgress = func(p int) { s.opts.Metrics.Progress(b.Name, w.Name, p) }
 	rep, err := runGuarded(jobCtx, r.client.client, b.BotID, req)
 	end := time.Now()
 	d := end.Sub(start)
@@ -489,7 +478,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 // publishes them, filling in what it published.
 func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *RunOutcome) error {
 	b := r.bot
-	rows, folded, err := foldRows(rep.Rows, b.MaxTaskRows)
+	rows, folded, err := ExportedRows(rep.Rows, b.MaxTaskRows)
 	if err != nil {
 		return err
 	}
@@ -504,6 +493,43 @@ func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *Run
 	level.Debug(r.logger).Log("msg", "report done", "rows", len(rows), "raw_rows", rep.RawRows, "pages", rep.Pages,
 		"polls", rep.Polls, "reruns", rep.Reruns, "folded", folded, "duration", out.Duration)
 	return nil
+}
+
+// WindowBounds returns the report window of bot b's window w for a run at
+// at: it ends b.Delay before at (to the millisecond, as the API's dates
+// are) and spans w.
+func WindowBounds(b Bot, w Window, at time.Time) (from, to time.Time) {
+	to = at.Add(-b.Delay).UTC().Truncate(time.Millisecond)
+	return to.Add(-w.Duration), to
+}
+
+// NewReportRequest returns the report request of bot b over [from, to):
+// its filters, page size and row limit, Cumulative.
+func NewReportRequest(b Bot, from, to time.Time) kore.ReportRequest {
+	return kore.ReportRequest{
+		From:               from,
+		To:                 to,
+		IncludeTaskNames:   b.Filters.IncludeTaskNames,
+		ConversationType:   b.Filters.ConversationType,
+		ConversationStatus: b.Filters.ConversationStatus,
+		AggregationType:    kore.AggregationCumulative,
+		Tags:               koreTags(b.Filters.Tags),
+		PageSize:           b.PageSize,
+		MaxRows:            b.MaxReportRows,
+	}
+}
+
+// ExportedRows returns the rows the exporter publishes for a report's rows:
+// capped at maxTaskRows (the smallest tasks folded, see foldRows), with
+// valid UTF-8 labels, summed by key and sorted; and how many task rows were
+// folded.
+func ExportedRows(rows []kore.TaskRow, maxTaskRows int) ([]kore.TaskRow, int, error) {
+	rows, folded, err := foldRows(rows, maxTaskRows)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err = normalizeRows(rows)
+	return rows, folded, err
 }
 
 // runGuarded runs one report, turning a panic inside it (a bug, say in a
