@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/kore-exporter/kore_exporter/kore"
 )
@@ -471,9 +470,8 @@ func (s *Scheduler) Status() []JobStatus {
 func NewKoreClient(b Bot, l Limits, obs kore.Observer) (ReportRunner, error) {
 	creds := kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}
 	if b.PrivateKey != "" {
-		key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(b.PrivateKey.Reveal()))
+		key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
 		if err != nil {
-			// The parser's error never quotes the key.
 			return nil, fmt.Errorf("private key: %w", err)
 		}
 		creds = kore.Credentials{ClientID: b.ClientID, PrivateKey: key}

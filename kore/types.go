@@ -40,9 +40,9 @@ const (
 // undocumented; this is the element of the Get Analytics API
 // (API.md §7 tags), passed through verbatim.
 type Tag struct {
-	Name   string   `json:"name" yaml:"name"`
-	Values []string `json:"values" yaml:"values"`
-	Type   string   `json:"type,omitempty" yaml:"type,omitempty"` // user, session or message
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+	Type   string   `json:"type,omitempty"` // user, session or message
 }
 
 // ReportRequest is what one report job asks for. The zero value asks for the
