@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -24,7 +25,7 @@ type ReportRunner interface {
 
 // ClientFactory builds the ReportRunner of one bot. obs receives the bot's
 // API self-metrics.
-type ClientFactory func(bot Bot, limits Limits, obs kore.Observer) (ReportRunner, error)
+type ClientFactory func(bot config.Bot, limits config.Limits, obs kore.Observer) (ReportRunner, error)
 
 // Run results, the values of the result label of
 // kore_exporter_report_runs_total.
@@ -136,14 +137,14 @@ func NewScheduler(opts SchedulerOpts) *Scheduler {
 // prepare builds every bot's client for cfg and registers the jobs, without
 // starting them. It fails, naming the bot, when a client cannot be built. A
 // job that was configured before keeps its status history.
-func (s *Scheduler) prepare(cfg *Config) ([]*jobRun, error) {
+func (s *Scheduler) prepare(cfg *config.Config) ([]*jobRun, error) {
 	var runs []*jobRun
 	var secrets []string
 	var errs []error
 	jobs := map[jobKey]*JobStatus{}
 	var order []jobKey
 	for i, b := range cfg.Bots {
-		for _, sec := range []Secret{b.ClientSecret, b.PrivateKey} {
+		for _, sec := range []config.Secret{b.ClientSecret, b.PrivateKey} {
 			if sec != "" {
 				secrets = append(secrets, sec.Reveal(), "<secret>")
 			}
@@ -191,8 +192,8 @@ func (s *Scheduler) prepare(cfg *Config) ([]*jobRun, error) {
 }
 
 type jobRun struct {
-	bot    Bot
-	window Window
+	bot    config.Bot
+	window config.Window
 	client ReportRunner
 	status *JobStatus
 	logger log.Logger
@@ -200,7 +201,7 @@ type jobRun struct {
 
 // Start validates cfg's clients and starts its jobs in the background. The
 // returned stop function cancels them and waits until they have stopped.
-func (s *Scheduler) Start(ctx context.Context, cfg *Config) (stop func(), err error) {
+func (s *Scheduler) Start(ctx context.Context, cfg *config.Config) (stop func(), err error) {
 	runs, err := s.prepare(cfg)
 	if err != nil {
 		return nil, err
@@ -232,7 +233,7 @@ func (s *Scheduler) Start(ctx context.Context, cfg *Config) (stop func(), err er
 	}, nil
 }
 
-func botInfos(cfg *Config) []BotInfo {
+func botInfos(cfg *config.Config) []BotInfo {
 	infos := make([]BotInfo, 0, len(cfg.Bots))
 	for _, b := range cfg.Bots {
 		infos = append(infos, BotInfo{Name: b.Name, BotID: b.BotID, Host: b.Host})
@@ -428,7 +429,7 @@ func (s *Scheduler) redactString(msg string) string {
 	return s.redact.Replace(msg)
 }
 
-func koreTags(tags []Tag) []kore.Tag {
+func koreTags(tags []config.Tag) []kore.Tag {
 	if len(tags) == 0 {
 		return nil
 	}
@@ -467,7 +468,7 @@ func (s *Scheduler) Status() []JobStatus {
 
 // NewKoreClient is the ClientFactory of the exporter: a kore.Client for the
 // bot's host and credentials, with the configured per-bot request budget.
-func NewKoreClient(b Bot, l Limits, obs kore.Observer) (ReportRunner, error) {
+func NewKoreClient(b config.Bot, l config.Limits, obs kore.Observer) (ReportRunner, error) {
 	creds := kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}
 	if b.PrivateKey != "" {
 		key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
