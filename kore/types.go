@@ -12,6 +12,10 @@ import (
 // (yyyy-mm-ddThh:mm:ss.msZ).
 const DateFormat = "2006-01-02T15:04:05.000Z"
 
+// MaxRange is the longest report range the API accepts: dateFrom and dateTo
+// at most 90 days apart (API.md §3).
+const MaxRange = 90 * 24 * time.Hour
+
 // Endpoint names one of the two calls of the Task Execution-Based Containment
 // Report API. It is the value of the endpoint label of the exporter's
 // self-metrics.

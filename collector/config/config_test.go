@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kore-exporter/kore_exporter/kore"
 )
 
 // testKeys are generated once per test binary, so no private key lives in
@@ -569,7 +571,7 @@ func TestParseExampleConfig(t *testing.T) {
 		t.Errorf("hr = %+v", hr)
 	}
 	for _, b := range c.Bots {
-		if b.MaxTaskRows != DefaultMaxTaskRows || b.MaxReportRows != DefaultMaxReportRows {
+		if b.MaxTaskRows != DefaultMaxTaskRows || b.MaxReportRows != kore.DefaultMaxReportRows {
 			t.Errorf("%s: max_task_rows %d, max_report_rows %d; the example shows the built-in defaults", b.Name, b.MaxTaskRows, b.MaxReportRows)
 		}
 	}
@@ -646,7 +648,7 @@ func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	valid := Config{
 		Bots: []Bot{{
-			Name: "a", BotID: "st-a", ClientID: "cs-a", ClientSecret: "s", Host: DefaultHost,
+			Name: "a", BotID: "st-a", ClientID: "cs-a", ClientSecret: "s", Host: kore.DefaultHost,
 			Interval: time.Minute, Windows: []Window{{"1h", time.Hour}}, Timeout: time.Minute,
 			StaleAfter: time.Minute, PageSize: 1, MaxTaskRows: MinTaskRows, MaxReportRows: 1,
 		}},
@@ -857,7 +859,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bot %q needs exactly one credential", b.Name)
 			}
 			for _, w := range b.Windows {
-				if w.Duration <= 0 || w.Duration > MaxWindow || w.Name == "" {
+				if w.Duration <= 0 || w.Duration > kore.MaxRange || w.Name == "" {
 					t.Fatalf("bad window %+v", w)
 				}
 			}

@@ -7,21 +7,20 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kore-exporter/kore_exporter/kore"
 )
 
 // The request model of Plan, in one place. Per window run the exporter
-// fetches Pages pages; each page is its own report job (kore-api.md §7):
-// one POST to submit it and polls until it is done, the last poll
-// returning the page's rows. Polls start 2 s apart and grow ×1.5 up to
-// 30 s, so a job that takes about a minute costs about 7 polls
-// (2+3+4.5+6.75+10.1+15.2+22.8 s ≈ 64 s). Pages run one after another.
+// fetches Pages pages; each page is its own report job (kore/API.md §7
+// skip/limit): one POST to submit it and polls until it is done, the last
+// poll returning the page's rows. The polls are spaced by the client's
+// schedule (kore.DefaultPollBackoff: 2 s, ×1.5 up to 30 s), so a job that
+// takes about a minute costs about 7 polls (2+3+4.5+6.75+10.1+15.2+22.8 s
+// ≈ 64 s). Pages run one after another.
 const (
 	// planPostsPerPage is the submit request of each page's job.
 	planPostsPerPage = 1
-	// planPollsPerPage is the polls of a job that takes about a minute.
-	planPollsPerPage = 7
-	// planRequestsPerPage is every request of one page.
-	planRequestsPerPage = planPostsPerPage + planPollsPerPage
 	// planJobDuration is how long one page's job is assumed to take.
 	planJobDuration = time.Minute
 	// planAssumedRows is the rows a report is assumed to return: about
@@ -31,6 +30,13 @@ const (
 	// planTaskMetrics is the data metrics (kore_task_*) each exported
 	// task row becomes.
 	planTaskMetrics = 5
+)
+
+var (
+	// planPollsPerPage is the polls of a job that takes planJobDuration.
+	planPollsPerPage = kore.DefaultPollBackoff().Steps(planJobDuration)
+	// planRequestsPerPage is every request of one page.
+	planRequestsPerPage = planPostsPerPage + planPollsPerPage
 )
 
 // BotPlan is the estimated API use of one bot, for --config.check.
@@ -104,7 +110,7 @@ func (c *Config) Plan() []BotPlan {
 		plans = append(plans, p)
 	}
 	budget := c.Limits.RequestsPerMinutePerBot
-	perHour := min(budget*60, KoreRequestsPerHour)
+	perHour := min(budget*60, kore.MaxRequestsPerHour)
 	for i, b := range c.Bots {
 		p := &plans[i]
 		need := p.EstimatedRequestsPerHour
@@ -139,7 +145,7 @@ func (c *Config) Plan() []BotPlan {
 
 // budgetSource says where a bot's hourly budget comes from.
 func budgetSource(perMinute int) string {
-	if perMinute*60 >= KoreRequestsPerHour {
+	if perMinute*60 >= kore.MaxRequestsPerHour {
 		return "Kore.ai's cap, which the limiter holds"
 	}
 	return fmt.Sprintf("limits.requests_per_minute_per_bot %d", perMinute)
@@ -199,7 +205,7 @@ func (c *Config) WritePlan(w io.Writer) error {
 			busy, c.Limits.MaxConcurrentJobs)
 	}
 	fmt.Fprintf(&out, "limits: requests_per_minute_per_bot %d (Kore.ai allows %d/minute and %d/hour per bot)\n",
-		c.Limits.RequestsPerMinutePerBot, KoreRequestsPerMinute, KoreRequestsPerHour)
+		c.Limits.RequestsPerMinutePerBot, kore.MaxRequestsPerMinute, kore.MaxRequestsPerHour)
 	fmt.Fprintf(&out, "series: at most %d task series in all (per bot: windows × max_task_rows × %d metrics), plus one kore_bot_info per bot\n",
 		maxSeries, planTaskMetrics)
 	fmt.Fprintf(&out, "model: ~%d rows per report; each page is a job of about %s costing %d POST + ~%d polls; pages run one after another\n",

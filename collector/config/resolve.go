@@ -2,17 +2,17 @@ package config
 
 import (
 	"bytes"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+	"github.com/prometheus/common/model"
 )
 
 // built-in default).
@@ -41,13 +41,13 @@ type settings struct {
 
 func builtinSettings() settings {
 	return settings{
-		host:       setting[string]{v: DefaultHost},
+		host:       setting[string]{v: kore.DefaultHost},
 		interval:   setting[time.Duration]{v: DefaultInterval},
 		windows:    setting[[]Window]{v: []Window{defaultWindow}},
 		timeout:    setting[time.Duration]{v: DefaultTimeout},
-		pageSize:   setting[int]{v: DefaultPageSize},
+		pageSize:   setting[int]{v: kore.DefaultPageSize},
 		taskRows:   setting[int]{v: DefaultMaxTaskRows},
-		reportRows: setting[int]{v: DefaultMaxReportRows},
+		reportRows: setting[int]{v: kore.DefaultMaxReportRows},
 	}
 }
 
@@ -110,7 +110,7 @@ func (r *resolver) resolve(raw *rawFile) *Config {
 		cfg.Bots = append(cfg.Bots, b)
 	}
 	checkUnique(cfg.Bots, func(i int, field string) string { return fmt.Sprintf("bots[%d].%s", i, field) }, r.add)
-	cfg.Limits = Limits{MaxConcurrentJobs: DefaultMaxConcurrentJobs, RequestsPerMinutePerBot: DefaultRequestsPerMinutePerBot}
+	cfg.Limits = Limits{MaxConcurrentJobs: DefaultMaxConcurrentJobs, RequestsPerMinutePerBot: kore.DefaultRequestsPerMinute}
 	if raw.Limits != nil {
 		if raw.Limits.MaxConcurrentJobs != nil {
 			cfg.Limits.MaxConcurrentJobs = *raw.Limits.MaxConcurrentJobs
@@ -352,7 +352,7 @@ func cloneTags(tags []Tag) []Tag {
 }
 
 func saturatingMul(n int64, d time.Duration) time.Duration {
-	if d > 0 && d > maxDuration/time.Duration(n) {
+	if maxDuration := time.Duration(math.MaxInt64); d > 0 && d > maxDuration/time.Duration(n) {
 		return maxDuration
 	}
 	return time.Duration(n) * d
@@ -421,8 +421,8 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 		if !ok {
 			return
 		}
-		if msg := checkPrivateKey(data); msg != "" {
-			r.add(path, "%s: %s", file, msg)
+		if _, err := kore.ParsePrivateKey(data); err != nil {
+			r.add(path, "%s: %v", file, err)
 			return
 		}
 		b.PrivateKeyFile = file
@@ -520,146 +520,13 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, string) {
 	}
 }
 
-// checkPrivateKey says what is wrong with a PEM RSA private key, or "".
-// Its messages never contain key material.
-func checkPrivateKey(data []byte) string {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return "no PEM block found; want an RSA private key (PKCS#1 or PKCS#8 PEM)"
-	}
-	if _, ok := block.Headers["Proc-Type"]; ok || block.Type == "ENCRYPTED PRIVATE KEY" {
-		return "encrypted private keys are not supported"
-	}
-	var key *rsa.PrivateKey
-	switch block.Type {
-	case "RSA PRIVATE KEY":
-		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return "not a valid PKCS#1 RSA private key"
-		}
-		key = k
-	case "PRIVATE KEY":
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return "not a valid PKCS#8 private key"
-		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return fmt.Sprintf("the key is %s; RS256 needs an RSA key", keyKind(k))
-		}
-		key = rk
-	default:
-		return fmt.Sprintf("PEM block is %q; want \"RSA PRIVATE KEY\" (PKCS#1) or \"PRIVATE KEY\" (PKCS#8)", block.Type)
-	}
-	if err := key.Validate(); err != nil {
-		return "RSA private key fails validation"
-	}
-	return ""
-}
-
-func keyKind(k any) string {
-	t := reflect.TypeOf(k).String() // e.g. *ecdsa.PrivateKey
-	t = strings.TrimPrefix(t, "*")
-	if pkg, _, ok := strings.Cut(t, "."); ok {
-		return strings.ToUpper(pkg)
-	}
-	return t
-}
-
-// durationUnits are the units of config durations, biggest first, as in
-// Prometheus (prometheus/common/model.ParseDuration): a day is 24h, a week
-// 7d, a year 365d.
-var durationUnits = []struct {
-	name string
-	d    time.Duration
-}{
-	{"y", 365 * 24 * time.Hour},
-	{"w", 7 * 24 * time.Hour},
-	{"d", 24 * time.Hour},
-	{"h", time.Hour},
-	{"m", time.Minute},
-	{"s", time.Second},
-	{"ms", time.Millisecond},
-}
-
-// parseDuration parses a Prometheus-style duration: "0", or numbers with
-// units (ms, s, m, h, d, w, y) from the biggest unit to the smallest, each
-// at most once ("1h30m", "7d"). Negative values are not durations.
+// parseDuration parses a duration as Prometheus writes it: "0", or numbers
+// with units (ms, s, m, h, d, w, y) from the biggest unit to the smallest,
+// each at most once ("1h30m", "7d"). Negative values are not durations.
 func parseDuration(s string) (time.Duration, error) {
-	if s == "0" {
-		return 0, nil
-	}
-	if s == "" {
-		return 0, errors.New("empty duration")
-	}
-	var total time.Duration
-	last := -1
-	for s != "" {
-		i := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == 0 || i > 18 {
-			return 0, errors.New("invalid duration")
-		}
-		var n int64
-		for _, c := range s[:i] {
-			n = n*10 + int64(c-'0')
-		}
-		s = s[i:]
-		j := 0
-		for j < len(s) && (s[j] < '0' || s[j] > '9') {
-			j++
-		}
-		unit := s[:j]
-		s = s[j:]
-		pos := -1
-		for k, u := range durationUnits {
-			if u.name == unit {
-				pos = k
-				break
-			}
-		}
-		if pos <= last {
-			return 0, errors.New("invalid duration")
-		}
-		last = pos
-		u := durationUnits[pos].d
-		if n > int64(maxDuration/u) || total > maxDuration-time.Duration(n)*u {
-			return 0, errors.New("duration out of range")
-		}
-		total += time.Duration(n) * u
-	}
-	return total, nil
+	d, err := model.ParseDuration(s)
+	return time.Duration(d), err
 }
 
-const maxDuration = time.Duration(1<<63 - 1)
-
-// fmtDur formats a duration the way the config writes it (5m, 1d, 1h30m);
-// years and weeks only when exact.
-func fmtDur(d time.Duration) string {
-	if d == 0 {
-		return "0s"
-	}
-	sign := ""
-	if d < 0 {
-		if d == -d { // math.MinInt64
-			return d.String()
-		}
-		sign, d = "-", -d
-	}
-	var b strings.Builder
-	for _, u := range durationUnits {
-		if (u.name == "y" || u.name == "w") && d%u.d != 0 {
-			continue
-		}
-		if n := d / u.d; n > 0 {
-			fmt.Fprintf(&b, "%d%s", n, u.name)
-			d -= n * u.d
-		}
-	}
-	if b.Len() == 0 {
-		return sign + d.String() // below a millisecond
-	}
-	return sign + b.String()
-}
+// fmtDur formats a duration the way the config writes it (5m, 1d, 1h30m).
+func fmtDur(d time.Duration) string { return model.Duration(d).String() }

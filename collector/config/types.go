@@ -15,8 +15,8 @@ type Config struct {
 type Limits struct {
 	// MaxConcurrentJobs caps report jobs in flight across all bots.
 	MaxConcurrentJobs int
-	// RequestsPerMinutePerBot is each bot's request budget (Kore.ai allows
-	// 60/min and 1,800/h per bot; 30/min is the sustained hourly cap).
+	// RequestsPerMinutePerBot is each bot's request budget, at most
+	// kore.MaxRequestsPerMinute (default kore.DefaultRequestsPerMinute).
 	RequestsPerMinutePerBot int
 }
 
@@ -39,7 +39,8 @@ type Bot struct {
 	// PrivateKeyFile is the resolved path the private key was read from,
 	// or empty.
 	PrivateKeyFile string
-	// Host is the API base URL, e.g. https://platform.kore.ai.
+	// Host is the API base URL (default kore.DefaultHost), as
+	// kore.CheckHost accepts it.
 	Host string
 	// AllowInsecureHTTP permits an http:// host.
 	AllowInsecureHTTP bool
@@ -54,7 +55,7 @@ type Bot struct {
 	// StaleAfter is how long a window's last good rows are served after
 	// failed runs (default 3 × Interval).
 	StaleAfter time.Duration
-	// PageSize is the limit of each page.
+	// PageSize is the limit of each page (default kore.DefaultPageSize).
 	PageSize int
 	// MaxTaskRows caps the rows (task name × task type × status) exported
 	// for one window of the bot; beyond it the smallest tasks are folded
@@ -63,7 +64,7 @@ type Bot struct {
 	MaxTaskRows int
 	// MaxReportRows is the most raw rows one report run may fetch, over
 	// all its pages; a report whose total says more fails at once.
-	// PageSize..MaxRows, default DefaultMaxReportRows.
+	// PageSize..MaxRows, default kore.DefaultMaxReportRows.
 	MaxReportRows int
 	// Filters narrow the report.
 	Filters Filters
@@ -112,36 +113,24 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // Reveal returns the secret's value, for signing only.
 func (s Secret) Reveal() string { return string(s) }
 
-// Defaults and bounds of the configuration. The API bounds come from
-// kore-api.md (§3 range maximum, §6 rate limits).
+// Defaults and bounds of the configuration. The defaults and bounds that
+// the Kore.ai API sets (host, page size, report rows, rate limits, the
+// 90-day range) are the kore package's.
 const (
-	// DefaultHost is the Kore.ai API host used when none is configured.
-	DefaultHost = "https://platform.kore.ai"
 	// DefaultInterval is how often each window's report job is submitted.
 	DefaultInterval = 5 * time.Minute
 	// DefaultTimeout is a job's whole deadline.
 	DefaultTimeout = 10 * time.Minute
-	// DefaultPageSize is the default limit of each page.
-	DefaultPageSize = 100
 	// DefaultMaxTaskRows is the default max_task_rows: the rows exported
 	// per bot and window before the smallest tasks are folded into one.
 	DefaultMaxTaskRows = 1000
-	// DefaultMaxReportRows is the default max_report_rows: the raw rows
-	// one report run may fetch.
-	DefaultMaxReportRows = 10000
 	// DefaultStaleAfterIntervals is the default stale_after in intervals.
 	DefaultStaleAfterIntervals = 3
 	// DefaultMaxConcurrentJobs is the default limits.max_concurrent_jobs.
 	DefaultMaxConcurrentJobs = 4
-	// DefaultRequestsPerMinutePerBot is the default
-	// limits.requests_per_minute_per_bot: Kore.ai's hourly cap (1,800/h)
-	// spread evenly.
-	DefaultRequestsPerMinutePerBot = 30
 
 	// MinInterval is the shortest allowed interval.
 	MinInterval = time.Minute
-	// MaxWindow is the longest window the API accepts (90 days).
-	MaxWindow = 90 * 24 * time.Hour
 	// MaxPageSize is the largest allowed page_size.
 	MaxPageSize = 10000
 	// MinTaskRows is the smallest allowed max_task_rows: room for the up to
@@ -150,10 +139,6 @@ const (
 	MinTaskRows = 10
 	// MaxRows is the largest allowed max_task_rows and max_report_rows.
 	MaxRows = 1000000
-	// KoreRequestsPerMinute is Kore.ai's per-minute limit per bot.
-	KoreRequestsPerMinute = 60
-	// KoreRequestsPerHour is Kore.ai's hourly limit per bot.
-	KoreRequestsPerHour = 1800
 )
 
 // defaultWindow is the window used when none is configured.

@@ -3,16 +3,17 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/kore-exporter/kore_exporter/kore"
 )
 
-// Allowed filter values (kore-api.md §3, §7), case-sensitive.
+// Allowed filter values (kore/API.md §3, §7), case-sensitive.
 var (
-	conversationTypes    = []string{"Interactive", "Non-Interactive"}
-	conversationStatuses = []string{"Active", "Closed"}
+	conversationTypes    = []string{kore.ConversationTypeInteractive, kore.ConversationTypeNonInteractive}
+	conversationStatuses = []string{kore.ConversationStatusActive, kore.ConversationStatusClosed}
 	tagTypes             = []string{"user", "session", "message"}
 )
 
@@ -66,7 +67,7 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 			add(at(wf), "window has no name")
 		case w.Duration <= 0:
 			add(at(wf), "window %s must be longer than zero", w.Name)
-		case w.Duration > MaxWindow:
+		case w.Duration > kore.MaxRange:
 			add(at(wf), "window %s exceeds the API's 90-day maximum", w.Name)
 		}
 		for j := range i {
@@ -102,26 +103,22 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 	checkFilters(&b.Filters, at, add)
 }
 
+// checkHost applies kore.CheckHost, in the file's words where the fix is a
+// setting of the file.
 func checkHost(b *Bot, at pathFunc, add addFunc) {
-	path := at("host")
-	u, err := url.Parse(b.Host)
-	switch {
-	case b.Host == "":
-		add(path, "is empty; want an absolute URL like %s", DefaultHost)
-	case err != nil:
-		add(path, "is not a valid URL; want an absolute URL like %s", DefaultHost)
-	case u.User != nil:
-		add(path, "must not contain a user name or password")
-	case u.Scheme == "" || u.Host == "" || u.Opaque != "":
-		add(path, "%q is not an absolute URL; want one like %s", b.Host, DefaultHost)
-	case u.Scheme != "https" && u.Scheme != "http":
-		add(path, "%q: scheme must be https (or http with allow_insecure_http: true)", b.Host)
-	case u.Path != "" && u.Path != "/":
-		add(path, "%q must not have a path; the exporter adds /api/public/…", b.Host)
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		add(path, "%q must not have a query or fragment", b.Host)
-	case u.Scheme == "http" && !b.AllowInsecureHTTP:
+	var he *kore.HostError
+	if !errors.As(kore.CheckHost(b.Host, b.AllowInsecureHTTP), &he) {
+		return
+	}
+	switch he.Problem {
+	case kore.HostScheme:
+		add(at("host"), "%q: scheme must be https (or http with allow_insecure_http: true)", b.Host)
+	case kore.HostPath:
+		add(at("host"), "%q must not have a path; the exporter adds /api/public/…", b.Host)
+	case kore.HostPlainHTTP:
 		add(at("host", "allow_insecure_http"), "%q uses plain http; use https, or set allow_insecure_http: true", b.Host)
+	default:
+		add(at("host"), "%v", he)
 	}
 }
 
@@ -179,8 +176,8 @@ func checkIdentity(b *Bot, at pathFunc, add addFunc) {
 	case b.ClientSecret != "" && b.PrivateKey != "":
 		add(at("client_secret"), "set exactly one of client_secret, client_secret_file or private_key_file")
 	case b.PrivateKey != "":
-		if msg := checkPrivateKey([]byte(b.PrivateKey)); msg != "" {
-			add(at("private_key_file"), "%s", msg)
+		if _, err := kore.ParsePrivateKey([]byte(b.PrivateKey)); err != nil {
+			add(at("private_key_file"), "%v", err)
 		}
 	}
 }
@@ -211,9 +208,9 @@ func checkLimits(l Limits, add addFunc) {
 	if l.MaxConcurrentJobs < 1 {
 		add("limits.max_concurrent_jobs", "%d must be at least 1", l.MaxConcurrentJobs)
 	}
-	if l.RequestsPerMinutePerBot < 1 || l.RequestsPerMinutePerBot > KoreRequestsPerMinute {
+	if l.RequestsPerMinutePerBot < 1 || l.RequestsPerMinutePerBot > kore.MaxRequestsPerMinute {
 		add("limits.requests_per_minute_per_bot", "%d is outside 1..%d (Kore.ai allows %d/min and %d/h per bot)",
-			l.RequestsPerMinutePerBot, KoreRequestsPerMinute, KoreRequestsPerMinute, KoreRequestsPerHour)
+			l.RequestsPerMinutePerBot, kore.MaxRequestsPerMinute, kore.MaxRequestsPerMinute, kore.MaxRequestsPerHour)
 	}
 }
 
