@@ -119,9 +119,6 @@ func (c *Client) setBase() error {
 		return errors.New("kore: WithHost: required")
 	}
 	if err := CheckHost(c.host, c.insecure); err != nil {
-		if he := (*HostError)(nil); errors.As(err, &he) && he.Problem == HostPlainHTTP {
-			return fmt.Errorf("kore: WithHost: %w (add WithInsecureHTTP)", err)
-		}
 		return fmt.Errorf("kore: WithHost: %w", err)
 	}
 	u, _ := url.Parse(c.host) // CheckHost parsed it

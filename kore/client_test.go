@@ -32,7 +32,7 @@ func TestNewClientOptions(t *testing.T) {
 			WithPollBackoff(Backoff{Initial: time.Second, Multiplier: 1, Max: time.Second}),
 			WithRetryBackoff(Backoff{Initial: time.Second, Multiplier: 2, Max: time.Minute, Jitter: 1})}, nil},
 		{"no host", []Option{creds}, []string{"WithHost: required"}},
-		{"http refused", []Option{WithHost("http://platform.kore.ai"), creds}, []string{"WithHost", "WithInsecureHTTP"}},
+		{"http refused", []Option{WithHost("http://platform.kore.ai"), creds}, []string{"WithHost", "uses plain http"}},
 		{"ftp", []Option{WithHost("ftp://platform.kore.ai"), creds}, []string{"WithHost", "scheme"}},
 		{"no host part", []Option{WithHost("https://"), creds}, []string{"WithHost", "not an absolute URL"}},
 		{"user info", []Option{WithHost("https://u:p@platform.kore.ai"), creds}, []string{"WithHost", "user name or password"}},

@@ -32,26 +32,25 @@ type HostError struct {
 	Problem HostProblem
 }
 
+// hostMessages say what is wrong, by problem; from HostNotAbsolute on
+// they quote the host.
+var hostMessages = [...]string{
+	HostEmpty:       "is empty; want an absolute URL like " + DefaultHost,
+	HostInvalid:     "is not a valid URL; want an absolute URL like " + DefaultHost,
+	HostUserInfo:    "must not contain a user name or password",
+	HostNotAbsolute: "%q is not an absolute URL; want one like " + DefaultHost,
+	HostScheme:      "%q: scheme must be https (or http where insecure HTTP is allowed)",
+	HostPath:        "%q must not have a path; the client adds /api/public/…",
+	HostQuery:       "%q must not have a query or fragment",
+	HostPlainHTTP:   "%q uses plain http; use https, or allow insecure HTTP",
+}
+
 // Error says what is wrong, without naming the caller's setting.
 func (e *HostError) Error() string {
-	switch e.Problem {
-	case HostEmpty:
-		return "is empty; want an absolute URL like " + DefaultHost
-	case HostInvalid:
-		return "is not a valid URL; want an absolute URL like " + DefaultHost
-	case HostUserInfo:
-		return "must not contain a user name or password"
-	case HostNotAbsolute:
-		return fmt.Sprintf("%q is not an absolute URL; want one like %s", e.Host, DefaultHost)
-	case HostScheme:
-		return fmt.Sprintf("%q: scheme must be https (or http where insecure HTTP is allowed)", e.Host)
-	case HostPath:
-		return fmt.Sprintf("%q must not have a path; the client adds /api/public/…", e.Host)
-	case HostQuery:
-		return fmt.Sprintf("%q must not have a query or fragment", e.Host)
-	default:
-		return fmt.Sprintf("%q uses plain http; use https, or allow insecure HTTP", e.Host)
+	if e.Problem < HostNotAbsolute {
+		return hostMessages[e.Problem]
 	}
+	return fmt.Sprintf(hostMessages[e.Problem], e.Host)
 }
 
 // CheckHost returns a *HostError unless host is a base URL the client
