@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kore-exporter/kore_exporter/kore"
+	"github.com/prometheus/common/model"
 )
 
 // testKeys are generated once per test binary, so no private key lives in
@@ -677,7 +678,9 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestParseDuration(t *testing.T) {
+// TestDurationSyntax pins the syntax the README promises for durations, which
+// model.ParseDuration and model.Duration.String implement.
+func TestDurationSyntax(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in   string
@@ -704,18 +707,18 @@ func TestParseDuration(t *testing.T) {
 		{"99999999999999999999s", 0, false},
 	}
 	for _, tt := range tests {
-		got, err := parseDuration(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseDuration(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		got, err := model.ParseDuration(tt.in)
+		if (err == nil) != tt.ok || time.Duration(got) != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
 		if tt.ok && tt.in != "0" {
-			if back, _ := parseDuration(fmtDur(got)); back != got {
-				t.Errorf("fmtDur(%v) = %q does not parse back", got, fmtDur(got))
+			if back, _ := model.ParseDuration(got.String()); back != got {
+				t.Errorf("%v formats as %q, which does not parse back", tt.in, got)
 			}
 		}
 	}
-	if got := fmtDur(90 * 24 * time.Hour); got != "90d" {
-		t.Errorf("fmtDur(90d) = %q", got)
+	if got := model.Duration(90 * 24 * time.Hour).String(); got != "90d" {
+		t.Errorf("90d formats as %q", got)
 	}
 }
 

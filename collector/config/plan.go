@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kore-exporter/kore_exporter/kore"
+	"github.com/prometheus/common/model"
 )
 
 // The request model of Plan, in one place. Per window run the exporter
@@ -121,7 +122,7 @@ func (c *Config) Plan() []BotPlan {
 			p.EffectiveInterval = max(late, p.RunDuration)
 			p.Problems = append(p.Problems, fmt.Sprintf(
 				"about %d requests/hour exceed the budget of %d/hour (%s): the limiter delays the calls, so each window's run starts only about every %s instead of every %s; the runs in between are skipped as overlapping, and a run whose wait passes timeout %s fails; raise interval or page_size, or drop windows",
-				need, perHour, budgetSource(budget), fmtDur(p.EffectiveInterval), fmtDur(b.Interval), fmtDur(b.Timeout)))
+				need, perHour, budgetSource(budget), model.Duration(p.EffectiveInterval), model.Duration(b.Interval), model.Duration(b.Timeout)))
 		}
 		if budget > 0 && p.PeakRequestsPerMinute > budget {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
@@ -133,11 +134,11 @@ func (c *Config) Plan() []BotPlan {
 		if b.Timeout > 0 && p.RunDuration > b.Timeout {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
 				"a run of about %d pages takes about %s, longer than timeout %s: runs that slow fail; raise page_size or timeout",
-				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Timeout)))
+				p.PagesPerRun, model.Duration(p.RunDuration), model.Duration(b.Timeout)))
 		} else if b.Interval > 0 && p.RunDuration > b.Interval {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
 				"a run of about %d pages takes about %s, longer than interval %s: each window would run only about every %s, the runs in between skipped; raise interval or page_size",
-				p.PagesPerRun, fmtDur(p.RunDuration), fmtDur(b.Interval), fmtDur(p.RunDuration)))
+				p.PagesPerRun, model.Duration(p.RunDuration), model.Duration(b.Interval), model.Duration(p.RunDuration)))
 		}
 	}
 	return plans
@@ -154,7 +155,7 @@ func budgetSource(perMinute int) string {
 // String summarizes the plan on one line, without its warnings.
 func (p BotPlan) String() string {
 	return fmt.Sprintf("%s: windows %s every %s, page_size %d: ~%d pages and ~%d requests per run, ~%d requests/hour, peak ~%d/minute, at most %d series",
-		p.Name, windowNames(p.Windows), fmtDur(p.Interval), p.PageSize,
+		p.Name, windowNames(p.Windows), model.Duration(p.Interval), p.PageSize,
 		p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute, p.MaxSeries)
 }
 
@@ -177,7 +178,7 @@ func (c *Config) WritePlan(w io.Writer) error {
 	var jobMinutesPerHour float64
 	maxSeries := 0
 	for i, p := range plans {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Name, windowNames(p.Windows), fmtDur(p.Interval),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Name, windowNames(p.Windows), model.Duration(p.Interval),
 			p.PageSize, p.PagesPerRun, p.RequestsPerRun, p.EstimatedRequestsPerHour, p.PeakRequestsPerMinute, p.MaxSeries)
 		maxSeries += p.MaxSeries
 		if b := c.Bots[i]; b.Interval > 0 {
@@ -209,7 +210,7 @@ func (c *Config) WritePlan(w io.Writer) error {
 	fmt.Fprintf(&out, "series: at most %d task series in all (per bot: windows × max_task_rows × %d metrics), plus one kore_bot_info per bot\n",
 		maxSeries, planTaskMetrics)
 	fmt.Fprintf(&out, "model: ~%d rows per report; each page is a job of about %s costing %d POST + ~%d polls; pages run one after another\n",
-		planAssumedRows, fmtDur(planJobDuration), planPostsPerPage, planPollsPerPage)
+		planAssumedRows, model.Duration(planJobDuration), planPostsPerPage, planPollsPerPage)
 	if _, err := io.WriteString(w, out.String()); err != nil {
 		return err
 	}

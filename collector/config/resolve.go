@@ -284,15 +284,16 @@ func (r *resolver) wrongKinds(s *settings, prefix string) {
 	}
 }
 
-// duration parses a duration written at path (units ms, s, m, h, d, w, y).
+// duration parses a duration written at path, as Prometheus writes them
+// (model.ParseDuration: units ms, s, m, h, d, w, y, biggest first).
 func (r *resolver) duration(text, path string) time.Duration {
-	d, err := parseDuration(strings.TrimSpace(text))
+	d, err := model.ParseDuration(strings.TrimSpace(text))
 	if err != nil {
 		r.add(path, "%q is not a valid duration (a number and a unit: s, m, h, d or w, e.g. 30s, 5m, 7d)", text)
 		r.markInvalid(path)
 		return 0
 	}
-	return d
+	return time.Duration(d)
 }
 
 var windowSyntax = regexp.MustCompile(`^([0-9]+[smhdw])+$`)
@@ -303,7 +304,7 @@ func (r *resolver) windows(texts []string, path string) []Window {
 	ws := make([]Window, 0, len(texts))
 	for i, text := range texts {
 		wp := fmt.Sprintf("%s[%d]", path, i)
-		d, err := parseDuration(text)
+		d, err := model.ParseDuration(text)
 		if err != nil || !windowSyntax.MatchString(text) {
 			r.add(wp, "%q is not a valid window (a number and a unit: s, m, h, d or w, e.g. 1h, 24h, 7d)", text)
 			r.markInvalid(wp)
@@ -311,7 +312,7 @@ func (r *resolver) windows(texts []string, path string) []Window {
 			ws = append(ws, Window{Name: text})
 			continue
 		}
-		ws = append(ws, Window{Name: text, Duration: d})
+		ws = append(ws, Window{Name: text, Duration: time.Duration(d)})
 	}
 	return ws
 }
@@ -519,14 +520,3 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, string) {
 		s = s[i+2+end+1:]
 	}
 }
-
-// parseDuration parses a duration as Prometheus writes it: "0", or numbers
-// with units (ms, s, m, h, d, w, y) from the biggest unit to the smallest,
-// each at most once ("1h30m", "7d"). Negative values are not durations.
-func parseDuration(s string) (time.Duration, error) {
-	d, err := model.ParseDuration(s)
-	return time.Duration(d), err
-}
-
-// fmtDur formats a duration the way the config writes it (5m, 1d, 1h30m).
-func fmtDur(d time.Duration) string { return model.Duration(d).String() }

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/kore-exporter/kore_exporter/kore"
+	"github.com/prometheus/common/model"
 )
 
 // Allowed filter values (kore/API.md §3, §7), case-sensitive.
@@ -55,7 +56,7 @@ type addFunc func(path, format string, args ...any)
 func checkSettings(b *Bot, at pathFunc, add addFunc) {
 	checkHost(b, at, add)
 	if b.Interval < MinInterval {
-		add(at("interval"), "%s is shorter than the minimum of 1m", fmtDur(b.Interval))
+		add(at("interval"), "%s is shorter than the minimum of 1m", model.Duration(b.Interval))
 	}
 	if len(b.Windows) == 0 {
 		add(at("windows"), "at least one window is required")
@@ -98,7 +99,7 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 			b.MaxReportRows, b.PageSize)
 	}
 	if b.StaleAfter < b.Interval && b.Interval >= MinInterval {
-		add(at("stale_after", "interval"), "%s is shorter than the interval %s", fmtDur(b.StaleAfter), fmtDur(b.Interval))
+		add(at("stale_after", "interval"), "%s is shorter than the interval %s", model.Duration(b.StaleAfter), model.Duration(b.Interval))
 	}
 	checkFilters(&b.Filters, at, add)
 }
