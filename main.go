@@ -29,6 +29,7 @@ import (
 	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
 
@@ -180,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	load := func() (*collector.Config, error) { return collector.Load(f.configFile) }
+	load := func() (*config.Config, error) { return config.Load(f.configFile) }
 	source := f.configFile // names the configuration's source
 	if f.demo {
 		source = "demo configuration (--demo ignores --config.file)"
@@ -192,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer sim.Close()
 		load = demoLoad
 	}
-	loadConfig := func() (*collector.Config, error) {
+	loadConfig := func() (*config.Config, error) {
 		cfg, err := load()
 		if err != nil {
 			return nil, err
@@ -277,7 +278,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // each naming the configuration's source (file) and problem="i/n", so no
 // record holds a multi-line value.
 func logConfigError(logger log.Logger, msg, source string, err error) {
-	problems := collector.Problems(err)
+	problems := config.Problems(err)
 	for i, p := range problems {
 		level.Error(logger).Log("msg", msg, "file", source, "problem", fmt.Sprintf("%d/%d", i+1, len(problems)), "err", p)
 	}
@@ -286,7 +287,7 @@ func logConfigError(logger log.Logger, msg, source string, err error) {
 // writeConfigError writes a configuration error for a person to read
 // (--config.check): a heading, then one problem per line.
 func writeConfigError(w io.Writer, file string, err error) {
-	problems := collector.Problems(err)
+	problems := config.Problems(err)
 	fmt.Fprintf(w, "%s: invalid configuration %s: %d problem(s):\n", exporterName, file, len(problems))
 	for _, p := range problems {
 		fmt.Fprintf(w, "  %v\n", p)
@@ -298,18 +299,18 @@ const (
 	// exitInvalid: the configuration is invalid, or the check failed.
 	exitInvalid = 1
 	// exitPlanCannotBeMet: the configuration is valid but cannot run as
-	// written (see collector.ErrPlanCannotBeMet); the exporter would
+	// written (see config.ErrPlanCannotBeMet); the exporter would
 	// start with it.
 	exitPlanCannotBeMet = 3
 )
 
 // checkPlan prints the plan of a valid configuration for --config.check
 // and returns the exit code.
-func checkPlan(cfg *collector.Config, stdout, stderr io.Writer) int {
+func checkPlan(cfg *config.Config, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "configuration valid: %d bots\n", len(cfg.Bots))
 	err := cfg.WritePlan(stdout)
 	switch {
-	case errors.Is(err, collector.ErrPlanCannotBeMet):
+	case errors.Is(err, config.ErrPlanCannotBeMet):
 		fmt.Fprintf(stderr, "%s: configuration valid, but %v: the exporter would start, but run late, skip or fail runs (exit %d)\n", exporterName, err, exitPlanCannotBeMet)
 		return exitPlanCannotBeMet
 	case err != nil:
@@ -322,12 +323,12 @@ func checkPlan(cfg *collector.Config, stdout, stderr io.Writer) int {
 
 // startDemo starts the in-process simulator with three demo bots and returns
 // the loader of the embedded demo configuration.
-func startDemo(logger log.Logger, surge bool) (*koretest.Server, func() (*collector.Config, error), error) {
+func startDemo(logger log.Logger, surge bool) (*koretest.Server, func() (*config.Config, error), error) {
 	sim := koretest.NewServer(koretest.WithJobDuration(1500 * time.Millisecond))
-	var bots []collector.DemoBot
+	var bots []demoBot
 	for i, b := range koretest.DemoBots(3, 1) {
 		sim.AddBot(b)
-		bots = append(bots, collector.DemoBot{Name: demoBotNames[i%len(demoBotNames)], BotID: b.ID, ClientID: b.ClientID, ClientSecret: b.ClientSecret})
+		bots = append(bots, demoBot{Name: demoBotNames[i%len(demoBotNames)], BotID: b.ID, ClientID: b.ClientID, ClientSecret: b.ClientSecret})
 	}
 	if surge {
 		task := sim.Tasks(bots[0].BotID)[0].Name
@@ -335,7 +336,7 @@ func startDemo(logger log.Logger, surge bool) (*koretest.Server, func() (*collec
 		level.Info(logger).Log("msg", "demo: drop-off of one task is climbing", "bot", bots[0].Name, "task", task)
 	}
 	level.Info(logger).Log("msg", "demo: simulated Kore.ai API started", "url", sim.URL)
-	return sim, func() (*collector.Config, error) { return collector.DemoConfig(sim.URL, bots) }, nil
+	return sim, func() (*config.Config, error) { return demoConfig(sim.URL, bots) }, nil
 }
 
 var demoBotNames = []string{"support", "sales", "travel"}
@@ -347,12 +348,12 @@ type reloader struct {
 	source  string // the configuration's file, or the demo configuration
 	sched   *collector.Scheduler
 	metrics *collector.Metrics
-	load    func() (*collector.Config, error)
+	load    func() (*config.Config, error)
 	ctx     context.Context // the exporter's lifetime; jobs run under it
 }
 
 // apply applies cfg and records the outcome in the reload self-metrics.
-func (r *reloader) apply(cfg *collector.Config) error {
+func (r *reloader) apply(cfg *config.Config) error {
 	if err := r.sched.Apply(r.ctx, cfg); err != nil {
 		r.metrics.ConfigReloaded(false, time.Now())
 		return err

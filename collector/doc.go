@@ -1,9 +1,9 @@
 // Package collector owns everything between the Kore.ai client and the
-// /metrics endpoint: the configuration (strict YAML, defaults, validation),
-// the scheduler that runs one report job per bot × window, the Store of
-// immutable snapshots the jobs publish into, the pre-encoded exposition of
-// those snapshots, the DataCollector that exposes the same data as
-// constant gauges, the exporter's self-metrics, and the /metrics handler.
+// /metrics endpoint: the scheduler that runs one report job per bot ×
+// window of a config.Config, the Store of immutable snapshots the jobs
+// publish into, the pre-encoded exposition of those snapshots, the
+// DataCollector that exposes the same data as constant gauges, the
+// exporter's self-metrics, and the /metrics handler.
 //
 // Data flows one way: a finished job publishes its rows into the Store
 // (Store.Publish), which pre-encodes them (text and OpenMetrics, plain and

@@ -13,8 +13,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -26,7 +26,7 @@ type ReportRunner interface {
 
 // ClientFactory builds the ReportRunner of one bot. obs receives the bot's
 // API self-metrics.
-type ClientFactory func(bot Bot, limits Limits, obs kore.Observer) (ReportRunner, error)
+type ClientFactory func(bot config.Bot, limits config.Limits, obs kore.Observer) (ReportRunner, error)
 
 // Run results, the values of the result label of
 // kore_exporter_report_runs_total.
@@ -120,7 +120,7 @@ type Scheduler struct {
 	jobs    map[jobKey]*jobRun
 	order   []jobKey
 	clients map[string]*botClient // by bot name
-	limits  Limits
+	limits  config.Limits
 	sem     chan struct{}
 	redact  *strings.Replacer
 	sweeper func() // stops the stale-data sweeper; nil before the first Apply
@@ -131,7 +131,7 @@ type jobKey struct{ bot, window string }
 // botClient is the client of one bot, shared by its windows' jobs, with the
 // settings it was built for.
 type botClient struct {
-	bot    Bot // without Windows
+	bot    config.Bot // without Windows
 	client ReportRunner
 }
 
@@ -148,8 +148,8 @@ func NewScheduler(opts SchedulerOpts) *Scheduler {
 }
 
 type jobRun struct {
-	bot    Bot
-	window Window
+	bot    config.Bot
+	window config.Window
 	client *botClient
 	status *JobRecord
 	logger log.Logger
@@ -165,7 +165,7 @@ func (r *jobRun) stop() {
 
 // withoutWindows returns b with no windows: the settings its client and
 // its jobs depend on, besides the window itself.
-func withoutWindows(b Bot) Bot {
+func withoutWindows(b config.Bot) config.Bot {
 	b.Windows = nil
 	return b
 }
@@ -177,7 +177,7 @@ func withoutWindows(b Bot) Bot {
 // removed or changed jobs stop, and new or changed jobs start under ctx. A
 // changed job keeps its status history. Apply with an unchanged
 // configuration changes nothing and makes no API request.
-func (s *Scheduler) Apply(ctx context.Context, cfg *Config) error {
+func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 	s.apply.Lock()
 	defer s.apply.Unlock()
 
@@ -188,7 +188,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *Config) error {
 	var errs []error
 	var secrets []string
 	for i, b := range cfg.Bots {
-		for _, sec := range []Secret{b.ClientSecret, b.PrivateKey} {
+		for _, sec := range []config.Secret{b.ClientSecret, b.PrivateKey} {
 			if sec != "" {
 				secrets = append(secrets, sec.Reveal(), "<secret>")
 			}
@@ -328,7 +328,7 @@ func closeIdle(clients []*botClient) {
 	}
 }
 
-func botInfos(cfg *Config) []BotInfo {
+func botInfos(cfg *config.Config) []BotInfo {
 	infos := make([]BotInfo, 0, len(cfg.Bots))
 	for _, b := range cfg.Bots {
 		infos = append(infos, BotInfo{Name: b.Name, BotID: b.BotID, Host: b.Host})
@@ -498,14 +498,14 @@ func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *Run
 // WindowBounds returns the report window of bot b's window w for a run at
 // at: it ends b.Delay before at (to the millisecond, as the API's dates
 // are) and spans w.
-func WindowBounds(b Bot, w Window, at time.Time) (from, to time.Time) {
+func WindowBounds(b config.Bot, w config.Window, at time.Time) (from, to time.Time) {
 	to = at.Add(-b.Delay).UTC().Truncate(time.Millisecond)
 	return to.Add(-w.Duration), to
 }
 
 // NewReportRequest returns the report request of bot b over [from, to):
 // its filters, page size and row limit, Cumulative.
-func NewReportRequest(b Bot, from, to time.Time) kore.ReportRequest {
+func NewReportRequest(b config.Bot, from, to time.Time) kore.ReportRequest {
 	return kore.ReportRequest{
 		From:               from,
 		To:                 to,
@@ -550,7 +550,7 @@ func (s *Scheduler) redactString(msg string) string {
 	return s.redact.Replace(msg)
 }
 
-func koreTags(tags []Tag) []kore.Tag {
+func koreTags(tags []config.Tag) []kore.Tag {
 	if len(tags) == 0 {
 		return nil
 	}
@@ -589,12 +589,11 @@ func (s *Scheduler) Status() []JobRecord {
 
 // NewKoreClient is the ClientFactory of the exporter: a kore.Client for the
 // bot's host and credentials, with the configured per-bot request budget.
-func NewKoreClient(b Bot, l Limits, obs kore.Observer) (ReportRunner, error) {
+func NewKoreClient(b config.Bot, l config.Limits, obs kore.Observer) (ReportRunner, error) {
 	creds := kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}
 	if b.PrivateKey != "" {
-		key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(b.PrivateKey.Reveal()))
+		key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
 		if err != nil {
-			// The parser's error never quotes the key.
 			return nil, fmt.Errorf("private key: %w", err)
 		}
 		creds = kore.Credentials{ClientID: b.ClientID, PrivateKey: key}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -66,8 +67,8 @@ func slowRunner(d time.Duration) *fakeRunner {
 
 func rowsReport(rows ...kore.TaskRow) *kore.Report { return &kore.Report{Rows: rows} }
 
-func testBot(name string, windows ...string) Bot {
-	b := Bot{Name: name, BotID: "st-" + name, ClientID: "cs-" + name, ClientSecret: Secret("s3cr3t-canary-" + name),
+func testBot(name string, windows ...string) config.Bot {
+	b := config.Bot{Name: name, BotID: "st-" + name, ClientID: "cs-" + name, ClientSecret: config.Secret("s3cr3t-canary-" + name),
 		Host: "https://platform.kore.ai", Interval: time.Minute, Timeout: 30 * time.Second,
 		StaleAfter: 3 * time.Minute, PageSize: 100}
 	for _, w := range windows {
@@ -75,7 +76,7 @@ func testBot(name string, windows ...string) Bot {
 		if err != nil {
 			panic(err)
 		}
-		b.Windows = append(b.Windows, Window{Name: w, Duration: d})
+		b.Windows = append(b.Windows, config.Window{Name: w, Duration: d})
 	}
 	return b
 }
@@ -97,7 +98,7 @@ func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
 	store := NewStore()
 	s := NewScheduler(SchedulerOpts{
 		Store: store, Metrics: m, MaxStartSpread: time.Second,
-		NewClient: func(b Bot, _ Limits, _ kore.Observer) (ReportRunner, error) {
+		NewClient: func(b config.Bot, _ config.Limits, _ kore.Observer) (ReportRunner, error) {
 			r, ok := runners[b.Name]
 			if !ok {
 				return nil, fmt.Errorf("no runner for %s", b.Name)
@@ -109,7 +110,7 @@ func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
 }
 
 // runFor applies cfg, lets d of fake time pass, and stops the jobs.
-func (h *harness) runFor(t *testing.T, cfg *Config, d time.Duration) {
+func (h *harness) runFor(t *testing.T, cfg *config.Config, d time.Duration) {
 	t.Helper()
 	err := h.sched.Apply(t.Context(), cfg)
 	if err != nil {
@@ -125,7 +126,7 @@ func TestSchedulerPublishesAndBecomesReady(t *testing.T) {
 		row := kore.TaskRow{TaskName: "Book Flight", TaskType: "dialog", Status: "success", TotalExecution: 5, TotalSession: 4, SelfServiceSessions: 3, DropOffSessions: 1}
 		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(row), nil }}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
-		cfg := &Config{Bots: []Bot{testBot("a", "1h", "24h")}, Limits: Limits{MaxConcurrentJobs: 2}}
+		cfg := &config.Config{Bots: []config.Bot{testBot("a", "1h", "24h")}, Limits: config.Limits{MaxConcurrentJobs: 2}}
 		err := h.sched.Apply(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -164,8 +165,8 @@ func TestSchedulerWindowBounds(t *testing.T) {
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		b := testBot("a", "24h")
 		b.Delay = 15 * time.Minute
-		b.Filters = Filters{ConversationType: "Interactive", ConversationStatus: "Closed", IncludeTaskNames: []string{"Book Flight"}, Tags: []Tag{{Name: "region", Values: []string{"eu"}, Type: "session"}}}
-		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
+		b.Filters = config.Filters{ConversationType: "Interactive", ConversationStatus: "Closed", IncludeTaskNames: []string{"Book Flight"}, Tags: []config.Tag{{Name: "region", Values: []string{"eu"}, Type: "session"}}}
+		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
 		if r.count() != 1 {
 			t.Fatalf("calls = %d, want 1", r.count())
 		}
@@ -193,7 +194,7 @@ func TestSchedulerKeepsLastGoodDataUntilStale(t *testing.T) {
 			return nil, &kore.APIError{Endpoint: kore.EndpointSubmit, StatusCode: 503}
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
-		err := h.sched.Apply(t.Context(), &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}})
+		err := h.sched.Apply(t.Context(), &config.Config{Bots: []config.Bot{testBot("a", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +234,7 @@ func TestSchedulerSkipsOverlappingRuns(t *testing.T) {
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		b := testBot("a", "1h")
 		b.Timeout = 10 * time.Minute
-		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 4}}, 10*time.Minute)
+		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 4}}, 10*time.Minute)
 		if m := r.maxSeen.Load(); m != 1 {
 			t.Errorf("max concurrent runs of one job = %d, want 1", m)
 		}
@@ -248,14 +249,14 @@ func TestSchedulerGlobalConcurrencyLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := slowRunner(5 * time.Second)
 		runners := map[string]*fakeRunner{}
-		var bots []Bot
+		var bots []config.Bot
 		for i := range 5 {
 			name := fmt.Sprintf("b%d", i)
 			runners[name] = r
 			bots = append(bots, testBot(name, "1h", "24h"))
 		}
 		h := newHarness(t, runners)
-		h.runFor(t, &Config{Bots: bots, Limits: Limits{MaxConcurrentJobs: 3}}, 40*time.Second)
+		h.runFor(t, &config.Config{Bots: bots, Limits: config.Limits{MaxConcurrentJobs: 3}}, 40*time.Second)
 		if got := r.count(); got != 10 {
 			t.Errorf("runs = %d, want 10 (every job once)", got)
 		}
@@ -274,7 +275,7 @@ func TestSchedulerStopCancelsRunningJobs(t *testing.T) {
 			return nil, ctx.Err()
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
-		err := h.sched.Apply(t.Context(), &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}})
+		err := h.sched.Apply(t.Context(), &config.Config{Bots: []config.Bot{testBot("a", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,7 +303,7 @@ func TestSchedulerJobDeadline(t *testing.T) {
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		b := testBot("a", "1h")
 		b.Timeout = 20 * time.Second
-		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 30*time.Second)
+		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 30*time.Second)
 		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultTimeout)); got != 1 {
 			t.Errorf("runs_total{result=timeout} = %v, want 1", got)
 		}
@@ -318,7 +319,7 @@ func TestSchedulerRedactsSecretsInStatus(t *testing.T) {
 			return nil, &kore.APIError{StatusCode: 400, Message: "bad token " + canary}
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
-		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
+		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
 		st := h.sched.Status()
 		if len(st) != 1 || st[0].LastError == "" {
 			t.Fatalf("status = %+v, want an error", st)
@@ -331,7 +332,7 @@ func TestSchedulerRedactsSecretsInStatus(t *testing.T) {
 
 func TestSchedulerStartFailsOnBadClient(t *testing.T) {
 	h := newHarness(t, map[string]*fakeRunner{})
-	err := h.sched.Apply(t.Context(), &Config{Bots: []Bot{testBot("x", "1h")}})
+	err := h.sched.Apply(t.Context(), &config.Config{Bots: []config.Bot{testBot("x", "1h")}})
 	if err == nil || !strings.Contains(err.Error(), "bots[0] (x)") {
 		t.Fatalf("err = %v, want one naming bots[0] (x)", err)
 	}
@@ -367,7 +368,7 @@ func TestSchedulerReloadForgetsRemovedJobs(t *testing.T) {
 			return &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(row), nil }}
 		}
 		h := newHarness(t, map[string]*fakeRunner{"a": ok(), "b": ok()})
-		first := &Config{Bots: []Bot{testBot("a", "1h", "24h"), testBot("b", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
+		first := &config.Config{Bots: []config.Bot{testBot("a", "1h", "24h"), testBot("b", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 4}}
 		if err := h.sched.Apply(t.Context(), first); err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +378,7 @@ func TestSchedulerReloadForgetsRemovedJobs(t *testing.T) {
 		h.metrics.Observer("b").RequestDone("st-b", kore.EndpointSubmit, 200, time.Second)
 
 		// The new configuration drops bot b and a's 24h window.
-		second := &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
+		second := &config.Config{Bots: []config.Bot{testBot("a", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 4}}
 		if err := h.sched.Apply(t.Context(), second); err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +409,7 @@ func TestSchedulerSurvivesPanickingRun(t *testing.T) {
 			panic("decoder bug")
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
-		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Minute+10*time.Second)
+		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 2*time.Minute+10*time.Second)
 		if got := r.count(); got != 3 {
 			t.Errorf("runs = %d, want 3: the job keeps its schedule after a panic", got)
 		}
@@ -435,7 +436,7 @@ func TestSchedulerCapsTaskRows(t *testing.T) {
 		h.sched.opts.Logger = log.NewLogfmtLogger(log.NewSyncWriter(&logs))
 		b := testBot("a", "1h")
 		b.MaxTaskRows, b.MaxReportRows = 9, 500
-		h.runFor(t, &Config{Bots: []Bot{b}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
+		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
 		got := h.store.Load().Rows("a", "1h")
 		if len(got) != 8 || !maps2Equal(totals(got), totals(rows)) {
 			t.Fatalf("published %d rows %v, want 8 with the totals of the report", len(got), got)
@@ -468,7 +469,7 @@ func TestSchedulerFailureLogSaysWhatIsServed(t *testing.T) {
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		var logs bytes.Buffer
 		h.sched.opts.Logger = log.NewLogfmtLogger(log.NewSyncWriter(&logs))
-		h.runFor(t, &Config{Bots: []Bot{testBot("a", "1h")}, Limits: Limits{MaxConcurrentJobs: 1}}, 2*time.Minute+30*time.Second)
+		h.runFor(t, &config.Config{Bots: []config.Bot{testBot("a", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 2*time.Minute+30*time.Second)
 		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 		var failures []string
 		for _, l := range lines {
@@ -500,7 +501,7 @@ func TestSchedulerApplyKeepsUnchangedJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := NewScheduler(SchedulerOpts{Store: NewStore(), Metrics: m, MaxStartSpread: time.Second,
-			NewClient: func(b Bot, _ Limits, _ kore.Observer) (ReportRunner, error) {
+			NewClient: func(b config.Bot, _ config.Limits, _ kore.Observer) (ReportRunner, error) {
 				if b.Host == "https://broken.example" {
 					return nil, errors.New("cannot build")
 				}
@@ -508,8 +509,8 @@ func TestSchedulerApplyKeepsUnchangedJobs(t *testing.T) {
 				return runners[b.Name], nil
 			}})
 		defer s.Stop()
-		cfg := func() *Config { // a fresh copy each time, as a reload loads it
-			return &Config{Bots: []Bot{testBot("a", "1h", "24h"), testBot("b", "1h")}, Limits: Limits{MaxConcurrentJobs: 4}}
+		cfg := func() *config.Config { // a fresh copy each time, as a reload loads it
+			return &config.Config{Bots: []config.Bot{testBot("a", "1h", "24h"), testBot("b", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 4}}
 		}
 		if err := s.Apply(t.Context(), cfg()); err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -21,7 +22,7 @@ func TestStatusHandler(t *testing.T) {
 			return nil, &kore.APIError{StatusCode: 400, Method: "POST", Path: "/api/public/bot/st-b/taskContainmentReport", Message: "<script>alert(1)</script> secret s3cr3t-canary-b"}
 		}}
 		h := newHarness(t, map[string]*fakeRunner{"a": good, "b": bad})
-		h.runFor(t, &Config{Bots: []Bot{testBot("a", "1h"), testBot("b", "24h")}, Limits: Limits{MaxConcurrentJobs: 2}}, 2*time.Second)
+		h.runFor(t, &config.Config{Bots: []config.Bot{testBot("a", "1h"), testBot("b", "24h")}, Limits: config.Limits{MaxConcurrentJobs: 2}}, 2*time.Second)
 		handler := StatusHandler(h.sched, "/kore/metrics")
 
 		rec := httptest.NewRecorder()

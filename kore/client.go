@@ -46,7 +46,7 @@ func (c Credentials) GoString() string { return c.String() }
 // for concurrent use; every bot it is used for gets its own request limiter,
 // shared by all the calls made for that bot.
 type Client struct {
-	base           *url.URL // scheme and host, and a path prefix for on-prem installs
+	base           *url.URL // scheme and host
 	hc             *http.Client
 	signer         *signer
 	requestTimeout time.Duration
@@ -118,33 +118,17 @@ func (c *Client) setBase() error {
 	if c.host == "" {
 		return errors.New("kore: WithHost: required")
 	}
-	u, err := url.Parse(c.host)
-	if err != nil {
-		// url.Error quotes the input; a host string holds no credential
-		// we accept (user info is refused below), so this is safe.
+	if err := CheckHost(c.host, c.insecure); err != nil {
 		return fmt.Errorf("kore: WithHost: %w", err)
 	}
-	switch {
-	case u.Scheme == "http" && !c.insecure:
-		return fmt.Errorf("kore: WithHost: %q is plain http; use https or add WithInsecureHTTP", u.Redacted())
-	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Errorf("kore: WithHost: %q: scheme must be https", u.Redacted())
-	case u.Host == "":
-		return fmt.Errorf("kore: WithHost: %q has no host", u.Redacted())
-	case u.User != nil:
-		return errors.New("kore: WithHost: the URL must not hold user info")
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("kore: WithHost: %q must not have a query or fragment", u.Redacted())
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
+	u, _ := url.Parse(c.host) // CheckHost parsed it
+	u.Path, u.RawPath = "", ""
 	c.base = u
 	return nil
 }
 
-// WithHost sets the base URL, e.g. https://platform.kore.ai (a path prefix is
-// kept, for on-prem installs). Plain http is refused unless WithInsecureHTTP is
-// given too.
+// WithHost sets the base URL, e.g. DefaultHost; see CheckHost for what is
+// accepted. Plain http is refused unless WithInsecureHTTP is given too.
 func WithHost(host string) Option {
 	return func(c *Client) error { c.host = strings.TrimSpace(host); return nil }
 }

@@ -23,7 +23,8 @@ func TestNewClientOptions(t *testing.T) {
 		want []string // substrings of the error; nil = success
 	}{
 		{"minimal", []Option{WithHost("https://platform.kore.ai"), creds}, nil},
-		{"trailing slash and prefix", []Option{WithHost("https://kore.example.com/onprem/"), creds}, nil},
+		{"trailing slash", []Option{WithHost("https://kore.example.com/"), creds}, nil},
+		{"path refused", []Option{WithHost("https://kore.example.com/onprem/"), creds}, []string{"WithHost", "must not have a path"}},
 		{"http with insecure after host", []Option{WithHost("http://localhost:8080"), creds, WithInsecureHTTP()}, nil},
 		{"all options", []Option{WithHost("https://bots.kore.ai"), creds, WithHTTPClient(http.DefaultClient),
 			WithRequestTimeout(time.Second), WithRequestsPerMinute(60),
@@ -31,10 +32,10 @@ func TestNewClientOptions(t *testing.T) {
 			WithPollBackoff(Backoff{Initial: time.Second, Multiplier: 1, Max: time.Second}),
 			WithRetryBackoff(Backoff{Initial: time.Second, Multiplier: 2, Max: time.Minute, Jitter: 1})}, nil},
 		{"no host", []Option{creds}, []string{"WithHost: required"}},
-		{"http refused", []Option{WithHost("http://platform.kore.ai"), creds}, []string{"WithHost", "WithInsecureHTTP"}},
+		{"http refused", []Option{WithHost("http://platform.kore.ai"), creds}, []string{"WithHost", "uses plain http"}},
 		{"ftp", []Option{WithHost("ftp://platform.kore.ai"), creds}, []string{"WithHost", "scheme"}},
-		{"no host part", []Option{WithHost("https://"), creds}, []string{"WithHost", "no host"}},
-		{"user info", []Option{WithHost("https://u:p@platform.kore.ai"), creds}, []string{"WithHost", "user info"}},
+		{"no host part", []Option{WithHost("https://"), creds}, []string{"WithHost", "not an absolute URL"}},
+		{"user info", []Option{WithHost("https://u:p@platform.kore.ai"), creds}, []string{"WithHost", "user name or password"}},
 		{"query", []Option{WithHost("https://platform.kore.ai?x=1"), creds}, []string{"WithHost", "query"}},
 		{"no creds", []Option{WithHost("https://platform.kore.ai")}, []string{"WithCredentials: required"}},
 		{"no client id", []Option{WithHost("https://platform.kore.ai"), WithCredentials(Credentials{ClientSecret: "s"})}, []string{"WithCredentials", "ClientID"}},

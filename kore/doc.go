@@ -2,7 +2,9 @@
 // Report API, and nothing else: no Prometheus types live here. It owns the
 // JWT signing, the request and response bodies, the submit → poll → page
 // cycle of a report job, the typed errors, the retry policy and the per-bot
-// request limiter.
+// request limiter, and the API's rules that callers check ahead of time:
+// host URLs (CheckHost), private keys (ParsePrivateKey), the longest range
+// (MaxRange), and the rate limits and defaults of policy.go.
 //
 // The facts about the API that the code relies on (endpoints, token,
 // filters, answers, errors, rate limits) and the assumptions made where

@@ -87,10 +87,30 @@ type Backoff struct {
 // 30 s, ±10 %. [assume: API.md §7 Polling]
 var defaultPollBackoff = Backoff{Initial: 2 * time.Second, Multiplier: 1.5, Max: 30 * time.Second, Jitter: 0.1}
 
+// DefaultPollBackoff returns how a Client spaces the status calls of one job
+// unless WithPollBackoff says otherwise: 2 s, then ×1.5 up to 30 s, ±10 %
+// (API.md §7 Polling).
+func DefaultPollBackoff() Backoff { return defaultPollBackoff }
+
 // defaultRetryBackoff spaces the retries of one request after a network error
 // or a 5xx answer: 1 s, 2 s, 4 s, 8 s …, at most 30 s, ±50 %. Rate-limit
 // answers wait by their own rule (Retry-After or rateLimitWait).
 var defaultRetryBackoff = Backoff{Initial: time.Second, Multiplier: 2, Max: 30 * time.Second, Jitter: 0.5}
+
+// Steps returns how many waits of b, taken without jitter, add up to at
+// least d: the status calls a job that takes d costs when b spaces them. It
+// is 0 for d ≤ 0 and for an invalid b.
+func (b Backoff) Steps(d time.Duration) int {
+	if d <= 0 || b.validate() != nil {
+		return 0
+	}
+	n := 0
+	for wait, total := b.Initial, time.Duration(0); total < d; n++ {
+		total += wait
+		wait = min(time.Duration(float64(wait)*b.Multiplier), b.Max)
+	}
+	return n
+}
 
 func (b Backoff) validate() error {
 	switch {

@@ -244,7 +244,7 @@ func TestRequestShape(t *testing.T) {
 		body = string(b)
 		io.WriteString(w, okJob)
 	})
-	c := newTestClient(t, h, WithHost("https://kore.test/prefix/"))
+	c := newTestClient(t, h, WithHost("https://kore.test/"))
 	req := ReportRequest{
 		From:               time.Date(2025, 6, 1, 12, 0, 0, 0, time.FixedZone("CEST", 2*3600)),
 		To:                 time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC),
@@ -256,7 +256,7 @@ func TestRequestShape(t *testing.T) {
 	if _, err := c.SubmitReport(t.Context(), "st-a/b", req, 200, 100); err != nil {
 		t.Fatal(err)
 	}
-	if got.Method != http.MethodPost || got.URL.EscapedPath() != "/prefix/api/public/bot/st-a%2Fb/taskContainmentReport" ||
+	if got.Method != http.MethodPost || got.URL.EscapedPath() != "/api/public/bot/st-a%2Fb/taskContainmentReport" ||
 		got.URL.RawQuery != "skip=200&limit=100" {
 		t.Errorf("request %s %s", got.Method, got.URL)
 	}

@@ -12,6 +12,10 @@ import (
 // (yyyy-mm-ddThh:mm:ss.msZ).
 const DateFormat = "2006-01-02T15:04:05.000Z"
 
+// MaxRange is the longest report range the API accepts: dateFrom and dateTo
+// at most 90 days apart (API.md §3).
+const MaxRange = 90 * 24 * time.Hour
+
 // Endpoint names one of the two calls of the Task Execution-Based Containment
 // Report API. It is the value of the endpoint label of the exporter's
 // self-metrics.
@@ -40,9 +44,9 @@ const (
 // undocumented; this is the element of the Get Analytics API
 // (API.md §7 tags), passed through verbatim.
 type Tag struct {
-	Name   string   `json:"name" yaml:"name"`
-	Values []string `json:"values" yaml:"values"`
-	Type   string   `json:"type,omitempty" yaml:"type,omitempty"` // user, session or message
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+	Type   string   `json:"type,omitempty"` // user, session or message
 }
 
 // ReportRequest is what one report job asks for. The zero value asks for the

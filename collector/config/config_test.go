@@ -1,4 +1,4 @@
-package collector
+package config
 
 import (
 	"bytes"
@@ -19,6 +19,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+	"github.com/prometheus/common/model"
 )
 
 // testKeys are generated once per test binary, so no private key lives in
@@ -55,7 +58,7 @@ var testEnv = map[string]string{
 }
 
 // testOptions resolves files against dir, serves the generated keys as
-// <dir>/keys/*.pem and (for config.example.yml in ..) ../secrets/support.secret,
+// <dir>/keys/*.pem and (for config.example.yml in ../..) ../../secrets/support.secret,
 // and reads the environment from testEnv.
 func testOptions(dir string) ParseOptions {
 	return ParseOptions{
@@ -71,7 +74,7 @@ func testOptions(dir string) ParseOptions {
 				}
 				return testKeys()["rsa-pkcs1.pem"], nil
 			}
-			if dir == ".." && path == filepath.Join(dir, "secrets", "support.secret") {
+			if dir == filepath.Join("..", "..") && path == filepath.Join(dir, "secrets", "support.secret") {
 				return []byte("support-secret-from-file\n"), nil
 			}
 			return os.ReadFile(path)
@@ -344,7 +347,7 @@ func problems(err error) []error {
 
 func TestParseReportsEveryProblemOnce(t *testing.T) {
 	t.Parallel()
-	_, err := parseTestFile(t, "bad-multiple.yml")
+	var err error
 	for _, f := range []string{"bad-multiple.yml", "bad-type-with-others.yml"} {
 		_, err := parseTestFile(t, f)
 		if got, want := len(problems(err)), len(badFiles[f]); got != want {
@@ -542,11 +545,11 @@ bots:
 
 func TestParseExampleConfig(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile(filepath.Join("..", "config.example.yml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "config.example.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ParseWith(data, testOptions(".."))
+	c, err := ParseWith(data, testOptions(filepath.Join("..", "..")))
 	if err != nil {
 		t.Fatalf("config.example.yml does not parse:\n%v", err)
 	}
@@ -555,7 +558,7 @@ func TestParseExampleConfig(t *testing.T) {
 	}
 	support, sales, hr := c.Bots[0], c.Bots[1], c.Bots[2]
 	if support.Name != "support" || windowNames(support.Windows) != "1h,24h,7d" ||
-		support.ClientSecret.Reveal() != "support-secret-from-file" || support.ClientSecretFile != filepath.Join("..", "secrets", "support.secret") {
+		support.ClientSecret.Reveal() != "support-secret-from-file" || support.ClientSecretFile != filepath.Join("..", "..", "secrets", "support.secret") {
 		t.Errorf("support = %+v", support)
 	}
 	if len(support.Filters.Tags) != 1 || support.Filters.ConversationStatus != "Closed" || len(support.Filters.IncludeTaskNames) != 3 {
@@ -565,11 +568,11 @@ func TestParseExampleConfig(t *testing.T) {
 		sales.StaleAfter != 15*time.Minute || sales.Filters.ConversationStatus != "" || sales.Filters.ConversationType != "Interactive" {
 		t.Errorf("sales = %+v", sales)
 	}
-	if hr.Name != hr.BotID || hr.PrivateKey == "" || hr.PrivateKeyFile != filepath.Join("..", "keys", "hr.pem") || hr.Host != "https://de-platform.kore.ai" {
+	if hr.Name != hr.BotID || hr.PrivateKey == "" || hr.PrivateKeyFile != filepath.Join("..", "..", "keys", "hr.pem") || hr.Host != "https://de-platform.kore.ai" {
 		t.Errorf("hr = %+v", hr)
 	}
 	for _, b := range c.Bots {
-		if b.MaxTaskRows != DefaultMaxTaskRows || b.MaxReportRows != DefaultMaxReportRows {
+		if b.MaxTaskRows != DefaultMaxTaskRows || b.MaxReportRows != kore.DefaultMaxReportRows {
 			t.Errorf("%s: max_task_rows %d, max_report_rows %d; the example shows the built-in defaults", b.Name, b.MaxTaskRows, b.MaxReportRows)
 		}
 	}
@@ -646,7 +649,7 @@ func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	valid := Config{
 		Bots: []Bot{{
-			Name: "a", BotID: "st-a", ClientID: "cs-a", ClientSecret: "s", Host: DefaultHost,
+			Name: "a", BotID: "st-a", ClientID: "cs-a", ClientSecret: "s", Host: kore.DefaultHost,
 			Interval: time.Minute, Windows: []Window{{"1h", time.Hour}}, Timeout: time.Minute,
 			StaleAfter: time.Minute, PageSize: 1, MaxTaskRows: MinTaskRows, MaxReportRows: 1,
 		}},
@@ -675,7 +678,9 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestParseDuration(t *testing.T) {
+// TestDurationSyntax pins the syntax the README promises for durations, which
+// model.ParseDuration and model.Duration.String implement.
+func TestDurationSyntax(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in   string
@@ -702,18 +707,18 @@ func TestParseDuration(t *testing.T) {
 		{"99999999999999999999s", 0, false},
 	}
 	for _, tt := range tests {
-		got, err := parseDuration(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseDuration(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		got, err := model.ParseDuration(tt.in)
+		if (err == nil) != tt.ok || time.Duration(got) != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
 		if tt.ok && tt.in != "0" {
-			if back, _ := parseDuration(fmtDur(got)); back != got {
-				t.Errorf("fmtDur(%v) = %q does not parse back", got, fmtDur(got))
+			if back, _ := model.ParseDuration(got.String()); back != got {
+				t.Errorf("%v formats as %q, which does not parse back", tt.in, got)
 			}
 		}
 	}
-	if got := fmtDur(90 * 24 * time.Hour); got != "90d" {
-		t.Errorf("fmtDur(90d) = %q", got)
+	if got := model.Duration(90 * 24 * time.Hour).String(); got != "90d" {
+		t.Errorf("90d formats as %q", got)
 	}
 }
 
@@ -800,24 +805,9 @@ limits: {max_concurrent_jobs: 2}
 	}
 }
 
-// TestPlanTaskMetrics keeps the plan's series estimate in step with the
-// metric contract: each task row is one series of every kore_task_* family.
-func TestPlanTaskMetrics(t *testing.T) {
-	t.Parallel()
-	n := 0
-	for _, f := range dataFamilies {
-		if strings.HasPrefix(f.name, "kore_task_") {
-			n++
-		}
-	}
-	if n != planTaskMetrics {
-		t.Errorf("planTaskMetrics = %d, but there are %d kore_task_* families", planTaskMetrics, n)
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.yml"))
-	seeds = append(seeds, filepath.Join("..", "config.example.yml"))
+	seeds = append(seeds, filepath.Join("..", "..", "config.example.yml"))
 	for _, s := range seeds {
 		data, err := os.ReadFile(s)
 		if err != nil {
@@ -872,7 +862,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bot %q needs exactly one credential", b.Name)
 			}
 			for _, w := range b.Windows {
-				if w.Duration <= 0 || w.Duration > MaxWindow || w.Name == "" {
+				if w.Duration <= 0 || w.Duration > kore.MaxRange || w.Name == "" {
 					t.Fatalf("bad window %+v", w)
 				}
 			}

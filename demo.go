@@ -1,19 +1,21 @@
-package collector
+package main
 
 import (
 	"bytes"
 	"fmt"
 	"text/template"
+
+	"github.com/kore-exporter/kore_exporter/collector/config"
 )
 
-// DemoBot is one simulated bot of --demo mode.
-type DemoBot struct {
+// demoBot is one simulated bot of --demo mode.
+type demoBot struct {
 	Name, BotID, ClientID, ClientSecret string
 }
 
 // demoTemplate is the embedded configuration of --demo mode: three bots,
 // windows 1h and 24h, short intervals, pointed at the in-process simulator.
-// It goes through Parse like any user configuration.
+// It goes through config.Parse like any user configuration.
 var demoTemplate = template.Must(template.New("demo").Parse(`# kore_exporter --demo: the built-in simulated Kore.ai API.
 defaults:
   host: {{.Host}}
@@ -34,25 +36,16 @@ limits:
   requests_per_minute_per_bot: 30
 `))
 
-// DemoConfigYAML returns the demo configuration text for a simulator at host.
-func DemoConfigYAML(host string, bots []DemoBot) ([]byte, error) {
+// demoConfig returns the parsed demo configuration for a simulator at host.
+func demoConfig(host string, bots []demoBot) (*config.Config, error) {
 	var buf bytes.Buffer
 	if err := demoTemplate.Execute(&buf, struct {
 		Host string
-		Bots []DemoBot
+		Bots []demoBot
 	}{host, bots}); err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
 	}
-	return buf.Bytes(), nil
-}
-
-// DemoConfig returns the parsed demo configuration for a simulator at host.
-func DemoConfig(host string, bots []DemoBot) (*Config, error) {
-	data, err := DemoConfigYAML(host, bots)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := Parse(data)
+	cfg, err := config.Parse(buf.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
 	}

@@ -1,0 +1,163 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is a parsed, validated configuration with every default applied.
+// Parse and Load build it; its values are final.
+type Config struct {
+	Bots   []Bot
+	Limits Limits
+}
+
+// Limits bound the exporter's own work and its use of the Kore.ai API.
+type Limits struct {
+	// MaxConcurrentJobs caps report jobs in flight across all bots.
+	MaxConcurrentJobs int
+	// RequestsPerMinutePerBot is each bot's request budget, at most
+	// kore.MaxRequestsPerMinute (default kore.DefaultRequestsPerMinute).
+	RequestsPerMinutePerBot int
+}
+
+// Bot is one configured bot with its defaults resolved.
+type Bot struct {
+	// Name is the bot label value (defaults to BotID).
+	Name string
+	// BotID is the Kore.ai bot (stream) id, st-….
+	BotID string
+	// ClientID is the JWT app's client id, cs-….
+	ClientID string
+	// ClientSecret is the HS256 secret, from client_secret,
+	// client_secret_file or ${ENV} expansion. Empty when PrivateKey is set.
+	ClientSecret Secret
+	// PrivateKey is a PEM RSA private key for RS256 (private_key_file).
+	PrivateKey Secret
+	// ClientSecretFile is the resolved path the client secret was read
+	// from, or empty. It is kept for logs and the status page.
+	ClientSecretFile string
+	// PrivateKeyFile is the resolved path the private key was read from,
+	// or empty.
+	PrivateKeyFile string
+	// Host is the API base URL (default kore.DefaultHost), as
+	// kore.CheckHost accepts it.
+	Host string
+	// AllowInsecureHTTP permits an http:// host.
+	AllowInsecureHTTP bool
+	// Interval between report job submissions for each window.
+	Interval time.Duration
+	// Windows are the rolling windows, each one job and one window label.
+	Windows []Window
+	// Delay shifts each window's end back.
+	Delay time.Duration
+	// Timeout is a job's whole deadline (submit + polls + pages).
+	Timeout time.Duration
+	// StaleAfter is how long a window's last good rows are served after
+	// failed runs (default 3 × Interval).
+	StaleAfter time.Duration
+	// PageSize is the limit of each page (default kore.DefaultPageSize).
+	PageSize int
+	// MaxTaskRows caps the rows (task name × task type × status) exported
+	// for one window of the bot; beyond it the smallest tasks are folded
+	// into one row with a reserved task name, so the bot's totals stay
+	// exact. MinTaskRows..MaxRows, default DefaultMaxTaskRows.
+	MaxTaskRows int
+	// MaxReportRows is the most raw rows one report run may fetch, over
+	// all its pages; a report whose total says more fails at once.
+	// PageSize..MaxRows, default kore.DefaultMaxReportRows.
+	MaxReportRows int
+	// Filters narrow the report.
+	Filters Filters
+}
+
+// Window is a rolling window as written in the config ("1h", "24h", "7d").
+type Window struct {
+	// Name is the text as written; it is the window label value.
+	Name     string
+	Duration time.Duration
+}
+
+// Filters are the report's optional filters, passed to the API verbatim.
+type Filters struct {
+	ConversationType   string
+	ConversationStatus string
+	IncludeTaskNames   []string
+	Tags               []Tag
+}
+
+// Tag is one tags filter element.
+type Tag struct {
+	Name   string
+	Values []string
+	Type   string
+}
+
+// Secret is a credential. It formats as "<secret>" so it cannot leak
+// through logs, errors or %v; Reveal returns the value.
+type Secret string
+
+// String returns a redacted placeholder.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<secret>"
+}
+
+// GoString returns a redacted placeholder.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText returns a redacted placeholder.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the secret's value, for signing only.
+func (s Secret) Reveal() string { return string(s) }
+
+// Defaults and bounds of the configuration. The defaults and bounds that
+// the Kore.ai API sets (host, page size, report rows, rate limits, the
+// 90-day range) are the kore package's.
+const (
+	// DefaultInterval is how often each window's report job is submitted.
+	DefaultInterval = 5 * time.Minute
+	// DefaultTimeout is a job's whole deadline.
+	DefaultTimeout = 10 * time.Minute
+	// DefaultMaxTaskRows is the default max_task_rows: the rows exported
+	// per bot and window before the smallest tasks are folded into one.
+	DefaultMaxTaskRows = 1000
+	// DefaultStaleAfterIntervals is the default stale_after in intervals.
+	DefaultStaleAfterIntervals = 3
+	// DefaultMaxConcurrentJobs is the default limits.max_concurrent_jobs.
+	DefaultMaxConcurrentJobs = 4
+
+	// MinInterval is the shortest allowed interval.
+	MinInterval = time.Minute
+	// MaxPageSize is the largest allowed page_size.
+	MaxPageSize = 10000
+	// MinTaskRows is the smallest allowed max_task_rows: room for the up to
+	// three folded rows (one per status: success, failtask, any other)
+	// beside the tasks kept.
+	MinTaskRows = 10
+	// MaxRows is the largest allowed max_task_rows and max_report_rows.
+	MaxRows = 1000000
+)
+
+// defaultWindow is the window used when none is configured.
+var defaultWindow = Window{Name: "24h", Duration: 24 * time.Hour}
+
+// FieldError is one configuration problem. Path names the field as it is
+// written in the file (defaults.interval, bots[2].windows[0],
+// limits.max_concurrent_jobs). Messages never contain secret values.
+type FieldError struct {
+	// Path is the field's path in the file; empty for file-level problems.
+	Path string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error returns "path: message".
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}

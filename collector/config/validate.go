@@ -1,0 +1,218 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+	"github.com/prometheus/common/model"
+)
+
+// Allowed filter values (kore/API.md §3, §7), case-sensitive.
+var (
+	conversationTypes    = []string{kore.ConversationTypeInteractive, kore.ConversationTypeNonInteractive}
+	conversationStatuses = []string{kore.ConversationStatusActive, kore.ConversationStatusClosed}
+	tagTypes             = []string{"user", "session", "message"}
+)
+
+// Validate checks the invariants of a Config, such as one built in code
+// (the demo mode) or one returned by Parse. It returns every problem at
+// once (errors.Join of *FieldError), with paths as the YAML file would
+// name them (bots[0].interval, limits.max_concurrent_jobs).
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		if path != "" {
+			errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+		}
+	}
+	if len(c.Bots) == 0 {
+		add("bots", "at least one bot is required")
+	}
+	for i := range c.Bots {
+		b := &c.Bots[i]
+		prefix := fmt.Sprintf("bots[%d].", i)
+		at := func(field string, _ ...string) string { return prefix + field }
+		checkSettings(b, at, add)
+		checkIdentity(b, at, add)
+	}
+	checkUnique(c.Bots, func(i int, field string) string { return fmt.Sprintf("bots[%d].%s", i, field) }, add)
+	checkLimits(c.Limits, add)
+	return errors.Join(errs...)
+}
+
+// pathFunc maps a bot field (and the fields a rule relates it to) to the
+// path a problem is reported at; "" means do not report.
+type pathFunc func(field string, related ...string) string
+
+// addFunc records one problem.
+type addFunc func(path, format string, args ...any)
+
+// checkSettings checks a bot's inheritable fields. Every rule on them is
+// here, for both Parse and Validate.
+func checkSettings(b *Bot, at pathFunc, add addFunc) {
+	checkHost(b, at, add)
+	if b.Interval < MinInterval {
+		add(at("interval"), "%s is shorter than the minimum of 1m", model.Duration(b.Interval))
+	}
+	if len(b.Windows) == 0 {
+		add(at("windows"), "at least one window is required")
+	}
+	for i, w := range b.Windows {
+		wf := fmt.Sprintf("windows[%d]", i)
+		switch {
+		case w.Name == "":
+			add(at(wf), "window has no name")
+		case w.Duration <= 0:
+			add(at(wf), "window %s must be longer than zero", w.Name)
+		case w.Duration > kore.MaxRange:
+			add(at(wf), "window %s exceeds the API's 90-day maximum", w.Name)
+		}
+		for j := range i {
+			if b.Windows[j].Duration == w.Duration || b.Windows[j].Name == w.Name {
+				add(at(wf), "window %s duplicates windows[%d] (%s)", w.Name, j, b.Windows[j].Name)
+				break
+			}
+		}
+	}
+	if b.Delay < 0 {
+		add(at("delay"), "must not be negative")
+	}
+	if b.Timeout <= 0 {
+		add(at("timeout"), "must be longer than zero")
+	}
+	pageSizeOK := b.PageSize >= 1 && b.PageSize <= MaxPageSize
+	if !pageSizeOK {
+		add(at("page_size"), "%d is outside 1..%d", b.PageSize, MaxPageSize)
+	}
+	if b.MaxTaskRows < MinTaskRows || b.MaxTaskRows > MaxRows {
+		add(at("max_task_rows"), "%d is outside %d..%d", b.MaxTaskRows, MinTaskRows, MaxRows)
+	}
+	switch {
+	case b.MaxReportRows < 1 || b.MaxReportRows > MaxRows:
+		add(at("max_report_rows"), "%d is outside 1..%d", b.MaxReportRows, MaxRows)
+	case pageSizeOK && b.MaxReportRows < b.PageSize:
+		add(at("max_report_rows", "page_size"), "%d is less than page_size %d: a run must be able to fetch at least one full page",
+			b.MaxReportRows, b.PageSize)
+	}
+	if b.StaleAfter < b.Interval && b.Interval >= MinInterval {
+		add(at("stale_after", "interval"), "%s is shorter than the interval %s", model.Duration(b.StaleAfter), model.Duration(b.Interval))
+	}
+	checkFilters(&b.Filters, at, add)
+}
+
+// checkHost applies kore.CheckHost, in the file's words where the fix is a
+// setting of the file.
+func checkHost(b *Bot, at pathFunc, add addFunc) {
+	var he *kore.HostError
+	if !errors.As(kore.CheckHost(b.Host, b.AllowInsecureHTTP), &he) {
+		return
+	}
+	switch he.Problem {
+	case kore.HostScheme:
+		add(at("host"), "%q: scheme must be https (or http with allow_insecure_http: true)", b.Host)
+	case kore.HostPath:
+		add(at("host"), "%q must not have a path; the exporter adds /api/public/…", b.Host)
+	case kore.HostPlainHTTP:
+		add(at("host", "allow_insecure_http"), "%q uses plain http; use https, or set allow_insecure_http: true", b.Host)
+	default:
+		add(at("host"), "%v", he)
+	}
+}
+
+// checkFilters checks the filters. An empty enum value means "no filter"
+// (a bot writes "" to drop a filter it would inherit).
+func checkFilters(f *Filters, at pathFunc, add addFunc) {
+	if f.ConversationType != "" && !oneOf(f.ConversationType, conversationTypes) {
+		add(at("filters.conversation_type"), "%q is not one of %s (case-sensitive)", f.ConversationType, strings.Join(conversationTypes, ", "))
+	}
+	if f.ConversationStatus != "" && !oneOf(f.ConversationStatus, conversationStatuses) {
+		add(at("filters.conversation_status"), "%q is not one of %s (case-sensitive)", f.ConversationStatus, strings.Join(conversationStatuses, ", "))
+	}
+	for i, n := range f.IncludeTaskNames {
+		if strings.TrimSpace(n) == "" {
+			add(at(fmt.Sprintf("filters.include_task_names[%d]", i)), "task name is empty")
+		}
+	}
+	for i, t := range f.Tags {
+		tp := fmt.Sprintf("filters.tags[%d]", i)
+		if strings.TrimSpace(t.Name) == "" {
+			add(at(tp+".name"), "tag name is empty")
+		}
+		if len(t.Values) == 0 {
+			add(at(tp+".values"), "at least one value is required")
+		}
+		for j, v := range t.Values {
+			if v == "" {
+				add(at(fmt.Sprintf("%s.values[%d]", tp, j)), "value is empty")
+			}
+		}
+		if t.Type != "" && !oneOf(t.Type, tagTypes) {
+			add(at(tp+".type"), "%q is not one of %s (case-sensitive)", t.Type, strings.Join(tagTypes, ", "))
+		}
+	}
+}
+
+// checkIdentity checks a bot's own fields: name, ids and credentials.
+func checkIdentity(b *Bot, at pathFunc, add addFunc) {
+	if b.BotID == "" {
+		add(at("bot_id"), "is required")
+	} else if strings.ContainsAny(b.BotID, "/?#") || strings.IndexFunc(b.BotID, unicode.IsSpace) >= 0 {
+		add(at("bot_id"), "%q must not contain '/', '?', '#' or whitespace", b.BotID)
+	}
+	if b.ClientID == "" {
+		add(at("client_id"), "is required")
+	} else if strings.IndexFunc(b.ClientID, unicode.IsSpace) >= 0 {
+		add(at("client_id"), "must not contain whitespace")
+	}
+	if b.Name != "" && strings.TrimSpace(b.Name) != b.Name {
+		add(at("name"), "%q must not start or end with whitespace", b.Name)
+	}
+	switch {
+	case b.ClientSecret == "" && b.PrivateKey == "":
+		add(at("client_secret"), "no credentials: set one of client_secret, client_secret_file or private_key_file")
+	case b.ClientSecret != "" && b.PrivateKey != "":
+		add(at("client_secret"), "set exactly one of client_secret, client_secret_file or private_key_file")
+	case b.PrivateKey != "":
+		if _, err := kore.ParsePrivateKey([]byte(b.PrivateKey)); err != nil {
+			add(at("private_key_file"), "%v", err)
+		}
+	}
+}
+
+// checkUnique reports duplicate bot names and bot ids.
+func checkUnique(bots []Bot, at func(i int, field string) string, add addFunc) {
+	names := map[string]int{}
+	ids := map[string]int{}
+	for i, b := range bots {
+		if b.Name != "" {
+			if j, dup := names[b.Name]; dup {
+				add(at(i, "name"), "duplicate bot name %q (bots[%d] has it too); names are the bot label and must be unique", b.Name, j)
+			} else {
+				names[b.Name] = i
+			}
+		}
+		if b.BotID != "" {
+			if j, dup := ids[b.BotID]; dup {
+				add(at(i, "bot_id"), "duplicate bot_id %q (bots[%d] has it too)", b.BotID, j)
+			} else {
+				ids[b.BotID] = i
+			}
+		}
+	}
+}
+
+func checkLimits(l Limits, add addFunc) {
+	if l.MaxConcurrentJobs < 1 {
+		add("limits.max_concurrent_jobs", "%d must be at least 1", l.MaxConcurrentJobs)
+	}
+	if l.RequestsPerMinutePerBot < 1 || l.RequestsPerMinutePerBot > kore.MaxRequestsPerMinute {
+		add("limits.requests_per_minute_per_bot", "%d is outside 1..%d (Kore.ai allows %d/min and %d/h per bot)",
+			l.RequestsPerMinutePerBot, kore.MaxRequestsPerMinute, kore.MaxRequestsPerMinute, kore.MaxRequestsPerHour)
+	}
+}
+
+func oneOf(v string, allowed []string) bool { return slices.Contains(allowed, v) }
