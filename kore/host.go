@@ -1,6 +1,7 @@
 package kore
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 )
@@ -8,78 +9,35 @@ import (
 // DefaultHost is Kore.ai's US cloud, the host of the current docs (API.md §1).
 const DefaultHost = "https://platform.kore.ai"
 
-// HostProblem says what is wrong with a host URL; see CheckHost.
-type HostProblem int
+// ErrPlainHTTP matches CheckHost's error for an http URL where insecure
+// HTTP is not allowed.
+var ErrPlainHTTP = errors.New("uses plain http; use https, or allow insecure HTTP")
 
-// The problems CheckHost finds, in the order it looks for them.
-const (
-	HostEmpty       HostProblem = iota + 1 // no URL at all
-	HostInvalid                            // not a URL
-	HostUserInfo                           // holds a user name or password
-	HostNotAbsolute                        // no scheme or no host
-	HostScheme                             // a scheme other than https and http
-	HostPath                               // has a path
-	HostQuery                              // has a query or fragment
-	HostPlainHTTP                          // http without allowInsecureHTTP
-)
-
-// HostError is CheckHost's error. Its message quotes the host, except when
-// the host holds user info or does not parse (it might hold a password).
-type HostError struct {
-	// Host is the URL as given.
-	Host string
-	// Problem is what is wrong with it.
-	Problem HostProblem
-}
-
-// hostMessages say what is wrong, by problem; from HostNotAbsolute on
-// they quote the host.
-var hostMessages = [...]string{
-	HostEmpty:       "is empty; want an absolute URL like " + DefaultHost,
-	HostInvalid:     "is not a valid URL; want an absolute URL like " + DefaultHost,
-	HostUserInfo:    "must not contain a user name or password",
-	HostNotAbsolute: "%q is not an absolute URL; want one like " + DefaultHost,
-	HostScheme:      "%q: scheme must be https (or http where insecure HTTP is allowed)",
-	HostPath:        "%q must not have a path; the client adds /api/public/…",
-	HostQuery:       "%q must not have a query or fragment",
-	HostPlainHTTP:   "%q uses plain http; use https, or allow insecure HTTP",
-}
-
-// Error says what is wrong, without naming the caller's setting.
-func (e *HostError) Error() string {
-	if e.Problem < HostNotAbsolute {
-		return hostMessages[e.Problem]
-	}
-	return fmt.Sprintf(hostMessages[e.Problem], e.Host)
-}
-
-// CheckHost returns a *HostError unless host is a base URL the client
-// accepts: https (or http with allowInsecureHTTP), a host and an optional
-// port, and nothing else (a trailing "/" is allowed). Kore.ai's hosts,
-// on-premises ones included, serve the API at the same paths (API.md §1),
-// so a path is refused rather than taken as a prefix.
+// CheckHost returns an error unless host is a base URL the client accepts:
+// https (or http with allowInsecureHTTP), a host and an optional port, and
+// nothing else (a trailing "/" is allowed). Kore.ai's hosts, on-premises
+// ones included, serve the API at the same paths (API.md §1), so a path is
+// refused rather than taken as a prefix. The error quotes the host, except
+// when it holds user info or does not parse (it might hold a password).
 func CheckHost(host string, allowInsecureHTTP bool) error {
 	u, err := url.Parse(host)
-	var p HostProblem
 	switch {
 	case host == "":
-		p = HostEmpty
+		return errors.New("is empty; want an absolute URL like " + DefaultHost)
 	case err != nil:
-		p = HostInvalid
+		return errors.New("is not a valid URL; want an absolute URL like " + DefaultHost)
 	case u.User != nil:
-		p = HostUserInfo
+		return errors.New("must not contain a user name or password")
 	case u.Scheme == "" || u.Host == "" || u.Opaque != "":
-		p = HostNotAbsolute
+		return fmt.Errorf("%q is not an absolute URL; want one like %s", host, DefaultHost)
 	case u.Scheme != "https" && u.Scheme != "http":
-		p = HostScheme
+		return fmt.Errorf("%q: scheme must be https (or http where insecure HTTP is allowed)", host)
 	case u.Path != "" && u.Path != "/":
-		p = HostPath
+		return fmt.Errorf("%q must not have a path; the client adds /api/public/…", host)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		p = HostQuery
+		return fmt.Errorf("%q must not have a query or fragment", host)
 	case u.Scheme == "http" && !allowInsecureHTTP:
-		p = HostPlainHTTP
-	default:
-		return nil
+		return fmt.Errorf("%q %w", host, ErrPlainHTTP)
 	}
-	return &HostError{Host: host, Problem: p}
+	return nil
 }

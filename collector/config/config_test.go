@@ -263,7 +263,7 @@ var badFiles = map[string][]string{
 	"bad-secret-file-empty.yml":         {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "empty.secret") + " is empty"},
 	"bad-private-key-not-pem.yml":       {"bots[0].private_key_file: " + filepath.Join("testdata", "secrets", "not-a-key.pem") + ": no PEM block found"},
 	"bad-private-key-ec.yml":            {"bots[0].private_key_file: " + filepath.Join("testdata", "keys", "ec-pkcs8.pem") + ": the key is ECDSA; RS256 needs an RSA key"},
-	"bad-host-http.yml":                 {`bots[0].host: "http://kore.example.com" uses plain http; use https, or set allow_insecure_http: true`},
+	"bad-host-http.yml":                 {`bots[0].host: "http://kore.example.com" uses plain http; use https, or allow insecure HTTP`},
 	"bad-host-path.yml":                 {`bots[0].host: "https://platform.kore.ai/api/public" must not have a path`},
 	"bad-host-query.yml":                {`bots[0].host: "https://platform.kore.ai?region=us" must not have a query`},
 	"bad-host-relative.yml":             {`bots[0].host: "platform.kore.ai" is not an absolute URL`},

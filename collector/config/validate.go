@@ -104,22 +104,15 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 	checkFilters(&b.Filters, at, add)
 }
 
-// checkHost applies kore.CheckHost, in the file's words where the fix is a
-// setting of the file.
+// checkHost applies kore.CheckHost; a plain http host names
+// allow_insecure_http too, the setting that allows it.
 func checkHost(b *Bot, at pathFunc, add addFunc) {
-	var he *kore.HostError
-	if !errors.As(kore.CheckHost(b.Host, b.AllowInsecureHTTP), &he) {
-		return
-	}
-	switch he.Problem {
-	case kore.HostScheme:
-		add(at("host"), "%q: scheme must be https (or http with allow_insecure_http: true)", b.Host)
-	case kore.HostPath:
-		add(at("host"), "%q must not have a path; the exporter adds /api/public/…", b.Host)
-	case kore.HostPlainHTTP:
-		add(at("host", "allow_insecure_http"), "%q uses plain http; use https, or set allow_insecure_http: true", b.Host)
-	default:
-		add(at("host"), "%v", he)
+	err := kore.CheckHost(b.Host, b.AllowInsecureHTTP)
+	switch {
+	case errors.Is(err, kore.ErrPlainHTTP):
+		add(at("host", "allow_insecure_http"), "%v", err)
+	case err != nil:
+		add(at("host"), "%v", err)
 	}
 }
 
