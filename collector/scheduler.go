@@ -24,9 +24,11 @@ type ReportRunner interface {
 	RunContainmentReport(ctx context.Context, botID string, req kore.ReportRequest) (*kore.Report, error)
 }
 
-// ClientFactory builds the ReportRunner of one bot. obs receives the bot's
-// API self-metrics.
-type ClientFactory func(bot config.Bot, limits config.Limits, obs kore.Observer) (ReportRunner, error)
+// ClientFactory builds the ReportRunner of one bot. Its requests come from
+// budgets, shared by every client the Scheduler builds, so the variants of
+// one bot id share that bot's budget. obs receives the bot's API
+// self-metrics.
+type ClientFactory func(bot config.Bot, budgets *kore.Budgets, obs kore.Observer) (ReportRunner, error)
 
 // Run results, the values of the result label of
 // kore_exporter_report_runs_total.
@@ -121,6 +123,7 @@ type Scheduler struct {
 	order   []jobKey
 	clients map[string]*botClient // by bot name
 	limits  config.Limits
+	budgets *kore.Budgets // of the limits; shared by every client
 	sem     chan struct{}
 	redact  *strings.Replacer
 	sweeper func() // stops the stale-data sweeper; nil before the first Apply
@@ -183,6 +186,17 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 
 	// Clients first: a bad bot must leave the running configuration alone.
 	limitsSame := s.limits == cfg.Limits && s.sem != nil
+	budgets := s.budgets
+	if !limitsSame {
+		rpm := cfg.Limits.RequestsPerMinutePerBot
+		if rpm == 0 {
+			rpm = kore.DefaultRequestsPerMinute
+		}
+		var err error
+		if budgets, err = kore.NewBudgets(rpm); err != nil {
+			return fmt.Errorf("limits.requests_per_minute_per_bot: %w", err)
+		}
+	}
 	clients := make(map[string]*botClient, len(cfg.Bots))
 	var built []*botClient
 	var errs []error
@@ -198,7 +212,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 			clients[b.Name] = old
 			continue
 		}
-		c, err := s.opts.NewClient(b, cfg.Limits, s.opts.Metrics.Observer(b.Name))
+		c, err := s.opts.NewClient(b, budgets, s.opts.Metrics.Observer(b.Name))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("bots[%d] (%s): %w", i, b.Name, err))
 			continue
@@ -266,7 +280,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 			s.opts.Metrics.ForgetBot(k.bot)
 		}
 	}
-	s.jobs, s.order, s.clients, s.limits, s.sem = jobs, order, clients, cfg.Limits, sem
+	s.jobs, s.order, s.clients, s.limits, s.budgets, s.sem = jobs, order, clients, cfg.Limits, budgets, sem
 	s.redact = strings.NewReplacer(secrets...)
 	s.mu.Unlock()
 
@@ -588,8 +602,8 @@ func (s *Scheduler) Status() []JobRecord {
 }
 
 // NewKoreClient is the ClientFactory of the exporter: a kore.Client for the
-// bot's host and credentials, with the configured per-bot request budget.
-func NewKoreClient(b config.Bot, l config.Limits, obs kore.Observer) (ReportRunner, error) {
+// bot's host and credentials, taking its requests from budgets.
+func NewKoreClient(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (ReportRunner, error) {
 	creds := kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}
 	if b.PrivateKey != "" {
 		key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
@@ -602,9 +616,7 @@ func NewKoreClient(b config.Bot, l config.Limits, obs kore.Observer) (ReportRunn
 		kore.WithHost(b.Host),
 		kore.WithCredentials(creds),
 		kore.WithObserver(obs),
-	}
-	if l.RequestsPerMinutePerBot > 0 {
-		opts = append(opts, kore.WithRequestsPerMinute(l.RequestsPerMinutePerBot))
+		kore.WithBudgets(budgets),
 	}
 	if b.AllowInsecureHTTP {
 		opts = append(opts, kore.WithInsecureHTTP())

@@ -98,7 +98,7 @@ func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
 	store := NewStore()
 	s := NewScheduler(SchedulerOpts{
 		Store: store, Metrics: m, MaxStartSpread: time.Second,
-		NewClient: func(b config.Bot, _ config.Limits, _ kore.Observer) (ReportRunner, error) {
+		NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (ReportRunner, error) {
 			r, ok := runners[b.Name]
 			if !ok {
 				return nil, fmt.Errorf("no runner for %s", b.Name)
@@ -501,7 +501,7 @@ func TestSchedulerApplyKeepsUnchangedJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := NewScheduler(SchedulerOpts{Store: NewStore(), Metrics: m, MaxStartSpread: time.Second,
-			NewClient: func(b config.Bot, _ config.Limits, _ kore.Observer) (ReportRunner, error) {
+			NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (ReportRunner, error) {
 				if b.Host == "https://broken.example" {
 					return nil, errors.New("cannot build")
 				}

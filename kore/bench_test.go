@@ -67,8 +67,7 @@ func BenchmarkDecodeStatusPage(b *testing.B) {
 // against the in-memory fake, without waiting: the poll backoff is 1 ns.
 func BenchmarkReport(b *testing.B) {
 	f := newFakeKore(b, 0, manyRows(5000, 30))
-	c := newTestClient(b, f, WithPollBackoff(Backoff{Initial: 1, Multiplier: 1, Max: 1}), WithRequestsPerMinute(60))
-	c.bots[testBot] = &botLimiter{minute: infLimiter(), hour: infLimiter()}
+	c := newTestClient(b, f, WithPollBackoff(Backoff{Initial: 1, Multiplier: 1, Max: 1}), WithoutBotLimits())
 	b.ReportAllocs()
 	for b.Loop() {
 		rep, err := c.RunContainmentReport(b.Context(), testBot, ReportRequest{PageSize: 1000})

@@ -7,10 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Credentials of a Kore.ai JWT app (App Settings → Dev Tools). Either
@@ -44,22 +41,20 @@ func (c Credentials) GoString() string { return c.String() }
 
 // Client talks to one Kore.ai host with one set of credentials. It is safe
 // for concurrent use; every bot it is used for gets its own request limiter,
-// shared by all the calls made for that bot.
+// shared by all the calls made for that bot (and by other clients given the
+// same Budgets).
 type Client struct {
 	base           *url.URL // scheme and host
 	hc             *http.Client
 	signer         *signer
 	requestTimeout time.Duration
-	rpm            int
-	noBotLimits    bool
+	rpm            int      // for the client's own Budgets
+	budgets        *Budgets // nil until NewClient ends: then its own, or shared
 	observer       Observer
 	pageSize       int
 	maxAttempts    int
 	pollBackoff    Backoff
 	retryBackoff   Backoff
-
-	mu   sync.Mutex
-	bots map[string]*botLimiter
 
 	// set by options, checked once all options ran
 	host     string
@@ -83,7 +78,6 @@ func NewClient(opts ...Option) (*Client, error) {
 		maxAttempts:    DefaultMaxAttempts,
 		pollBackoff:    defaultPollBackoff,
 		retryBackoff:   defaultRetryBackoff,
-		bots:           make(map[string]*botLimiter),
 	}
 	var errs []error
 	for _, o := range opts {
@@ -108,6 +102,9 @@ func NewClient(opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c.creds = nil // the signer holds what it needs
+	if c.budgets == nil {
+		c.budgets, _ = NewBudgets(c.rpm) // WithRequestsPerMinute checked rpm
+	}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
 	}
@@ -189,7 +186,20 @@ func WithRequestsPerMinute(n int) Option {
 // WithoutBotLimits turns the per-bot limiters off, for simulators and
 // benchmarks: against Kore.ai it only earns rate-limit answers.
 func WithoutBotLimits() Option {
-	return func(c *Client) error { c.noBotLimits = true; return nil }
+	return func(c *Client) error { c.budgets = &Budgets{bots: make(map[string]*botLimiter)}; return nil }
+}
+
+// WithBudgets makes the client take each bot's requests from b, shared with
+// every other client given the same b (variants of one bot). The budget per
+// minute is b's; WithRequestsPerMinute does not apply.
+func WithBudgets(b *Budgets) Option {
+	return func(c *Client) error {
+		if b == nil {
+			return fmt.Errorf("kore: WithBudgets: nil budgets")
+		}
+		c.budgets = b
+		return nil
+	}
 }
 
 // WithObserver sets the observer (default NopObserver).
@@ -270,18 +280,5 @@ func defaultHTTPClient() *http.Client {
 	}
 }
 
-// limiter returns the bot's limiter, creating it on first use.
-func (c *Client) limiter(botID string) *botLimiter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l, ok := c.bots[botID]
-	if !ok {
-		l = newBotLimiter(c.rpm)
-		if c.noBotLimits {
-			l.minute = rate.NewLimiter(rate.Inf, 1)
-			l.hour = l.minute
-		}
-		c.bots[botID] = l
-	}
-	return l
-}
+// limiter returns the bot's limiter.
+func (c *Client) limiter(botID string) *botLimiter { return c.budgets.bot(botID) }

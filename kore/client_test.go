@@ -6,7 +6,9 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -221,6 +223,71 @@ func TestBotLimiterCaps(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSharedBudgets: two clients given one Budgets (two variants of one bot)
+// take that bot's requests from one budget: together they never exceed
+// Kore.ai's caps and share the configured rate, while another bot keeps its
+// own.
+func TestSharedBudgets(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		budgets, err := NewBudgets(30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		web := newTestClient(t, http.NotFoundHandler(), WithBudgets(budgets))
+		whatsapp := newTestClient(t, http.NotFoundHandler(), WithBudgets(budgets))
+		start := time.Now()
+		var mu sync.Mutex
+		var at []time.Duration
+		var other int
+		var wg sync.WaitGroup
+		for _, c := range []*Client{web, whatsapp} {
+			wg.Go(func() {
+				for time.Since(start) < time.Hour {
+					if err := c.wait(t.Context(), testBot); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					at = append(at, time.Since(start))
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Go(func() { // another bot through the same Budgets
+			for time.Since(start) < time.Hour {
+				if err := web.wait(t.Context(), "st-other"); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				other++
+				mu.Unlock()
+			}
+		})
+		wg.Wait()
+		slices.Sort(at)
+		maxIn := func(w time.Duration) int {
+			best := 0
+			for i, j := 0, 0; i < len(at); i++ {
+				for at[i]-at[j] >= w {
+					j++
+				}
+				best = max(best, i-j+1)
+			}
+			return best
+		}
+		// One bot's budget: at most 60 in any minute and 1,800 in any hour,
+		// about 30/min sustained, whether one client asks or two.
+		if m, h := maxIn(time.Minute), maxIn(time.Hour); m > MaxRequestsPerMinute || h > MaxRequestsPerHour || len(at) < 29*60 {
+			t.Errorf("two variants together: %d requests, at most %d in a minute and %d in an hour", len(at), m, h)
+		}
+		if other < 29*60 || other > MaxRequestsPerHour {
+			t.Errorf("the other bot got %d requests in the hour, want its own budget", other)
+		}
+	})
 }
 
 func TestLimiterWaitRespectsDeadline(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/goleak"
-	"golang.org/x/time/rate"
 )
 
 func TestMain(m *testing.M) {
@@ -351,5 +350,3 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
-
-func infLimiter() *rate.Limiter { return rate.NewLimiter(rate.Inf, 1) }

@@ -36,6 +36,45 @@ type botLimiter struct {
 	pausedUntil time.Time
 }
 
+// Budgets holds the request budget of each bot, by bot id. A Client keeps
+// its own unless it is given one with WithBudgets: clients that share a
+// Budgets share each bot's budget, so several configured variants of one bot
+// (each with its own client) never exceed Kore.ai's caps for that bot
+// together. It is safe for concurrent use.
+type Budgets struct {
+	perMinute int // 0: unlimited (WithoutBotLimits)
+
+	mu   sync.Mutex
+	bots map[string]*botLimiter
+}
+
+// NewBudgets returns a Budgets that gives every bot perMinute requests per
+// minute (1…MaxRequestsPerMinute), within Kore.ai's caps (see
+// newBotLimiter).
+func NewBudgets(perMinute int) (*Budgets, error) {
+	if perMinute < 1 || perMinute > MaxRequestsPerMinute {
+		return nil, fmt.Errorf("kore: budget must be within [1, %d] requests per minute, got %d", MaxRequestsPerMinute, perMinute)
+	}
+	return &Budgets{perMinute: perMinute, bots: make(map[string]*botLimiter)}, nil
+}
+
+// bot returns the bot's limiter, creating it on first use.
+func (b *Budgets) bot(botID string) *botLimiter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l, ok := b.bots[botID]
+	if !ok {
+		if b.perMinute == 0 {
+			inf := rate.NewLimiter(rate.Inf, 1)
+			l = &botLimiter{minute: inf, hour: inf}
+		} else {
+			l = newBotLimiter(b.perMinute)
+		}
+		b.bots[botID] = l
+	}
+	return l
+}
+
 func newBotLimiter(perMinute int) *botLimiter {
 	burst := max(MaxRequestsPerMinute-perMinute, 1)
 	return &botLimiter{

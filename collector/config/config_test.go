@@ -120,6 +120,21 @@ func TestParseGoodFiles(t *testing.T) {
 				t.Errorf("limits = %+v, want %+v", c.Limits, want)
 			}
 		}},
+		{"good-variants.yml", func(t *testing.T, c *Config) {
+			if len(c.Bots) != 3 || c.Bots[0].BotID != c.Bots[1].BotID || c.Bots[1].BotID != c.Bots[2].BotID {
+				t.Fatalf("bots = %+v", c.Bots)
+			}
+			want := []map[string]string{
+				{"team": "support-bots", "env": "prod"},
+				{"team": "messaging", "env": "prod"},
+				{"team": "support-bots", "env": "prod"},
+			}
+			for i, b := range c.Bots {
+				if !reflect.DeepEqual(b.Labels, want[i]) {
+					t.Errorf("bots[%d].labels = %v, want %v", i, b.Labels, want[i])
+				}
+			}
+		}},
 		{"good-full.yml", func(t *testing.T, c *Config) {
 			s, h := c.Bots[0], c.Bots[1]
 			if s.ClientSecret.Reveal() != "test-client-secret-support" || s.ClientSecretFile != filepath.Join("testdata", "secrets", "support.secret") {
@@ -248,30 +263,39 @@ var badFiles = map[string][]string{
 	"bad-stale-after-inherited.yml":     {"bots[0].stale_after: 10m is shorter than the interval 15m"},
 	"bad-duplicate-name.yml":            {`bots[1].name: duplicate bot name "support" (bots[0] has it too)`},
 	"bad-duplicate-name-default.yml":    {`bots[1].name: duplicate bot name "st-00000000-0000-5000-8000-000000000001"`},
-	"bad-duplicate-bot-id.yml":          {`bots[1].bot_id: duplicate bot_id "st-00000000-0000-5000-8000-000000000001" (bots[0] has it too)`},
-	"bad-bot-id-missing.yml":            {"bots[0].bot_id: is required"},
-	"bad-bot-id-shape.yml":              {`bots[0].bot_id: "st-1/../st-2" must not contain '/'`},
-	"bad-client-id-missing.yml":         {"bots[0].client_id: is required"},
-	"bad-name-space.yml":                {`bots[0].name: " support" must not start or end with whitespace`},
-	"bad-no-secret.yml":                 {"bots[0]: no credentials: set one of client_secret, client_secret_file or private_key_file"},
-	"bad-two-secrets.yml":               {"bots[0]: set exactly one of client_secret, client_secret_file or private_key_file, not client_secret and client_secret_file"},
-	"bad-secret-empty.yml":              {"bots[0].client_secret: is empty"},
-	"bad-secret-env-empty.yml":          {"bots[0].client_secret: expands to an empty value"},
-	"bad-secret-env-unset.yml":          {"bots[0].client_secret: environment variable KORE_TEST_UNSET is not set"},
-	"bad-secret-env-syntax.yml":         {"bots[0].client_secret: unterminated ${"},
-	"bad-secret-file-missing.yml":       {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "missing.secret") + " does not exist"},
-	"bad-secret-file-empty.yml":         {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "empty.secret") + " is empty"},
-	"bad-private-key-not-pem.yml":       {"bots[0].private_key_file: " + filepath.Join("testdata", "secrets", "not-a-key.pem") + ": no PEM block found"},
-	"bad-private-key-ec.yml":            {"bots[0].private_key_file: " + filepath.Join("testdata", "keys", "ec-pkcs8.pem") + ": the key is ECDSA; RS256 needs an RSA key"},
-	"bad-host-http.yml":                 {`bots[0].host: "http://kore.example.com" uses plain http; use https, or allow insecure HTTP`},
-	"bad-host-path.yml":                 {`bots[0].host: "https://platform.kore.ai/api/public" must not have a path`},
-	"bad-host-query.yml":                {`bots[0].host: "https://platform.kore.ai?region=us" must not have a query`},
-	"bad-host-relative.yml":             {`bots[0].host: "platform.kore.ai" is not an absolute URL`},
-	"bad-host-scheme.yml":               {`bots[0].host: "ftp://platform.kore.ai": scheme must be https`},
-	"bad-host-userinfo.yml":             {"bots[0].host: must not contain a user name or password"},
-	"bad-filter-type.yml":               {`bots[0].filters.conversation_type: "interactive" is not one of Interactive, Non-Interactive (case-sensitive)`},
-	"bad-filter-status.yml":             {`bots[0].filters.conversation_status: "Open" is not one of Active, Closed (case-sensitive)`},
-	"bad-filter-task-name.yml":          {"bots[0].filters.include_task_names[1]: task name is empty"},
+	"bad-duplicate-bot-id.yml":          {`bots[1].bot_id: duplicate bot_id "st-00000000-0000-5000-8000-000000000001" with the same filters as bots[0]: it would fetch the same numbers twice`},
+	"bad-variant-same-filters.yml":      {`bots[1].bot_id: duplicate bot_id "st-00000000-0000-5000-8000-000000000001" with the same filters as bots[0]`},
+	"bad-labels.yml": {
+		`defaults.labels.1team: "1team" is not a valid label name`,
+		`bots[0].labels.__meta: label names starting with __ are reserved for Prometheus`,
+		`bots[0].labels.bot: "bot" clashes with a label of the exporter or of Prometheus`,
+		`bots[0].labels.instance: "instance" clashes with a label`,
+		`bots[0].labels.team-name: "team-name" is not a valid label name`,
+	},
+	"bad-labels-kind.yml":         {"bots[0].labels:"},
+	"bad-bot-id-missing.yml":      {"bots[0].bot_id: is required"},
+	"bad-bot-id-shape.yml":        {`bots[0].bot_id: "st-1/../st-2" must not contain '/'`},
+	"bad-client-id-missing.yml":   {"bots[0].client_id: is required"},
+	"bad-name-space.yml":          {`bots[0].name: " support" must not start or end with whitespace`},
+	"bad-no-secret.yml":           {"bots[0]: no credentials: set one of client_secret, client_secret_file or private_key_file"},
+	"bad-two-secrets.yml":         {"bots[0]: set exactly one of client_secret, client_secret_file or private_key_file, not client_secret and client_secret_file"},
+	"bad-secret-empty.yml":        {"bots[0].client_secret: is empty"},
+	"bad-secret-env-empty.yml":    {"bots[0].client_secret: expands to an empty value"},
+	"bad-secret-env-unset.yml":    {"bots[0].client_secret: environment variable KORE_TEST_UNSET is not set"},
+	"bad-secret-env-syntax.yml":   {"bots[0].client_secret: unterminated ${"},
+	"bad-secret-file-missing.yml": {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "missing.secret") + " does not exist"},
+	"bad-secret-file-empty.yml":   {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "empty.secret") + " is empty"},
+	"bad-private-key-not-pem.yml": {"bots[0].private_key_file: " + filepath.Join("testdata", "secrets", "not-a-key.pem") + ": no PEM block found"},
+	"bad-private-key-ec.yml":      {"bots[0].private_key_file: " + filepath.Join("testdata", "keys", "ec-pkcs8.pem") + ": the key is ECDSA; RS256 needs an RSA key"},
+	"bad-host-http.yml":           {`bots[0].host: "http://kore.example.com" uses plain http; use https, or allow insecure HTTP`},
+	"bad-host-path.yml":           {`bots[0].host: "https://platform.kore.ai/api/public" must not have a path`},
+	"bad-host-query.yml":          {`bots[0].host: "https://platform.kore.ai?region=us" must not have a query`},
+	"bad-host-relative.yml":       {`bots[0].host: "platform.kore.ai" is not an absolute URL`},
+	"bad-host-scheme.yml":         {`bots[0].host: "ftp://platform.kore.ai": scheme must be https`},
+	"bad-host-userinfo.yml":       {"bots[0].host: must not contain a user name or password"},
+	"bad-filter-type.yml":         {`bots[0].filters.conversation_type: "interactive" is not one of Interactive, Non-Interactive (case-sensitive)`},
+	"bad-filter-status.yml":       {`bots[0].filters.conversation_status: "Open" is not one of Active, Closed (case-sensitive)`},
+	"bad-filter-task-name.yml":    {"bots[0].filters.include_task_names[1]: task name is empty"},
 	"bad-filter-tag.yml": {
 		"bots[0].filters.tags[0].name: tag name is empty",
 		"bots[0].filters.tags[0].values: at least one value is required",
@@ -946,5 +970,67 @@ func TestProblems(t *testing.T) {
 	}
 	if got := Problems(nil); got != nil {
 		t.Errorf("Problems(nil) = %v", got)
+	}
+}
+
+// TestPlanVariantsShareABudget: the variants of one bot id add their
+// requests up against that bot's one budget.
+func TestPlanVariantsShareABudget(t *testing.T) {
+	t.Parallel()
+	variant := func(name, tag, interval string) string {
+		return `  - name: ` + name + `
+    bot_id: st-00000000-0000-5000-8000-000000000001
+    client_id: cs-00000000-0000-5000-8000-000000000001
+    client_secret: s
+    interval: ` + interval + `
+    windows: [1h, 24h]
+    filters: {tags: [{name: channel, values: [` + tag + `], type: session}]}
+`
+	}
+	other := `  - name: other
+    bot_id: st-00000000-0000-5000-8000-000000000002
+    client_id: cs-00000000-0000-5000-8000-000000000002
+    client_secret: s
+    interval: 2m
+    windows: [1h, 24h]
+`
+	tests := []struct {
+		name     string
+		interval string
+		perBot   int // each variant: 60m/interval × 2 windows × 16 requests
+		problems bool
+	}{
+		{"within the budget", "5m", 384, false},       // 3 × 384 = 1,152 ≤ 1,800
+		{"over the budget together", "2m", 960, true}, // 3 × 960 = 2,880 > 1,800, though each fits
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte("bots:\n" + variant("web", "web", tt.interval) + variant("whatsapp", "whatsapp", tt.interval) +
+				variant("voice", "voice", tt.interval) + other))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plans := c.Plan()
+			for _, p := range plans[:3] {
+				if p.EstimatedRequestsPerHour != tt.perBot || p.BotIDRequestsPerHour != 3*tt.perBot ||
+					strings.Join(p.Variants, ",") != "web,whatsapp,voice" || (len(p.Problems) > 0) != tt.problems {
+					t.Errorf("%s: %d/h, bot id %d/h, variants %v, problems %v", p.Name, p.EstimatedRequestsPerHour, p.BotIDRequestsPerHour, p.Variants, p.Problems)
+				}
+			}
+			// The other bot runs alone: 960/h fits its own budget.
+			if o := plans[3]; o.BotIDRequestsPerHour != 960 || o.Variants != nil || len(o.Problems) != 0 {
+				t.Errorf("other bot: %+v", o)
+			}
+			var out strings.Builder
+			err = c.WritePlan(&out)
+			want := fmt.Sprintf("budget: bot_id st-00000000-0000-5000-8000-000000000001: variants web, whatsapp, voice share one budget: ~%d requests/hour together of 1800/hour", 3*tt.perBot)
+			if !strings.Contains(out.String(), want) || errors.Is(err, ErrPlanCannotBeMet) != tt.problems {
+				t.Errorf("WritePlan: err %v, output:\n%s\nwant a line %q", err, out.String(), want)
+			}
+			if tt.problems && !strings.Contains(out.String(), "for the 3 variants of bot_id st-00000000-0000-5000-8000-000000000001 (web, whatsapp, voice) together exceed the budget of 1800/hour") {
+				t.Errorf("the problem does not name the variants:\n%s", out.String())
+			}
+		})
 	}
 }

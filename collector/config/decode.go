@@ -132,17 +132,18 @@ type rawFile struct {
 }
 
 type rawSettings struct {
-	Host              *string     `yaml:"host"`
-	AllowInsecureHTTP *bool       `yaml:"allow_insecure_http"`
-	Interval          *string     `yaml:"interval"`
-	Windows           *[]string   `yaml:"windows"`
-	Delay             *string     `yaml:"delay"`
-	Timeout           *string     `yaml:"timeout"`
-	PageSize          *int        `yaml:"page_size"`
-	MaxTaskRows       *int        `yaml:"max_task_rows"`
-	MaxReportRows     *int        `yaml:"max_report_rows"`
-	StaleAfter        *string     `yaml:"stale_after"`
-	Filters           *rawFilters `yaml:"filters"`
+	Host              *string            `yaml:"host"`
+	AllowInsecureHTTP *bool              `yaml:"allow_insecure_http"`
+	Interval          *string            `yaml:"interval"`
+	Windows           *[]string          `yaml:"windows"`
+	Delay             *string            `yaml:"delay"`
+	Timeout           *string            `yaml:"timeout"`
+	PageSize          *int               `yaml:"page_size"`
+	MaxTaskRows       *int               `yaml:"max_task_rows"`
+	MaxReportRows     *int               `yaml:"max_report_rows"`
+	StaleAfter        *string            `yaml:"stale_after"`
+	Filters           *rawFilters        `yaml:"filters"`
+	Labels            *map[string]string `yaml:"labels"`
 }
 
 type rawBot struct {
@@ -271,7 +272,7 @@ func decode(data []byte) (*rawFile, shapeProblems, error) {
 func zero(n *yaml.Node, t reflect.Type) {
 	n.Content, n.Style = nil, 0
 	switch t.Kind() {
-	case reflect.Struct:
+	case reflect.Struct, reflect.Map:
 		n.Kind, n.Tag, n.Value = yaml.MappingNode, "!!map", ""
 	case reflect.Slice:
 		n.Kind, n.Tag, n.Value = yaml.SequenceNode, "!!seq", ""
@@ -392,6 +393,16 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 			}
 			sc.check(v, ft, join(path, k.Value), depth+1)
 			kept = append(kept, k, v)
+		}
+	case reflect.Map: // of string keys (labels)
+		if n.Kind != yaml.MappingNode {
+			bad("a mapping")
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			sc.check(k, reflect.TypeFor[string](), path, depth+1)
+			sc.check(v, t.Elem(), join(path, k.Value), depth+1)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {

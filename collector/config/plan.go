@@ -42,8 +42,11 @@ var (
 
 // BotPlan is the estimated API use of one bot, for --config.check.
 type BotPlan struct {
-	// Name is the bot's name.
-	Name string
+	// Name is the bot's name; BotID its Kore.ai bot id.
+	Name, BotID string
+	// Variants are the names of every configured bot with this BotID,
+	// this one included, when there are several: they share one budget.
+	Variants []string
 	// Windows are the bot's windows, each one job per Interval.
 	Windows []Window
 	// Interval is how often each window's job runs.
@@ -61,6 +64,9 @@ type BotPlan struct {
 	// EstimatedRequestsPerHour is runs per hour (1h / Interval) × windows
 	// × RequestsPerRun, rounded up.
 	EstimatedRequestsPerHour int
+	// BotIDRequestsPerHour is EstimatedRequestsPerHour summed over the
+	// Variants: what the bot id's budget must hold.
+	BotIDRequestsPerHour int
 	// PeakRequestsPerMinute is the estimated requests in a minute when
 	// every window runs at once (as they do at start): windows × the
 	// requests of one page.
@@ -91,7 +97,7 @@ type BotPlan struct {
 func (c *Config) Plan() []BotPlan {
 	plans := make([]BotPlan, 0, len(c.Bots))
 	for _, b := range c.Bots {
-		p := BotPlan{Name: b.Name, Windows: b.Windows, Interval: b.Interval, PageSize: b.PageSize}
+		p := BotPlan{Name: b.Name, BotID: b.BotID, Windows: b.Windows, Interval: b.Interval, PageSize: b.PageSize}
 		if b.PageSize > 0 {
 			p.PagesPerRun = (planAssumedRows + b.PageSize - 1) / b.PageSize
 		}
@@ -110,24 +116,39 @@ func (c *Config) Plan() []BotPlan {
 		p.MaxSeries = len(b.Windows) * b.MaxTaskRows * planTaskMetrics
 		plans = append(plans, p)
 	}
+	// The budget is per bot id: variants of one bot share it.
+	needs, peaks, windows := map[string]int{}, map[string]int{}, map[string]int{}
+	variants := map[string][]string{}
+	for _, p := range plans {
+		needs[p.BotID] += p.EstimatedRequestsPerHour
+		peaks[p.BotID] += p.PeakRequestsPerMinute
+		windows[p.BotID] += len(p.Windows)
+		variants[p.BotID] = append(variants[p.BotID], p.Name)
+	}
 	budget := c.Limits.RequestsPerMinutePerBot
 	perHour := min(budget*60, kore.MaxRequestsPerHour)
 	for i, b := range c.Bots {
 		p := &plans[i]
-		need := p.EstimatedRequestsPerHour
+		need := needs[b.BotID]
+		p.BotIDRequestsPerHour = need
+		who := "" // or which variants share the budget
+		if vs := variants[b.BotID]; len(vs) > 1 {
+			p.Variants = vs
+			who = fmt.Sprintf(" for the %d variants of bot_id %s (%s) together", len(vs), b.BotID, strings.Join(vs, ", "))
+		}
 		if perHour > 0 && need > perHour {
 			// The limiter lets perHour requests through per hour, so each
 			// window runs about need/perHour times less often.
 			late := time.Duration(float64(b.Interval) * float64(need) / float64(perHour)).Round(time.Minute)
 			p.EffectiveInterval = max(late, p.RunDuration)
 			p.Problems = append(p.Problems, fmt.Sprintf(
-				"about %d requests/hour exceed the budget of %d/hour (%s): the limiter delays the calls, so each window's run starts only about every %s instead of every %s; the runs in between are skipped as overlapping, and a run whose wait passes timeout %s fails; raise interval or page_size, or drop windows",
-				need, perHour, budgetSource(budget), model.Duration(p.EffectiveInterval), model.Duration(b.Interval), model.Duration(b.Timeout)))
+				"about %d requests/hour%s exceed the budget of %d/hour (%s): the limiter delays the calls, so each window's run starts only about every %s instead of every %s; the runs in between are skipped as overlapping, and a run whose wait passes timeout %s fails; raise interval or page_size, or drop windows",
+				need, who, perHour, budgetSource(budget), model.Duration(p.EffectiveInterval), model.Duration(b.Interval), model.Duration(b.Timeout)))
 		}
-		if budget > 0 && p.PeakRequestsPerMinute > budget {
+		if peak := peaks[b.BotID]; budget > 0 && peak > budget {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"%d windows running at once need about %d requests/minute, above limits.requests_per_minute_per_bot %d: their jobs will be spread out",
-				len(b.Windows), p.PeakRequestsPerMinute, budget))
+				"%d windows%s running at once need about %d requests/minute, above limits.requests_per_minute_per_bot %d: their jobs will be spread out",
+				windows[b.BotID], who, peak, budget))
 		}
 		// Job durations vary widely (the model assumes a minute a page),
 		// so runs that may outlast the timeout or interval are warnings.
@@ -189,6 +210,14 @@ func (c *Config) WritePlan(w io.Writer) error {
 		return err
 	}
 	var out strings.Builder
+	shown := map[string]bool{}
+	for _, p := range plans {
+		if len(p.Variants) > 1 && !shown[p.BotID] {
+			shown[p.BotID] = true
+			fmt.Fprintf(&out, "budget: bot_id %s: variants %s share one budget: ~%d requests/hour together of %d/hour\n",
+				p.BotID, strings.Join(p.Variants, ", "), p.BotIDRequestsPerHour, min(c.Limits.RequestsPerMinutePerBot*60, kore.MaxRequestsPerHour))
+		}
+	}
 	problems := 0
 	for _, p := range plans {
 		for _, problem := range p.Problems {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"path/filepath"
 	"regexp"
@@ -37,6 +38,7 @@ type settings struct {
 	filterStat setting[string]
 	taskNames  setting[[]string]
 	tags       setting[[]Tag]
+	labels     setting[map[string]string]
 }
 
 func builtinSettings() settings {
@@ -145,6 +147,7 @@ func (r *resolver) pather(prefix string, s settings, single bool) pathFunc {
 		"filters.conversation_status": s.filterStat.path,
 		"filters.include_task_names":  s.taskNames.path,
 		"filters.tags":                s.tags.path,
+		"labels":                      s.labels.path,
 	}
 	if s.staleAfter != nil {
 		src["stale_after"] = s.staleAfter.path
@@ -233,6 +236,15 @@ func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 	if rs.Windows != nil {
 		s.windows = setting[[]Window]{v: r.windows(*rs.Windows, p("windows")), path: p("windows")}
 	}
+	if rs.Labels != nil {
+		// A bot's labels add to the defaults' (and override them by name).
+		merged := maps.Clone(s.labels.v)
+		if merged == nil {
+			merged = make(map[string]string, len(*rs.Labels))
+		}
+		maps.Copy(merged, *rs.Labels)
+		s.labels = setting[map[string]string]{v: merged, path: p("labels")}
+	}
 	if f := rs.Filters; f != nil {
 		if f.ConversationType != nil {
 			s.filterType = setting[string]{v: *f.ConversationType, path: p("filters.conversation_type")}
@@ -279,6 +291,7 @@ func (r *resolver) wrongKinds(s *settings, prefix string) {
 	at(&s.filterStat.path, "filters.conversation_status")
 	at(&s.taskNames.path, "filters.include_task_names")
 	at(&s.tags.path, "filters.tags")
+	at(&s.labels.path, "labels")
 	if bad("stale_after") {
 		s.staleAfter = &setting[time.Duration]{path: prefix + ".stale_after"}
 	}
@@ -328,6 +341,7 @@ func applySettings(b *Bot, s settings) {
 	b.PageSize = s.pageSize.v
 	b.MaxTaskRows = s.taskRows.v
 	b.MaxReportRows = s.reportRows.v
+	b.Labels = maps.Clone(s.labels.v)
 	if s.staleAfter != nil {
 		b.StaleAfter = s.staleAfter.v
 	} else {

@@ -66,8 +66,12 @@ type Bot struct {
 	// all its pages; a report whose total says more fails at once.
 	// PageSize..MaxRows, default kore.DefaultMaxReportRows.
 	MaxReportRows int
-	// Filters narrow the report.
+	// Filters narrow the report. Several bots may share a BotID (variants
+	// of one Kore.ai bot) if their filters differ.
 	Filters Filters
+	// Labels are static labels exported on kore_bot_info only (for alert
+	// routing: team, env), the defaults' merged with the bot's own.
+	Labels map[string]string
 }
 
 // Window is a rolling window as written in the config ("1h", "24h", "7d").

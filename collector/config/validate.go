@@ -3,9 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/prometheus/common/model"
@@ -102,6 +105,33 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 		add(at("stale_after", "interval"), "%s is shorter than the interval %s", model.Duration(b.StaleAfter), model.Duration(b.Interval))
 	}
 	checkFilters(&b.Filters, at, add)
+	checkLabels(b.Labels, at, add)
+}
+
+// reservedLabels are the exporter's own labels and those Prometheus sets on
+// every target: a static label of that name would clash with them.
+var reservedLabels = []string{"bot", "bot_id", "host", "window", "task_name", "task_type", "status", "job", "instance"}
+
+// checkLabels checks the static labels: names as Prometheus allows them
+// (and not reserved), values valid UTF-8.
+func checkLabels(labels map[string]string, at pathFunc, add addFunc) {
+	path := at("labels")
+	if path == "" {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(labels)) {
+		p := path + "." + name
+		switch {
+		case !model.LegacyValidation.IsValidLabelName(name):
+			add(p, "%q is not a valid label name (letters, digits and _, not starting with a digit)", name)
+		case strings.HasPrefix(name, "__"):
+			add(p, "label names starting with __ are reserved for Prometheus")
+		case slices.Contains(reservedLabels, name):
+			add(p, "%q clashes with a label of the exporter or of Prometheus (%s)", name, strings.Join(reservedLabels, ", "))
+		case !utf8.ValidString(labels[name]):
+			add(p, "value is not valid UTF-8")
+		}
+	}
 }
 
 // checkHost applies kore.CheckHost; a plain http host names
@@ -179,7 +209,7 @@ func checkIdentity(b *Bot, at pathFunc, add addFunc) {
 // checkUnique reports duplicate bot names and bot ids.
 func checkUnique(bots []Bot, at func(i int, field string) string, add addFunc) {
 	names := map[string]int{}
-	ids := map[string]int{}
+	ids := map[string][]int{}
 	for i, b := range bots {
 		if b.Name != "" {
 			if j, dup := names[b.Name]; dup {
@@ -188,14 +218,35 @@ func checkUnique(bots []Bot, at func(i int, field string) string, add addFunc) {
 				names[b.Name] = i
 			}
 		}
-		if b.BotID != "" {
-			if j, dup := ids[b.BotID]; dup {
-				add(at(i, "bot_id"), "duplicate bot_id %q (bots[%d] has it too)", b.BotID, j)
-			} else {
-				ids[b.BotID] = i
+		if b.BotID == "" {
+			continue
+		}
+		// Variants of one bot share its bot_id with different filters;
+		// the same filters twice would fetch the same numbers twice.
+		for _, j := range ids[b.BotID] {
+			if sameFilters(b.Filters, bots[j].Filters) {
+				add(at(i, "bot_id"), "duplicate bot_id %q with the same filters as bots[%d]: it would fetch the same numbers twice; variants of one bot need different filters", b.BotID, j)
+				break
 			}
 		}
+		ids[b.BotID] = append(ids[b.BotID], i)
 	}
+}
+
+// sameFilters reports whether two bots' filters ask for the same numbers:
+// equal, whatever the order of task names, tags and tag values.
+func sameFilters(a, b Filters) bool {
+	norm := func(f Filters) Filters {
+		f.IncludeTaskNames = slices.Sorted(slices.Values(f.IncludeTaskNames))
+		tags := make([]Tag, len(f.Tags))
+		for i, t := range f.Tags {
+			tags[i] = Tag{Name: t.Name, Type: t.Type, Values: slices.Sorted(slices.Values(t.Values))}
+		}
+		slices.SortFunc(tags, func(x, y Tag) int { return strings.Compare(x.Name+"\x00"+x.Type, y.Name+"\x00"+y.Type) })
+		f.Tags = tags
+		return f
+	}
+	return reflect.DeepEqual(norm(a), norm(b))
 }
 
 func checkLimits(l Limits, add addFunc) {
