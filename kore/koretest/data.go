@@ -57,6 +57,9 @@ type taskModel struct {
 	// a ConversationType Non-Interactive / ConversationStatus Active filter
 	// selects.
 	nonInteractive, active float64
+	// web is the share of the task's sessions tagged channel=web; the rest
+	// are tagged channel=whatsapp (see ChannelTag).
+	web float64
 }
 
 // botData is the immutable synthetic data of one bot.
@@ -133,9 +136,10 @@ func newBotData(b Bot, seed uint64) *botData {
 		prefix: make([][]float64, len(infos)*numStatus*numComps),
 		tz:     tzOffsets[r.intn(len(tzOffsets))],
 	}
-	scale := r.between(0.4, 2.0) // small or large bot
+	scale := r.between(0.4, 2.0)    // small or large bot
+	channels := newRNG(seed, 0xc4a) // a stream of its own: the rest of the data does not move
 	for i, info := range infos {
-		t := taskModel{TaskInfo: info, active: r.between(0.01, 0.06)}
+		t := taskModel{TaskInfo: info, active: r.between(0.01, 0.06), web: channels.between(0.35, 0.8)}
 		base := scale * 120 / math.Pow(float64(i+1), 0.8) * r.between(0.7, 1.3)
 		switch info.Type {
 		case TypeFAQ:
@@ -300,6 +304,11 @@ func (d *botData) surgeShift(task, st int, sg surge, t time.Time) float64 {
 type filterSpec struct {
 	include            []string // nil or empty: every task
 	convType, convStat string
+	// tagged is set when the request filtered by tags; then channels are
+	// the values of the channel session tag it asked for (none: no session
+	// matches, as for any tag the data does not have).
+	tagged   bool
+	channels []string
 }
 
 // share returns floor(s·n): the part of the whole cumulative count n that a
@@ -319,6 +328,18 @@ func (t *taskModel) filter(n int64, f filterSpec) int64 {
 		n = share(n, t.active)
 	case "Closed":
 		n -= share(n, t.active)
+	}
+	if f.tagged {
+		web, whatsapp := slices.Contains(f.channels, ChannelWeb), slices.Contains(f.channels, ChannelWhatsApp)
+		switch {
+		case web && whatsapp:
+		case web:
+			n = share(n, t.web)
+		case whatsapp:
+			n -= share(n, t.web)
+		default:
+			n = 0
+		}
 	}
 	return n
 }

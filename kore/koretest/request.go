@@ -129,7 +129,8 @@ func parseReportRequest(r *http.Request, now time.Time) (*reportRequest, error) 
 		case "AggregationType":
 			req.agg, err = parseEnum(k, v, aggDaily, aggCumulative)
 		case "tags":
-			err = checkTags(v)
+			req.filters.channels, err = parseTags(v)
+			req.filters.tagged = true
 		default:
 			err = badf("filters.%s is not a valid filter", k)
 		}
@@ -199,10 +200,32 @@ func parseEnum(field string, v json.RawMessage, values ...string) (string, error
 	return "", badf("filters.%s must be one of %s", field, strings.Join(values, ", "))
 }
 
-// checkTags validates the tags filter: an array of {"name": string,
-// "values": [string], "type": "user"|"session"|"message"}. Assumption:
-// type may be absent; the simulator's data has no tags, so a valid tags
-// filter does not change the report.
+// parseTags validates the tags filter, an array of {"name": string,
+// "values": [string], "type": "user"|"session"|"message"}, and returns the
+// channels it selects: the values of its ChannelTag elements whose type is
+// session or absent (assumptions: type may be absent; several elements
+// select the union; any other tag selects no session, since the simulated
+// sessions carry no other tag).
+func parseTags(v json.RawMessage) ([]string, error) {
+	channels := []string{}
+	if err := checkTags(v); err != nil {
+		return nil, err
+	}
+	var tags []struct {
+		Name   string   `json:"name"`
+		Values []string `json:"values"`
+		Type   string   `json:"type"`
+	}
+	_ = json.Unmarshal(v, &tags) // checkTags decoded it
+	for _, t := range tags {
+		if t.Name == ChannelTag && (t.Type == "" || t.Type == "session") {
+			channels = append(channels, t.Values...)
+		}
+	}
+	return channels, nil
+}
+
+// checkTags validates the shape of the tags filter.
 func checkTags(v json.RawMessage) error {
 	var tags []map[string]json.RawMessage
 	if json.Unmarshal(v, &tags) != nil {

@@ -127,7 +127,23 @@ type Filters struct {
 	ConversationType string
 	// ConversationStatus is "", Active or Closed.
 	ConversationStatus string
+	// Channels, when not nil, filter by the session tag ChannelTag: the
+	// sessions of these channels (ChannelWeb, ChannelWhatsApp); an empty
+	// non-nil list selects none, as a tags filter the data cannot match.
+	Channels []string
 }
+
+// The one tag the simulated sessions carry: a session tag named ChannelTag
+// whose value is ChannelWeb or ChannelWhatsApp, split by a fixed share per
+// task. A tags filter selects the sessions whose channel is one of the
+// values of its ChannelTag element; a filter on any other tag selects
+// none. (The Kore.ai docs leave the tags filter's semantics open: see
+// kore/API.md §7 tags.)
+const (
+	ChannelTag      = "channel"
+	ChannelWeb      = "web"
+	ChannelWhatsApp = "whatsapp"
+)
 
 // Option configures a Server.
 type Option func(*Server)
@@ -376,7 +392,8 @@ func (s *Server) Expected(botID string, from, to time.Time, f Filters) []Row {
 	s.mu.Lock()
 	surges, now := maps.Clone(bs.surges), s.clock.Now()
 	s.mu.Unlock()
-	spec := filterSpec{include: f.IncludeTaskNames, convType: f.ConversationType, convStat: f.ConversationStatus}
+	spec := filterSpec{include: f.IncludeTaskNames, convType: f.ConversationType, convStat: f.ConversationStatus,
+		tagged: f.Channels != nil, channels: f.Channels}
 	rows := d.report(from, to, aggCumulative, spec, now, surges)
 	out := make([]Row, len(rows))
 	for i, r := range rows {
