@@ -924,7 +924,8 @@ func TestConfigExamplePassesCheck(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--config.check of config.example.yml exited %d:\n%s\n%s", code, stderr.String(), out.String())
 	}
-	for _, want := range []string{"configuration valid: 3 bots", "support", "sales", "st-3c4d5e6f", "configuration OK: the plan can be met"} {
+	for _, want := range []string{"configuration valid: 5 bots", "support", "support-web", "support-whatsapp", "sales", "st-3c4d5e6f",
+		"budget: bot_id st-1a2b3c4d-0000-5000-8000-00000000a001: variants support, support-web, support-whatsapp share one budget", "configuration OK: the plan can be met"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -936,7 +937,7 @@ func TestConfigExamplePassesCheck(t *testing.T) {
 	os.Unsetenv("KORE_SALES_SECRET")
 	stderr = syncBuffer{}
 	if code := run(t.Context(), []string{"--config.file=" + filepath.Join(dir, "config.example.yml"), "--config.check"}, io.Discard, &stderr); code != 1 ||
-		!strings.Contains(stderr.String(), "bots[1].client_secret: environment variable KORE_SALES_SECRET is not set") {
+		!strings.Contains(stderr.String(), "bots[3].client_secret: environment variable KORE_SALES_SECRET is not set") {
 		t.Errorf("without KORE_SALES_SECRET: exit %d, stderr:\n%s", code, stderr.String())
 	}
 }

@@ -145,7 +145,8 @@ func (c *Config) Plan() []BotPlan {
 				"about %d requests/hour%s exceed the budget of %d/hour (%s): the limiter delays the calls, so each window's run starts only about every %s instead of every %s; the runs in between are skipped as overlapping, and a run whose wait passes timeout %s fails; raise interval or page_size, or drop windows",
 				need, who, perHour, budgetSource(budget), model.Duration(p.EffectiveInterval), model.Duration(b.Interval), model.Duration(b.Timeout)))
 		}
-		if peak := peaks[b.BotID]; budget > 0 && peak > budget {
+		first := variants[b.BotID][0] == b.Name // say it once per bot id
+		if peak := peaks[b.BotID]; budget > 0 && peak > budget && first {
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
 				"%d windows%s running at once need about %d requests/minute, above limits.requests_per_minute_per_bot %d: their jobs will be spread out",
 				windows[b.BotID], who, peak, budget))
