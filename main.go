@@ -76,7 +76,7 @@ type flags struct {
 
 func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	var f flags
-	app := kingpin.New(exporterName, "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report.")
+	app := kingpin.New(exporterName, "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report. To fill Prometheus with past data, see: "+exporterName+" "+backfillCommand+" --help")
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	app.HelpFlag.Short('h')
@@ -171,6 +171,9 @@ func (h noTimeHandler) WithGroup(name string) slog.Handler {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == backfillCommand {
+		return runBackfill(ctx, args[1:], stdout, stderr)
+	}
 	f, code, exited := parseFlags(args, stdout, stderr)
 	if exited {
 		return code

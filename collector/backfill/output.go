@@ -1,0 +1,115 @@
+package backfill
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+// sample is one finished point's row: a task series at one instant.
+type sample struct {
+	bot, window string
+	at          int64 // Unix milliseconds
+	row         *kore.TaskRow
+}
+
+// WriteOpenMetrics writes the finished points of plan held by state as
+// OpenMetrics text with timestamps: kore_bot_info at every instant where
+// the bot has a finished point, then the kore_task_* families, each family
+// complete, each series in time order, then # EOF. The names, HELP texts
+// and labels are the exporter's (collector.TaskFamilies). The output
+// depends only on the plan and the rows, so a resumed run writes the same
+// bytes as an uninterrupted one. It returns the number of points written.
+func WriteOpenMetrics(w io.Writer, plan *Plan, state *State) (int, error) {
+	cfg := plan.Config
+	var samples []sample
+	botAt := map[int]map[int64]bool{} // bot index → instants with data
+	written := 0
+	for _, pt := range plan.Points() {
+		rows, ok := state.get(keyOf(cfg, pt))
+		if !ok {
+			continue
+		}
+		written++
+		if botAt[pt.Bot] == nil {
+			botAt[pt.Bot] = map[int64]bool{}
+		}
+		botAt[pt.Bot][pt.At.UnixMilli()] = true
+		for i := range rows {
+			samples = append(samples, sample{bot: cfg.Bots[pt.Bot].Name, window: pt.Window.Name, at: pt.At.UnixMilli(), row: &rows[i]})
+		}
+	}
+	// Series order: labels sorted by name (bot, status, task_name,
+	// task_type, window), then time.
+	slices.SortFunc(samples, func(a, b sample) int {
+		return cmp.Or(cmp.Compare(a.bot, b.bot), cmp.Compare(a.row.Status, b.row.Status),
+			cmp.Compare(a.row.TaskName, b.row.TaskName), cmp.Compare(a.row.TaskType, b.row.TaskType),
+			cmp.Compare(a.window, b.window), cmp.Compare(a.at, b.at))
+	})
+
+	// kore_bot_info first: the families in name order, as the exporter
+	// writes them.
+	name, help := collector.BotInfoFamily()
+	info := &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: dto.MetricType_GAUGE.Enum()}
+	bots := make([]int, 0, len(botAt))
+	for i := range botAt {
+		bots = append(bots, i)
+	}
+	slices.SortFunc(bots, func(a, b int) int { return cmp.Compare(cfg.Bots[a].Name, cfg.Bots[b].Name) })
+	for _, i := range bots {
+		var labels []*dto.LabelPair
+		for _, l := range collector.BotInfoLabels(cfg.Bots[i]) {
+			labels = append(labels, &dto.LabelPair{Name: proto.String(l[0]), Value: proto.String(l[1])})
+		}
+		for _, t := range plan.Instants {
+			if ms := t.UnixMilli(); botAt[i][ms] {
+				info.Metric = append(info.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: proto.Float64(1)}, TimestampMs: proto.Int64(ms)})
+			}
+		}
+	}
+	if err := writeFamily(w, info); err != nil {
+		return 0, err
+	}
+	// One family at a time, so only one family's messages are in memory.
+	names := collector.TaskLabelNames() // bot, window, task_name, task_type, status
+	for _, fam := range collector.TaskFamilies() {
+		mf := &dto.MetricFamily{Name: proto.String(fam.Name), Help: proto.String(fam.Help), Type: dto.MetricType_GAUGE.Enum(),
+			Metric: make([]*dto.Metric, 0, len(samples))}
+		for _, s := range samples {
+			values := []string{s.bot, s.window, s.row.TaskName, s.row.TaskType, s.row.Status}
+			labels := make([]*dto.LabelPair, len(names))
+			for i := range names {
+				labels[i] = &dto.LabelPair{Name: proto.String(names[i]), Value: proto.String(values[i])}
+			}
+			slices.SortFunc(labels, func(a, b *dto.LabelPair) int { return cmp.Compare(a.GetName(), b.GetName()) })
+			mf.Metric = append(mf.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: proto.Float64(float64(fam.Value(s.row)))},
+				TimestampMs: proto.Int64(s.at)})
+		}
+		if err := writeFamily(w, mf); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := expfmt.FinalizeOpenMetrics(w); err != nil {
+		return 0, fmt.Errorf("write openmetrics: %w", err)
+	}
+	return written, nil
+}
+
+// writeFamily writes one family; a family without samples is left out.
+func writeFamily(w io.Writer, mf *dto.MetricFamily) error {
+	if len(mf.Metric) == 0 {
+		return nil
+	}
+	if _, err := expfmt.MetricFamilyToOpenMetrics(w, mf); err != nil {
+		return fmt.Errorf("write openmetrics %s: %w", mf.GetName(), err)
+	}
+	return nil
+}

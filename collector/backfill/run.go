@@ -1,0 +1,253 @@
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+// reportsPerBot is how many reports of one bot run at once: two, so that
+// one report's submit overlaps the other's wait for its job, while the
+// bot's limiter, not a queue of waiting reports, sets the pace and the
+// other bots keep their share of limits.max_concurrent_jobs.
+const reportsPerBot = 2
+
+// RunOptions are what a run needs besides its plan.
+type RunOptions struct {
+	Logger log.Logger
+	// NewClient builds the client of a bot: collector.NewKoreClient in the
+	// command, with the per-bot limiter and retries of the exporter.
+	NewClient collector.ClientFactory
+	// State holds the points already done (they are skipped) and takes
+	// every point finished now.
+	State *State
+	// Progress is told about every point; nil shows nothing.
+	Progress Progress
+}
+
+// Failure is a point whose report failed after the client's retries.
+type Failure struct {
+	Bot, Window string
+	At          time.Time
+	Result      string // collector.Classify's result label value
+	Err         string // secrets redacted
+}
+
+func (f Failure) String() string {
+	return fmt.Sprintf("bot %s window %s at %s: %s: %s", f.Bot, f.Window, fmtTime(f.At), f.Result, f.Err)
+}
+
+// Result sums up a run.
+type Result struct {
+	// Points is the plan's points; Resumed those already in the state.
+	Points, Resumed int
+	// Done is the points finished in this run; Reports the reports run
+	// (finished, failed or canceled).
+	Done, Reports int
+	// Requests and Retries are the client's HTTP exchanges and retries.
+	Requests, Retries int64
+	// Failed lists the points whose report failed, in plan order.
+	Failed []Failure
+	// Interrupted is set when ctx ended before every point was run.
+	Interrupted bool
+	// Elapsed is the run's wall time.
+	Elapsed time.Duration
+}
+
+// counter is the kore.Observer of a run.
+type counter struct{ requests, retries atomic.Int64 }
+
+func (c *counter) RequestDone(string, kore.Endpoint, int, time.Duration) { c.requests.Add(1) }
+func (c *counter) Retry(string, kore.Endpoint, string)                   { c.retries.Add(1) }
+
+// Run runs every point of plan that opts.State does not hold yet: each
+// bot's points in plan order, at most reportsPerBot at once per bot and
+// limits.max_concurrent_jobs in all. One client is built per bot_id, so
+// variants of one bot share its limiter. When ctx ends, running reports are
+// canceled (their points stay missing, to run on a rerun) and Run returns
+// with Interrupted set. An error is returned only when no run was possible
+// (a client cannot be built) or the state cannot be written.
+func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
+	start := time.Now()
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = nopProgress{}
+	}
+	cfg := plan.Config
+	obs := &counter{}
+	rpm := cfg.Limits.RequestsPerMinutePerBot
+	if rpm == 0 {
+		rpm = kore.DefaultRequestsPerMinute
+	}
+	budgets, err := kore.NewBudgets(rpm)
+	if err != nil {
+		return nil, fmt.Errorf("limits.requests_per_minute_per_bot: %w", err)
+	}
+	clients := map[string]collector.ReportRunner{}
+	var secrets []string
+	for i, b := range cfg.Bots {
+		for _, s := range []config.Secret{b.ClientSecret, b.PrivateKey} {
+			if s != "" {
+				secrets = append(secrets, s.Reveal(), "<secret>")
+			}
+		}
+		if _, ok := clients[b.BotID]; ok {
+			continue
+		}
+		c, err := opts.NewClient(b, budgets, obs)
+		if err != nil {
+			return nil, fmt.Errorf("bots[%d] (%s): build client: %w", i, b.Name, err)
+		}
+		clients[b.BotID] = c
+	}
+	redact := strings.NewReplacer(secrets...)
+
+	res := &Result{}
+	queues := map[string][]Point{} // by bot_id
+	var order []string
+	for _, pt := range plan.Points() {
+		res.Points++
+		if _, ok := opts.State.get(keyOf(cfg, pt)); ok {
+			res.Resumed++
+			continue
+		}
+		id := cfg.Bots[pt.Bot].BotID
+		if _, ok := queues[id]; !ok {
+			order = append(order, id)
+		}
+		queues[id] = append(queues[id], pt)
+	}
+	progress.Start(res.Points, res.Resumed)
+	defer progress.Finish()
+
+	var (
+		mu       sync.Mutex
+		failures = map[Point]Failure{}
+		stateErr error
+		wg       sync.WaitGroup
+	)
+	slots := make(chan struct{}, max(1, cfg.Limits.MaxConcurrentJobs))
+	for _, id := range order {
+		next := make(chan Point)
+		wg.Go(func() {
+			defer close(next)
+			for _, pt := range queues[id] {
+				select {
+				case next <- pt:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+		for range reportsPerBot {
+			wg.Go(func() {
+				for pt := range next {
+					select {
+					case slots <- struct{}{}:
+					case <-ctx.Done():
+						continue // drain: the feeder stops too
+					}
+					if ctx.Err() != nil {
+						<-slots
+						continue
+					}
+					rows, err := runPoint(ctx, clients[id], cfg.Bots[pt.Bot], pt)
+					<-slots
+					mu.Lock()
+					res.Reports++
+					mu.Unlock()
+					if err != nil && ctx.Err() != nil {
+						continue // interrupted: not the point's fault
+					}
+					if err == nil {
+						err = opts.State.add(keyOf(cfg, pt), rows)
+						if err != nil {
+							mu.Lock()
+							stateErr = err
+							mu.Unlock()
+							continue
+						}
+						mu.Lock()
+						res.Done++
+						mu.Unlock()
+						progress.Add(false)
+						continue
+					}
+					b := cfg.Bots[pt.Bot]
+					f := Failure{Bot: b.Name, Window: pt.Window.Name, At: pt.At, Result: collector.Classify(err), Err: redact.Replace(err.Error())}
+					level.Error(log.With(opts.Logger, "bot", b.Name, "window", pt.Window.Name)).Log(
+						"msg", "report failed after retries; the point is missing", "at", fmtTime(pt.At), "result", f.Result, "err", f.Err)
+					mu.Lock()
+					failures[pt] = f
+					mu.Unlock()
+					progress.Add(true)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, pt := range plan.Points() {
+		if f, ok := failures[pt]; ok {
+			res.Failed = append(res.Failed, f)
+		}
+	}
+	res.Requests, res.Retries = obs.requests.Load(), obs.retries.Load()
+	res.Interrupted = ctx.Err() != nil && res.Resumed+res.Done+len(res.Failed) < res.Points
+	res.Elapsed = time.Since(start)
+	if stateErr != nil {
+		return res, stateErr
+	}
+	return res, nil
+}
+
+// runPoint runs the report of one point and returns the rows the exporter
+// would have published for it.
+func runPoint(ctx context.Context, c collector.ReportRunner, b config.Bot, pt Point) (rows []kore.TaskRow, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rows, err = nil, fmt.Errorf("report run panicked: %v", p)
+		}
+	}()
+	from, to := collector.WindowBounds(b, pt.Window, pt.At)
+	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
+	defer cancel()
+	rep, err := c.RunContainmentReport(ctx, b.BotID, collector.NewReportRequest(b, from, to))
+	if err != nil {
+		return nil, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
+	}
+	rows, _, err = collector.ExportedRows(rep.Rows, b.MaxTaskRows)
+	if err != nil {
+		return nil, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
+	}
+	return slices.Clip(rows), nil
+}
+
+// ErrFailedPoints is wrapped by Result.Err when points failed.
+var ErrFailedPoints = errors.New("points failed")
+
+// Err returns an error when the run left points out: failed reports or an
+// interruption. A rerun with the same arguments runs those points only.
+func (r *Result) Err() error {
+	switch {
+	case len(r.Failed) > 0:
+		return fmt.Errorf("%w: %d of %d points failed after retries; rerun the same command to retry them", ErrFailedPoints, len(r.Failed), r.Points)
+	case r.Interrupted:
+		return fmt.Errorf("interrupted: %d of %d points done; rerun the same command to resume: %w", r.Resumed+r.Done, r.Points, context.Canceled)
+	}
+	return nil
+}
