@@ -82,7 +82,7 @@ type jobState struct {
 	values      [numJobFamilies]float64 // by family; jobRuns uses runs
 	has         [numJobFamilies]bool    // whether the family's series exists
 	runs        []runCount              // report_runs_total, sorted by result
-	pieces      [numFormats][numJobFamilies]piece
+	pieces      pieceSet
 }
 
 // runCount is one report_runs_total series of a job.
@@ -144,18 +144,25 @@ func (j *jobState) samples(fam int) iter.Seq2[string, float64] {
 	}
 }
 
-// appendJobLabels appends a job's label set, sorted by name as the client
-// library sorts them; result is left out when empty.
-func appendJobLabels(b []byte, bot, result, window string) []byte {
-	b = append(b, `{bot="`...)
-	b = appendEscaped(b, bot)
-	if result != "" {
-		b = append(b, `",result="`...)
-		b = appendEscaped(b, result)
+// labelValues returns the label values of a series of family fam, in the
+// order of jobLabelNames(fam).
+func (j *jobState) labelValues(fam int, result string) []string {
+	if fam == jobRuns {
+		return []string{j.bot, j.window, result}
 	}
-	b = append(b, `",window="`...)
-	b = appendEscaped(b, window)
-	return append(b, `"}`...)
+	return []string{j.bot, j.window}
+}
+
+// jobLabels are the variable labels of the per-job families, in the order
+// their Descs declare them; only report_runs_total has the last, result.
+var jobLabels = []string{"bot", "window", "result"}
+
+// jobLabelNames returns the variable labels of the per-job family fam.
+func jobLabelNames(fam int) []string {
+	if fam == jobRuns {
+		return jobLabels
+	}
+	return jobLabels[:2]
 }
 
 // jobSet is an immutable view of every job's self-metrics with their
@@ -223,26 +230,19 @@ func (s *jobMetrics) forget(bot, window string) {
 
 // encode pre-encodes j's lines, one piece per format and family.
 func (s *jobMetrics) encode(j *jobState) {
-	var labels []byte
-	s.enc.encodeFamilies(func(f format) []piece { return j.pieces[f][:] }, func(b []byte, f format, fam int) []byte {
+	mfs := s.enc.families()
+	for fam, mf := range mfs {
 		for result, v := range j.samples(fam) {
-			labels = appendJobLabels(labels[:0], j.bot, result, j.window)
-			b = appendSample(b, f, jobFamilies[fam].name, labels, v)
+			addSample(mf, v, labelPairs(jobLabelNames(fam), j.labelValues(fam, result)...))
 		}
-		return b
-	})
+	}
+	j.pieces = s.enc.encode(mfs)
 }
 
 // build assembles a jobSet: family by family, the pieces of every job.
 func (s *jobMetrics) build(jobs []*jobState) *jobSet {
 	js := &jobSet{jobs: jobs}
-	for f := range format(numFormats) {
-		b := &js.bodies[f]
-		b.grow(numJobFamilies * (len(jobs) + 1))
-		for fam := range numJobFamilies {
-			b.addFamily(&s.enc.headers[f][fam], len(jobs), func(i int) *piece { return &jobs[i].pieces[f][fam] })
-		}
-	}
+	s.enc.layout(&js.bodies, len(jobs), func(i int) *pieceSet { return &jobs[i].pieces })
 	return js
 }
 
@@ -260,10 +260,7 @@ type jobFamily struct {
 
 func newJobFamily(jobs *jobMetrics, fam int) *jobFamily {
 	spec := jobFamilies[fam]
-	labels, typ := []string{"bot", "window"}, prometheus.GaugeValue
-	if fam == jobRuns {
-		labels = []string{"bot", "window", "result"}
-	}
+	labels, typ := jobLabelNames(fam), prometheus.GaugeValue
 	if spec.counter {
 		typ = prometheus.CounterValue
 	}
@@ -277,11 +274,7 @@ func (c *jobFamily) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *jobFamily) Collect(ch chan<- prometheus.Metric) {
 	for _, j := range c.jobs.load().jobs {
 		for result, v := range j.samples(c.fam) {
-			if c.fam == jobRuns {
-				ch <- constMetric(c.desc, c.typ, v, j.bot, j.window, result)
-			} else {
-				ch <- constMetric(c.desc, c.typ, v, j.bot, j.window)
-			}
+			ch <- constMetric(c.desc, c.typ, v, j.labelValues(c.fam, result)...)
 		}
 	}
 }

@@ -36,7 +36,7 @@ type Part struct {
 	// served unless a newer run replaces them (zero: never).
 	At, Expires time.Time
 
-	enc *partEncoding
+	enc pieceSet
 }
 
 // expired reports whether the part's expiry has passed at now.
@@ -52,7 +52,7 @@ type Snapshot struct {
 	generation uint64
 	bots       []BotInfo // sorted by Name
 	parts      []*Part   // sorted by (Bot, Window)
-	botInfo    *[numFormats]piece
+	botInfo    *pieceSet
 	bodies     [numFormats]body
 	series     int
 }
@@ -241,7 +241,7 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 
 // build assembles a snapshot: it lists, family by family, the pre-encoded
 // pieces of every part. Its cost grows with the number of parts, not rows.
-func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *[numFormats]piece, parts []*Part) *Snapshot {
+func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *pieceSet, parts []*Part) *Snapshot {
 	sn := &Snapshot{bots: bots, parts: parts, botInfo: botInfo}
 	if old != nil {
 		sn.generation = old.generation + 1
@@ -250,21 +250,13 @@ func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *[numFormats]piece,
 	for _, p := range parts {
 		sn.series += len(p.Rows) * numTaskFamilies
 	}
-	for f := range format(numFormats) {
-		b := &sn.bodies[f]
-		b.grow(2*numFamilies + len(parts)*numTaskFamilies) // headers and pieces
-		b.addFamily(&s.enc.headers[f][famBotInfo], 1, func(int) *piece {
-			if botInfo == nil {
-				return nil
-			}
-			return &botInfo[f]
-		})
-		for i := range numTaskFamilies {
-			b.addFamily(&s.enc.headers[f][firstTaskFamily+i], len(parts), func(j int) *piece {
-				return &parts[j].enc.pieces[f][i]
-			})
+	// The units: the configured bots, then every part.
+	s.enc.layout(&sn.bodies, 1+len(parts), func(i int) *pieceSet {
+		if i == 0 {
+			return botInfo
 		}
-	}
+		return &parts[i-1].enc
+	})
 	return sn
 }
 
