@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -364,6 +365,30 @@ func (e *encoder) encodeBotInfo(bots []BotInfo) pieceSet {
 		addSample(mfs[famBotInfo], 1, labelPairs(botInfoLabels, b.Name, b.BotID, b.Host))
 	}
 	return e.encode(mfs)
+}
+
+// published holds the current value of a pre-encoded view (a Store's
+// Snapshot, the per-job jobSet) and the encoder of its pieces. Writers are
+// serialised by a mutex and each ends with at most one atomic pointer swap;
+// readers only load the pointer, so they never wait for a writer and never
+// see half of a change.
+type published[T any] struct {
+	mu  sync.Mutex // serialises writers; readers never take it
+	cur atomic.Pointer[T]
+	enc *encoder
+}
+
+// load returns the current value. It never blocks.
+func (p *published[T]) load() *T { return p.cur.Load() }
+
+// swap calls next with the current value, with the writer lock held, and
+// publishes what it returns; nil leaves the current value.
+func (p *published[T]) swap(next func(old *T) *T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v := next(p.cur.Load()); v != nil {
+		p.cur.Store(v)
+	}
 }
 
 // body is the pre-encoded data block of one snapshot in one format: the

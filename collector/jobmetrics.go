@@ -5,8 +5,6 @@ import (
 	"compress/flate"
 	"iter"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -176,25 +174,19 @@ func (s *jobSet) find(bot, window string) (int, bool) {
 	return findBotWindow(s.jobs, bot, window, func(j *jobState) (string, string) { return j.bot, j.window })
 }
 
-// jobMetrics holds the current jobSet. Writers are serialised by a mutex
-// and each ends with one atomic pointer swap; readers (scrapes, Collect)
-// only load the pointer and never wait.
+// jobMetrics holds the current jobSet (see published); readers (scrapes,
+// Collect) never wait for a writer.
 type jobMetrics struct {
-	mu  sync.Mutex // serialises writers; readers never take it
-	cur atomic.Pointer[jobSet]
-	enc *encoder
+	published[jobSet]
 }
 
 func newJobMetrics() *jobMetrics {
 	// The pieces are a line or two each: the fastest level compresses
 	// them as well as any, and resets cheaply.
-	s := &jobMetrics{enc: newEncoder(jobFamilies[:], flate.BestSpeed)}
+	s := &jobMetrics{published[jobSet]{enc: newEncoder(jobFamilies[:], flate.BestSpeed)}}
 	s.cur.Store(s.build(nil))
 	return s
 }
-
-// load returns the current jobSet. It never blocks.
-func (s *jobMetrics) load() *jobSet { return s.cur.Load() }
 
 // update applies change to a copy of the state of bot × window (a new,
 // empty one if the job has none) and, if change reports a change,
@@ -202,30 +194,30 @@ func (s *jobMetrics) load() *jobSet { return s.cur.Load() }
 // writer lock held.
 func (s *jobMetrics) update(bot, window string, change func(j *jobState) bool) {
 	bot, window = validUTF8(bot), validUTF8(window)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur.Load()
-	i, found := old.find(bot, window)
-	j := &jobState{bot: bot, window: window}
-	if found {
-		j = old.jobs[i].clone()
-	}
-	if !change(j) {
-		return
-	}
-	s.encode(j)
-	s.cur.Store(s.build(spliceAt(old.jobs, i, found, j)))
+	s.swap(func(old *jobSet) *jobSet {
+		i, found := old.find(bot, window)
+		j := &jobState{bot: bot, window: window}
+		if found {
+			j = old.jobs[i].clone()
+		}
+		if !change(j) {
+			return nil
+		}
+		s.encode(j)
+		return s.build(spliceAt(old.jobs, i, found, j))
+	})
 }
 
 // forget removes the job bot × window, if it has any series.
 func (s *jobMetrics) forget(bot, window string) {
 	bot, window = validUTF8(bot), validUTF8(window)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur.Load()
-	if i, found := old.find(bot, window); found {
-		s.cur.Store(s.build(slices.Delete(slices.Clone(old.jobs), i, i+1)))
-	}
+	s.swap(func(old *jobSet) *jobSet {
+		i, found := old.find(bot, window)
+		if !found {
+			return nil
+		}
+		return s.build(slices.Delete(slices.Clone(old.jobs), i, i+1))
+	})
 }
 
 // encode pre-encodes j's lines, one piece per format and family.
