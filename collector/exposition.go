@@ -3,24 +3,29 @@ package collector
 import (
 	"bytes"
 	"compress/flate"
+	"fmt"
 	"hash/crc32"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
-// This file turns snapshot rows into exposition bytes ahead of any scrape
-// (DESIGN.md, "Scrape cost"). The unit of pre-encoding is a piece: the sample
-// lines of one metric family for one bot × window part, in one format, plus
-// the same bytes as a raw DEFLATE stream that ends with a sync flush. A
-// snapshot's body is then a list of pieces, family by family (HELP/TYPE once,
-// then every part's lines), so families stay contiguous however many parts
-// contribute to them, and a scrape only writes bytes that already exist.
+// This file turns snapshot rows and per-job self-metrics into exposition
+// bytes ahead of any scrape (DESIGN.md, "Scrape cost"). The unit of
+// pre-encoding is a piece: the sample lines of one metric family for one
+// unit (a bot × window part, a job, the configured bots) in one format, as
+// expfmt writes them (the encoder promhttp uses, so labels, escaping and
+// numbers are exactly promhttp's), plus the same bytes as a raw DEFLATE
+// stream that ends with a sync flush. A body is then a list of pieces,
+// family by family (HELP/TYPE once, then every unit's lines), so families
+// stay contiguous however many units contribute to them, and a scrape only
+// writes bytes that already exist.
 //
 // Compressed bodies use the technique of pigz: every piece is compressed on
 // its own (a fresh compressor, so it never refers back into another piece's
@@ -162,93 +167,177 @@ type piece struct {
 	shift uint32 // x^(8·len(raw)) mod P, to append raw's CRC to another
 }
 
+// pieceSet holds the pre-encoded lines of one unit (a part, a job, the
+// configured bots) in every format, one piece per family of its encoder,
+// indexed like the encoder's families. A family without lines has an empty
+// piece.
+type pieceSet [numFormats][]piece
+
 // encoder pre-encodes exposition pieces of a fixed list of families (the
-// data families of a Store, the per-job self-metrics of Metrics). It holds
-// the constant family headers, indexed like the list, and pools of scratch
-// space; it is safe for concurrent use.
+// data families of a Store, the per-job self-metrics of Metrics) and lays
+// them out into bodies. It holds the constant family headers, and a pool of
+// scratch space; it is safe for concurrent use.
 type encoder struct {
-	headers [numFormats][]piece
-	deflate sync.Pool // *flate.Writer
-	scratch sync.Pool // *bytes.Buffer
+	specs   []familySpec
+	headers pieceSet
+	scratch sync.Pool // *scratch
 }
 
-// newEncoder returns an encoder of families, compressing at level (a valid
+// scratch is the working space of one encoding: expfmt's output, and a
+// DEFLATE writer with its output.
+type scratch struct {
+	lines, z bytes.Buffer
+	zw       *flate.Writer
+}
+
+// newEncoder returns an encoder of specs, compressing at level (a valid
 // compress/flate level).
-func newEncoder(families []familySpec, level int) *encoder {
-	e := &encoder{}
-	e.deflate.New = func() any {
-		w, _ := flate.NewWriter(nil, level) // the level is valid
-		return w
+func newEncoder(specs []familySpec, level int) *encoder {
+	e := &encoder{specs: specs}
+	e.scratch.New = func() any {
+		zw, _ := flate.NewWriter(nil, level) // the level is valid
+		return &scratch{zw: zw}
 	}
-	e.scratch.New = func() any { return new(bytes.Buffer) }
+	// The headers come from expfmt too: encode every family with one
+	// sample and keep its comment lines.
+	mfs := e.families()
+	for _, mf := range mfs {
+		addSample(mf, 0, nil)
+	}
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
 	for f := range format(numFormats) {
-		e.headers[f] = make([]piece, len(families))
-		for fam := range families {
-			e.headers[f][fam] = e.newPiece(appendHeader(nil, f, families[fam]))
+		e.headers[f] = make([]piece, len(mfs))
+		for i, mf := range mfs {
+			header, _ := s.encode(f, mf)
+			e.headers[f][i] = s.piece(bytes.Clone(header))
 		}
 	}
 	return e
 }
 
-// newPiece compresses raw and returns it as a piece; raw is retained.
-func (e *encoder) newPiece(raw []byte) piece {
-	c := e.compressor()
-	defer e.release(c)
-	return c.piece(raw)
+// families returns the encoder's families, without samples, for addSample.
+func (e *encoder) families() []*dto.MetricFamily {
+	mfs := make([]*dto.MetricFamily, len(e.specs))
+	for i := range e.specs {
+		spec := &e.specs[i]
+		typ := dto.MetricType_GAUGE
+		if spec.counter {
+			typ = dto.MetricType_COUNTER
+		}
+		mfs[i] = &dto.MetricFamily{Name: &spec.name, Help: &spec.help, Type: &typ}
+	}
+	return mfs
 }
 
-// pieceCompressor makes pieces with one DEFLATE writer and scratch buffer
-// from the encoder's pools, so encoding many pieces takes them once.
-type pieceCompressor struct {
-	zw  *flate.Writer
-	buf *bytes.Buffer
+// addSample appends to mf, a family of families, a sample of value v and
+// labels (of labelPairs).
+func addSample(mf *dto.MetricFamily, v float64, labels []*dto.LabelPair) {
+	m := &dto.Metric{Label: labels}
+	if mf.GetType() == dto.MetricType_COUNTER {
+		m.Counter = &dto.Counter{Value: &v}
+	} else {
+		m.Gauge = &dto.Gauge{Value: &v}
+	}
+	mf.Metric = append(mf.Metric, m)
 }
 
-func (e *encoder) compressor() pieceCompressor {
-	return pieceCompressor{zw: e.deflate.Get().(*flate.Writer), buf: e.scratch.Get().(*bytes.Buffer)}
+// labelPairs returns the label pairs of names and values (as many), sorted
+// by name as the client library sorts them. The values must be valid UTF-8.
+func labelPairs(names []string, values ...string) []*dto.LabelPair {
+	pairs := make([]dto.LabelPair, len(names))
+	out := make([]*dto.LabelPair, len(names))
+	for i := range names {
+		pairs[i].Name, pairs[i].Value = &names[i], &values[i]
+		out[i] = &pairs[i]
+	}
+	slices.SortFunc(out, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return out
 }
 
-func (e *encoder) release(c pieceCompressor) {
-	e.deflate.Put(c.zw)
-	e.scratch.Put(c.buf)
+// encode pre-encodes the sample lines of mfs, indexed like the encoder's
+// families, in every format: the lines expfmt writes for each family, less
+// its HELP and TYPE lines, which the body writes once per family. A family
+// without samples gets an empty piece.
+func (e *encoder) encode(mfs []*dto.MetricFamily) pieceSet {
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
+	var ps pieceSet
+	for f := range format(numFormats) {
+		ps[f] = make([]piece, len(mfs))
+		for i, mf := range mfs {
+			if len(mf.GetMetric()) > 0 {
+				_, lines := s.encode(f, mf)
+				// Clone to an exact-size slice: a snapshot holds it for
+				// minutes, so no spare capacity.
+				ps[f][i] = s.piece(bytes.Clone(lines))
+			}
+		}
+	}
+	return ps
+}
+
+// encode writes mf in format f with expfmt, as promhttp would, and returns
+// its comment lines (HELP, TYPE) and its sample lines. Both alias s.lines
+// until the next call.
+func (s *scratch) encode(f format, mf *dto.MetricFamily) (header, samples []byte) {
+	s.lines.Reset()
+	var err error
+	if f == fmtOpenMetrics {
+		_, err = expfmt.MetricFamilyToOpenMetrics(&s.lines, mf)
+	} else {
+		_, err = expfmt.MetricFamilyToText(&s.lines, mf)
+	}
+	if err != nil {
+		// The families are built from fixed specs with one value of the
+		// family's type per sample; writes to a bytes.Buffer cannot fail.
+		panic(fmt.Sprintf("collector: encode %s: %v", mf.GetName(), err))
+	}
+	b := s.lines.Bytes()
+	n := 0
+	for n < len(b) && b[n] == '#' {
+		n += bytes.IndexByte(b[n:], '\n') + 1
+	}
+	return b[:n], b[n:]
 }
 
 // piece compresses raw on its own (a fresh stream) and returns it as a
 // piece; raw is retained.
-func (c pieceCompressor) piece(raw []byte) piece {
-	c.buf.Reset()
-	c.zw.Reset(c.buf)
+func (s *scratch) piece(raw []byte) piece {
+	s.z.Reset()
+	s.zw.Reset(&s.z)
 	// Writes to a bytes.Buffer cannot fail.
-	_, _ = c.zw.Write(raw)
-	_ = c.zw.Flush() // sync flush: byte-aligned, no final block
+	_, _ = s.zw.Write(raw)
+	_ = s.zw.Flush() // sync flush: byte-aligned, no final block
 	return piece{
 		raw:   raw,
-		z:     bytes.Clone(c.buf.Bytes()),
+		z:     bytes.Clone(s.z.Bytes()),
 		crc:   crc32.ChecksumIEEE(raw),
 		shift: crcShift(int64(len(raw))),
 	}
 }
 
-// partEncoding holds one part's pre-encoded sample lines: one piece per
-// format and task family. Empty parts have empty pieces.
-type partEncoding struct {
-	pieces [numFormats][numTaskFamilies]piece
-}
-
-// encodeFamilies fills pieces(f)[i], for every format f and every index i
-// of that slice, with the sample lines lines(b, f, i) appends to b, and
-// their compressed form. Lines that come out empty leave an empty piece.
-func (e *encoder) encodeFamilies(pieces func(f format) []piece, lines func(b []byte, f format, i int) []byte) {
-	c := e.compressor()
-	defer e.release(c)
-	var b []byte // scratch, reused across families
+// layout fills dst, one body per format, with the pieces of n units that
+// unit returns (nil: none), family by family in the encoder's order: the
+// family's header, then every unit's piece of that family. A family with no
+// lines adds nothing, not even its header, and families stay contiguous
+// however many units contribute lines to each.
+func (e *encoder) layout(dst *[numFormats]body, n int, unit func(i int) *pieceSet) {
 	for f := range format(numFormats) {
-		dst := pieces(f)
-		for i := range dst {
-			if b = lines(b[:0], f, i); len(b) > 0 {
-				// Clone to an exact-size slice: a snapshot holds it for
-				// minutes, so no spare capacity.
-				dst[i] = c.piece(bytes.Clone(b))
+		b := &dst[f]
+		b.grow(len(e.specs) * (n + 1))
+		for fam := range e.specs {
+			started := false
+			for i := range n {
+				u := unit(i)
+				if u == nil || fam >= len(u[f]) || len(u[f][fam].raw) == 0 {
+					continue
+				}
+				if !started {
+					b.add(&e.headers[f][fam])
+					started = true
+				}
+				b.add(&u[f][fam])
 			}
 		}
 	}
@@ -256,139 +345,50 @@ func (e *encoder) encodeFamilies(pieces func(f format) []piece, lines func(b []b
 
 // encodePart pre-encodes rows, which must be normalised (merged, valid
 // UTF-8), for the part bot × window.
-func (e *encoder) encodePart(bot, window string, rows []kore.TaskRow) *partEncoding {
-	pe := &partEncoding{}
-	var labels []byte // scratch, reused across families
-	e.encodeFamilies(func(f format) []piece { return pe.pieces[f][:] }, func(b []byte, f format, i int) []byte {
-		fam := firstTaskFamily + i
-		for r := range rows {
-			labels = appendTaskLabels(labels[:0], bot, window, &rows[r])
-			b = appendSample(b, f, dataFamilies[fam].name, labels, float64(taskValue(fam, &rows[r])))
+func (e *encoder) encodePart(bot, window string, rows []kore.TaskRow) pieceSet {
+	mfs := e.families()
+	for r := range rows {
+		row := &rows[r]
+		labels := labelPairs(taskLabels, bot, window, row.TaskName, row.TaskType, row.Status)
+		for fam := firstTaskFamily; fam < numFamilies; fam++ {
+			addSample(mfs[fam], float64(taskValue(fam, row)), labels)
 		}
-		return b
-	})
-	return pe
+	}
+	return e.encode(mfs)
 }
 
 // encodeBotInfo pre-encodes the kore_bot_info lines of bots (sorted, valid
-// UTF-8), one piece per format.
-func (e *encoder) encodeBotInfo(bots []BotInfo) [numFormats]piece {
-	var out [numFormats]piece
-	var labels []byte
-	e.encodeFamilies(func(f format) []piece { return out[f : f+1] }, func(b []byte, f format, _ int) []byte {
-		for i := range bots {
-			labels = append(labels[:0], `{bot="`...)
-			labels = appendEscaped(labels, bots[i].Name)
-			labels = append(labels, `",bot_id="`...)
-			labels = appendEscaped(labels, bots[i].BotID)
-			labels = append(labels, `",host="`...)
-			labels = appendEscaped(labels, bots[i].Host)
-			labels = append(labels, `"}`...)
-			b = appendSample(b, f, dataFamilies[famBotInfo].name, labels, 1)
-		}
-		return b
-	})
-	return out
+// UTF-8).
+func (e *encoder) encodeBotInfo(bots []BotInfo) pieceSet {
+	mfs := e.families()
+	for _, b := range bots {
+		addSample(mfs[famBotInfo], 1, labelPairs(botInfoLabels, b.Name, b.BotID, b.Host))
+	}
+	return e.encode(mfs)
 }
 
-// appendHeader appends the HELP and TYPE lines of a family, escaped as
-// expfmt escapes them in format f. OpenMetrics names a counter family
-// without its _total suffix (its samples keep it), as expfmt does.
-func appendHeader(b []byte, f format, spec familySpec) []byte {
-	name, typ := spec.name, " gauge\n"
-	if spec.counter {
-		typ = " counter\n"
-		if f == fmtOpenMetrics {
-			name = strings.TrimSuffix(name, "_total")
-		}
-	}
-	b = append(b, "# HELP "...)
-	b = append(b, name...)
-	b = append(b, ' ')
-	if f == fmtOpenMetrics {
-		b = appendEscaped(b, spec.help)
-	} else {
-		b = appendEscapedHelp(b, spec.help)
-	}
-	b = append(b, '\n')
-	b = append(b, "# TYPE "...)
-	b = append(b, name...)
-	b = append(b, typ...)
-	return b
+// published holds the current value of a pre-encoded view (a Store's
+// Snapshot, the per-job jobSet) and the encoder of its pieces. Writers are
+// serialised by a mutex and each ends with at most one atomic pointer swap;
+// readers only load the pointer, so they never wait for a writer and never
+// see half of a change.
+type published[T any] struct {
+	mu  sync.Mutex // serialises writers; readers never take it
+	cur atomic.Pointer[T]
+	enc *encoder
 }
 
-// appendTaskLabels appends the label set of a task sample, labels sorted by
-// name as the client library sorts them.
-func appendTaskLabels(b []byte, bot, window string, r *kore.TaskRow) []byte {
-	b = append(b, `{bot="`...)
-	b = appendEscaped(b, bot)
-	b = append(b, `",status="`...)
-	b = appendEscaped(b, r.Status)
-	b = append(b, `",task_name="`...)
-	b = appendEscaped(b, r.TaskName)
-	b = append(b, `",task_type="`...)
-	b = appendEscaped(b, r.TaskType)
-	b = append(b, `",window="`...)
-	b = appendEscaped(b, window)
-	b = append(b, `"}`...)
-	return b
-}
+// load returns the current value. It never blocks.
+func (p *published[T]) load() *T { return p.cur.Load() }
 
-// appendSample appends one sample line without a timestamp.
-func appendSample(b []byte, f format, name string, labels []byte, v float64) []byte {
-	b = append(b, name...)
-	b = append(b, labels...)
-	b = append(b, ' ')
-	b = appendValue(b, f, v)
-	return append(b, '\n')
-}
-
-// appendValue formats v as expfmt does: shortest 'g' representation; in
-// OpenMetrics integral values get a ".0".
-func appendValue(b []byte, f format, v float64) []byte {
-	start := len(b)
-	b = strconv.AppendFloat(b, v, 'g', -1, 64)
-	if f == fmtOpenMetrics && !bytes.ContainsAny(b[start:], "e.") {
-		b = append(b, '.', '0')
+// swap calls next with the current value, with the writer lock held, and
+// publishes what it returns; nil leaves the current value.
+func (p *published[T]) swap(next func(old *T) *T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v := next(p.cur.Load()); v != nil {
+		p.cur.Store(v)
 	}
-	return b
-}
-
-// appendEscaped appends a label value (or OpenMetrics HELP text) escaped as
-// the exposition formats require: backslash, double quote and line feed.
-func appendEscaped(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, "\\\"\n") {
-		return append(b, s...)
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, `\\`...)
-		case '"':
-			b = append(b, `\"`...)
-		case '\n':
-			b = append(b, `\n`...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
-
-// appendEscapedHelp appends HELP text escaped as the text format 0.0.4
-// requires: backslash and line feed (double quotes stay).
-func appendEscapedHelp(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, `\\`...)
-		case '\n':
-			b = append(b, `\n`...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }
 
 // body is the pre-encoded data block of one snapshot in one format: the
@@ -402,25 +402,6 @@ type body struct {
 
 	zOnce  sync.Once
 	zBlock []byte // the DEFLATE pieces joined, built by the first gzip scrape
-}
-
-// addFamily appends one family: its header, then the non-empty pieces
-// piece(0), …, piece(n-1). A family with no lines adds nothing, not even
-// its header. Families added one after the other stay contiguous however
-// many units (parts, jobs) contribute lines to each.
-func (b *body) addFamily(header *piece, n int, piece func(i int) *piece) {
-	started := false
-	for i := range n {
-		p := piece(i)
-		if p == nil || len(p.raw) == 0 {
-			continue
-		}
-		if !started {
-			b.add(header)
-			started = true
-		}
-		b.add(p)
-	}
 }
 
 // grow makes room for n more pieces.

@@ -5,8 +5,6 @@ import (
 	"compress/flate"
 	"iter"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -82,7 +80,7 @@ type jobState struct {
 	values      [numJobFamilies]float64 // by family; jobRuns uses runs
 	has         [numJobFamilies]bool    // whether the family's series exists
 	runs        []runCount              // report_runs_total, sorted by result
-	pieces      [numFormats][numJobFamilies]piece
+	pieces      pieceSet
 }
 
 // runCount is one report_runs_total series of a job.
@@ -144,18 +142,25 @@ func (j *jobState) samples(fam int) iter.Seq2[string, float64] {
 	}
 }
 
-// appendJobLabels appends a job's label set, sorted by name as the client
-// library sorts them; result is left out when empty.
-func appendJobLabels(b []byte, bot, result, window string) []byte {
-	b = append(b, `{bot="`...)
-	b = appendEscaped(b, bot)
-	if result != "" {
-		b = append(b, `",result="`...)
-		b = appendEscaped(b, result)
+// labelValues returns the label values of a series of family fam, in the
+// order of jobLabelNames(fam).
+func (j *jobState) labelValues(fam int, result string) []string {
+	if fam == jobRuns {
+		return []string{j.bot, j.window, result}
 	}
-	b = append(b, `",window="`...)
-	b = appendEscaped(b, window)
-	return append(b, `"}`...)
+	return []string{j.bot, j.window}
+}
+
+// jobLabels are the variable labels of the per-job families, in the order
+// their Descs declare them; only report_runs_total has the last, result.
+var jobLabels = []string{"bot", "window", "result"}
+
+// jobLabelNames returns the variable labels of the per-job family fam.
+func jobLabelNames(fam int) []string {
+	if fam == jobRuns {
+		return jobLabels
+	}
+	return jobLabels[:2]
 }
 
 // jobSet is an immutable view of every job's self-metrics with their
@@ -169,25 +174,19 @@ func (s *jobSet) find(bot, window string) (int, bool) {
 	return findBotWindow(s.jobs, bot, window, func(j *jobState) (string, string) { return j.bot, j.window })
 }
 
-// jobMetrics holds the current jobSet. Writers are serialised by a mutex
-// and each ends with one atomic pointer swap; readers (scrapes, Collect)
-// only load the pointer and never wait.
+// jobMetrics holds the current jobSet (see published); readers (scrapes,
+// Collect) never wait for a writer.
 type jobMetrics struct {
-	mu  sync.Mutex // serialises writers; readers never take it
-	cur atomic.Pointer[jobSet]
-	enc *encoder
+	published[jobSet]
 }
 
 func newJobMetrics() *jobMetrics {
 	// The pieces are a line or two each: the fastest level compresses
 	// them as well as any, and resets cheaply.
-	s := &jobMetrics{enc: newEncoder(jobFamilies[:], flate.BestSpeed)}
+	s := &jobMetrics{published[jobSet]{enc: newEncoder(jobFamilies[:], flate.BestSpeed)}}
 	s.cur.Store(s.build(nil))
 	return s
 }
-
-// load returns the current jobSet. It never blocks.
-func (s *jobMetrics) load() *jobSet { return s.cur.Load() }
 
 // update applies change to a copy of the state of bot × window (a new,
 // empty one if the job has none) and, if change reports a change,
@@ -195,54 +194,47 @@ func (s *jobMetrics) load() *jobSet { return s.cur.Load() }
 // writer lock held.
 func (s *jobMetrics) update(bot, window string, change func(j *jobState) bool) {
 	bot, window = validUTF8(bot), validUTF8(window)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur.Load()
-	i, found := old.find(bot, window)
-	j := &jobState{bot: bot, window: window}
-	if found {
-		j = old.jobs[i].clone()
-	}
-	if !change(j) {
-		return
-	}
-	s.encode(j)
-	s.cur.Store(s.build(spliceAt(old.jobs, i, found, j)))
+	s.swap(func(old *jobSet) *jobSet {
+		i, found := old.find(bot, window)
+		j := &jobState{bot: bot, window: window}
+		if found {
+			j = old.jobs[i].clone()
+		}
+		if !change(j) {
+			return nil
+		}
+		s.encode(j)
+		return s.build(spliceAt(old.jobs, i, found, j))
+	})
 }
 
 // forget removes the job bot × window, if it has any series.
 func (s *jobMetrics) forget(bot, window string) {
 	bot, window = validUTF8(bot), validUTF8(window)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur.Load()
-	if i, found := old.find(bot, window); found {
-		s.cur.Store(s.build(slices.Delete(slices.Clone(old.jobs), i, i+1)))
-	}
+	s.swap(func(old *jobSet) *jobSet {
+		i, found := old.find(bot, window)
+		if !found {
+			return nil
+		}
+		return s.build(slices.Delete(slices.Clone(old.jobs), i, i+1))
+	})
 }
 
 // encode pre-encodes j's lines, one piece per format and family.
 func (s *jobMetrics) encode(j *jobState) {
-	var labels []byte
-	s.enc.encodeFamilies(func(f format) []piece { return j.pieces[f][:] }, func(b []byte, f format, fam int) []byte {
+	mfs := s.enc.families()
+	for fam, mf := range mfs {
 		for result, v := range j.samples(fam) {
-			labels = appendJobLabels(labels[:0], j.bot, result, j.window)
-			b = appendSample(b, f, jobFamilies[fam].name, labels, v)
+			addSample(mf, v, labelPairs(jobLabelNames(fam), j.labelValues(fam, result)...))
 		}
-		return b
-	})
+	}
+	j.pieces = s.enc.encode(mfs)
 }
 
 // build assembles a jobSet: family by family, the pieces of every job.
 func (s *jobMetrics) build(jobs []*jobState) *jobSet {
 	js := &jobSet{jobs: jobs}
-	for f := range format(numFormats) {
-		b := &js.bodies[f]
-		b.grow(numJobFamilies * (len(jobs) + 1))
-		for fam := range numJobFamilies {
-			b.addFamily(&s.enc.headers[f][fam], len(jobs), func(i int) *piece { return &jobs[i].pieces[f][fam] })
-		}
-	}
+	s.enc.layout(&js.bodies, len(jobs), func(i int) *pieceSet { return &jobs[i].pieces })
 	return js
 }
 
@@ -260,10 +252,7 @@ type jobFamily struct {
 
 func newJobFamily(jobs *jobMetrics, fam int) *jobFamily {
 	spec := jobFamilies[fam]
-	labels, typ := []string{"bot", "window"}, prometheus.GaugeValue
-	if fam == jobRuns {
-		labels = []string{"bot", "window", "result"}
-	}
+	labels, typ := jobLabelNames(fam), prometheus.GaugeValue
 	if spec.counter {
 		typ = prometheus.CounterValue
 	}
@@ -277,11 +266,7 @@ func (c *jobFamily) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *jobFamily) Collect(ch chan<- prometheus.Metric) {
 	for _, j := range c.jobs.load().jobs {
 		for result, v := range j.samples(c.fam) {
-			if c.fam == jobRuns {
-				ch <- constMetric(c.desc, c.typ, v, j.bot, j.window, result)
-			} else {
-				ch <- constMetric(c.desc, c.typ, v, j.bot, j.window)
-			}
+			ch <- constMetric(c.desc, c.typ, v, j.labelValues(c.fam, result)...)
 		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kore-exporter/kore_exporter/kore"
@@ -36,7 +34,7 @@ type Part struct {
 	// served unless a newer run replaces them (zero: never).
 	At, Expires time.Time
 
-	enc *partEncoding
+	enc pieceSet
 }
 
 // expired reports whether the part's expiry has passed at now.
@@ -52,7 +50,7 @@ type Snapshot struct {
 	generation uint64
 	bots       []BotInfo // sorted by Name
 	parts      []*Part   // sorted by (Bot, Window)
-	botInfo    *[numFormats]piece
+	botInfo    *pieceSet
 	bodies     [numFormats]body
 	series     int
 }
@@ -132,26 +130,23 @@ func spliceAt[T any](s []T, i int, found bool, v T) []T {
 }
 
 // Store holds the current Snapshot. Writers (Publish, Sweep, Retain,
-// SetBots) are serialised by a mutex and each ends with one atomic pointer
-// swap; readers (Load, and so every scrape) only load the pointer, so they
-// never wait for a writer and never see half of a change. The expensive work
-// of a Publish (merging and pre-encoding rows) runs before the mutex is
-// taken.
+// SetBots) each end with one atomic pointer swap (see published); readers
+// (Load, and so every scrape) never wait for a writer and never see half of
+// a change. The expensive work of a Publish (merging and pre-encoding rows)
+// runs before the writer lock is taken.
 type Store struct {
-	mu  sync.Mutex // serialises writers; readers never take it
-	cur atomic.Pointer[Snapshot]
-	enc *encoder
+	published[Snapshot]
 }
 
 // NewStore returns a Store holding an empty snapshot.
 func NewStore() *Store {
-	s := &Store{enc: newEncoder(dataFamilies[:], flate.DefaultCompression)}
+	s := &Store{published[Snapshot]{enc: newEncoder(dataFamilies[:], flate.DefaultCompression)}}
 	s.cur.Store(s.build(nil, nil, nil, nil))
 	return s
 }
 
 // Load returns the current snapshot. It never blocks.
-func (s *Store) Load() *Snapshot { return s.cur.Load() }
+func (s *Store) Load() *Snapshot { return s.load() }
 
 // SetBots replaces the configured bots, the kore_bot_info series, on a
 // config (re)load. Names must be unique; for a repeated name the last entry
@@ -174,24 +169,14 @@ func (s *Store) SetBots(bots []BotInfo) {
 	out = slices.Clip(out)
 	enc := s.enc.encodeBotInfo(out)
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur.Load()
-	s.cur.Store(s.build(old, out, &enc, old.parts))
+	s.swap(func(old *Snapshot) *Snapshot { return s.build(old, out, &enc, old.parts) })
 }
 
 // Retain drops every part for which keep returns false, so its series
 // disappear from the next scrape. keep is called with the store's writer
 // lock held and must not call the Store.
 func (s *Store) Retain(keep func(bot, window string) bool) (removed int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur.Load()
-	parts := slices.DeleteFunc(slices.Clone(old.parts), func(p *Part) bool { return !keep(p.Bot, p.Window) })
-	if removed = len(old.parts) - len(parts); removed > 0 {
-		s.cur.Store(s.build(old, old.bots, old.botInfo, parts))
-	}
-	return removed
+	return s.drop(func(p *Part) bool { return !keep(p.Bot, p.Window) })
 }
 
 // Publish replaces the part of bot × window with rows, the result of a job
@@ -216,32 +201,35 @@ func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires tim
 		enc:     s.enc.encodePart(bot, window, merged),
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur.Load()
-	i, found := findPart(old.parts, bot, window)
-	s.cur.Store(s.build(old, old.bots, old.botInfo, spliceAt(old.parts, i, found, p)))
+	s.swap(func(old *Snapshot) *Snapshot {
+		i, found := findPart(old.parts, bot, window)
+		return s.build(old, old.bots, old.botInfo, spliceAt(old.parts, i, found, p))
+	})
 	return nil
 }
 
 // Sweep drops the parts whose expiry has passed at now, so their series
 // disappear, and returns how many it dropped.
 func (s *Store) Sweep(now time.Time) (removed int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur.Load()
-	if !slices.ContainsFunc(old.parts, func(p *Part) bool { return p.expired(now) }) {
-		return 0
-	}
-	parts := slices.DeleteFunc(slices.Clone(old.parts), func(p *Part) bool { return p.expired(now) })
-	removed = len(old.parts) - len(parts)
-	s.cur.Store(s.build(old, old.bots, old.botInfo, parts))
+	return s.drop(func(p *Part) bool { return p.expired(now) })
+}
+
+// drop drops the parts for which del returns true, called with the writer
+// lock held, and returns how many it dropped.
+func (s *Store) drop(del func(p *Part) bool) (removed int) {
+	s.swap(func(old *Snapshot) *Snapshot {
+		parts := slices.DeleteFunc(slices.Clone(old.parts), del)
+		if removed = len(old.parts) - len(parts); removed == 0 {
+			return nil
+		}
+		return s.build(old, old.bots, old.botInfo, parts)
+	})
 	return removed
 }
 
 // build assembles a snapshot: it lists, family by family, the pre-encoded
 // pieces of every part. Its cost grows with the number of parts, not rows.
-func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *[numFormats]piece, parts []*Part) *Snapshot {
+func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *pieceSet, parts []*Part) *Snapshot {
 	sn := &Snapshot{bots: bots, parts: parts, botInfo: botInfo}
 	if old != nil {
 		sn.generation = old.generation + 1
@@ -250,21 +238,13 @@ func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *[numFormats]piece,
 	for _, p := range parts {
 		sn.series += len(p.Rows) * numTaskFamilies
 	}
-	for f := range format(numFormats) {
-		b := &sn.bodies[f]
-		b.grow(2*numFamilies + len(parts)*numTaskFamilies) // headers and pieces
-		b.addFamily(&s.enc.headers[f][famBotInfo], 1, func(int) *piece {
-			if botInfo == nil {
-				return nil
-			}
-			return &botInfo[f]
-		})
-		for i := range numTaskFamilies {
-			b.addFamily(&s.enc.headers[f][firstTaskFamily+i], len(parts), func(j int) *piece {
-				return &parts[j].enc.pieces[f][i]
-			})
+	// The units: the configured bots, then every part.
+	s.enc.layout(&sn.bodies, 1+len(parts), func(i int) *pieceSet {
+		if i == 0 {
+			return botInfo
 		}
-	}
+		return &parts[i-1].enc
+	})
 	return sn
 }
 
