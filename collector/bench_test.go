@@ -56,7 +56,7 @@ func benchSelf(b *testing.B) (*prometheus.Registry, *Metrics) {
 func gaugeVecRegistry(s *Store) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	sn := s.Load()
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: dataFamilies[famBotInfo].name, Help: dataFamilies[famBotInfo].help}, botInfoLabels)
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: dataFamilies[famBotInfo].name, Help: dataFamilies[famBotInfo].help}, []string{"bot", "bot_id", "host"})
 	reg.MustRegister(info)
 	for _, bi := range sn.Bots() {
 		info.WithLabelValues(bi.Name, bi.BotID, bi.Host).Set(1)

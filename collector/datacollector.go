@@ -10,10 +10,12 @@ import (
 // pre-encoded snapshot without it; DataCollector is the reference those bytes
 // are tested against, and the path for anyone who wants the data in their own
 // registry.
+//
+// It is an unchecked collector (Describe sends nothing): kore_bot_info
+// carries each bot's static labels, so its label names vary from bot to bot.
 type DataCollector struct {
-	store   *Store
-	botInfo *prometheus.Desc
-	task    [numTaskFamilies]*prometheus.Desc
+	store *Store
+	task  [numTaskFamilies]*prometheus.Desc
 }
 
 var _ prometheus.Collector = (*DataCollector)(nil)
@@ -21,8 +23,6 @@ var _ prometheus.Collector = (*DataCollector)(nil)
 // NewDataCollector returns a DataCollector over store.
 func NewDataCollector(store *Store) *DataCollector {
 	c := &DataCollector{store: store}
-	spec := dataFamilies[famBotInfo]
-	c.botInfo = prometheus.NewDesc(spec.name, spec.help, botInfoLabels, nil)
 	for i := range c.task {
 		spec := dataFamilies[firstTaskFamily+i]
 		c.task[i] = prometheus.NewDesc(spec.name, spec.help, taskLabels, nil)
@@ -30,20 +30,21 @@ func NewDataCollector(store *Store) *DataCollector {
 	return c
 }
 
-// Describe sends the fixed descriptors of the data metrics.
-func (c *DataCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.botInfo
-	for _, d := range c.task {
-		ch <- d
-	}
-}
+// Describe sends nothing: DataCollector is unchecked (see the type).
+func (c *DataCollector) Describe(chan<- *prometheus.Desc) {}
 
 // Collect sends one gauge per configured bot and per row and task family of
 // the current snapshot.
 func (c *DataCollector) Collect(ch chan<- prometheus.Metric) {
 	sn := c.store.Load()
+	info := dataFamilies[famBotInfo]
 	for _, b := range sn.bots {
-		ch <- constGauge(c.botInfo, 1, b.Name, b.BotID, b.Host)
+		pairs := b.labels()
+		names, values := make([]string, len(pairs)), make([]string, len(pairs))
+		for i, p := range pairs {
+			names[i], values[i] = p[0], p[1]
+		}
+		ch <- constGauge(prometheus.NewDesc(info.name, info.help, names, nil), 1, values...)
 	}
 	for _, p := range sn.parts {
 		for r := range p.Rows {

@@ -14,7 +14,10 @@ import (
 func TestDataCollector(t *testing.T) {
 	t.Parallel()
 	s := NewStore()
-	s.SetBots([]BotInfo{{Name: "support", BotID: "st-1", Host: "https://platform.kore.ai"}})
+	s.SetBots([]BotInfo{
+		{Name: "support", BotID: "st-1", Host: "https://platform.kore.ai", Labels: map[string]string{"team": "care", "env": "prod"}},
+		{Name: "support-whatsapp", BotID: "st-1", Host: "https://platform.kore.ai"},
+	})
 	s.Publish("support", "24h", []kore.TaskRow{
 		{TaskName: "Book Flight", TaskType: "Dialog", Status: "success", TotalExecution: 120, TotalSession: 100, SelfServiceSessions: 80, DropOffSessions: 15, AgentTransferSessions: 5},
 		{TaskName: "Book Flight", TaskType: "Dialog", Status: "failtask", TotalExecution: 12, TotalSession: 10, SelfServiceSessions: 0, DropOffSessions: 7, AgentTransferSessions: 3},
@@ -25,7 +28,8 @@ func TestDataCollector(t *testing.T) {
 	const want = `
 # HELP kore_bot_info Configured Kore.ai bot: bot is the configured name, bot_id the Kore.ai bot id, host the API host; constant 1.
 # TYPE kore_bot_info gauge
-kore_bot_info{bot="support",bot_id="st-1",host="https://platform.kore.ai"} 1
+kore_bot_info{bot="support",bot_id="st-1",env="prod",host="https://platform.kore.ai",team="care"} 1
+kore_bot_info{bot="support-whatsapp",bot_id="st-1",host="https://platform.kore.ai"} 1
 # HELP kore_task_agent_transfer_sessions Task sessions transferred to a human agent in the rolling window, from the last finished Kore.ai Task Execution-Based Containment Report job (cached; not fetched at scrape time).
 # TYPE kore_task_agent_transfer_sessions gauge
 kore_task_agent_transfer_sessions{bot="support",status="failtask",task_name="Book Flight",task_type="Dialog",window="24h"} 3
@@ -56,7 +60,7 @@ kore_task_sessions{bot="support",status="success",task_name="Book Flight",task_t
 
 	// Expired parts vanish from the collector too.
 	s.Sweep(t0.Add(time.Hour))
-	if n := testutil.CollectAndCount(NewDataCollector(s)); n != 1 {
+	if n := testutil.CollectAndCount(NewDataCollector(s)); n != 2 {
 		t.Errorf("after Sweep: %d series, want only kore_bot_info", n)
 	}
 }

@@ -126,9 +126,6 @@ var dataFamilies = [numFamilies]familySpec{
 // metrics carry them: bot, status, task_name, task_type, window.
 var taskLabels = []string{"bot", "window", "task_name", "task_type", "status"}
 
-// botInfoLabels are the variable labels of kore_bot_info (already sorted).
-var botInfoLabels = []string{"bot", "bot_id", "host"}
-
 // inFamilies reports whether name is one of specs, so a live self-metric
 // with such a name can be refused instead of breaking the exposition with
 // a duplicate family.
@@ -362,7 +359,12 @@ func (e *encoder) encodePart(bot, window string, rows []kore.TaskRow) pieceSet {
 func (e *encoder) encodeBotInfo(bots []BotInfo) pieceSet {
 	mfs := e.families()
 	for _, b := range bots {
-		addSample(mfs[famBotInfo], 1, labelPairs(botInfoLabels, b.Name, b.BotID, b.Host))
+		pairs := b.labels()
+		labels := make([]*dto.LabelPair, len(pairs))
+		for i := range pairs {
+			labels[i] = &dto.LabelPair{Name: &pairs[i][0], Value: &pairs[i][1]}
+		}
+		addSample(mfs[famBotInfo], 1, labels)
 	}
 	return e.encode(mfs)
 }

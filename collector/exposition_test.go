@@ -36,7 +36,7 @@ func trickyStore(t testing.TB) *Store {
 	s := NewStore()
 	s.SetBots([]BotInfo{
 		{Name: "support", BotID: "st-1", Host: "https://platform.kore.ai"},
-		{Name: `we"ird\bot`, BotID: "st-2\nx", Host: "https://bots.example.com"},
+		{Name: `we"ird\bot`, BotID: "st-2\nx", Host: "https://bots.example.com", Labels: map[string]string{"team": `care "&" ops`, "a_first": "sorted\nbefore bot", "zone": "bad \xff utf8"}},
 	})
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	s.Publish("support", "24h", []kore.TaskRow{

@@ -43,13 +43,8 @@ func BotInfoFamily() (name, help string) {
 }
 
 // BotInfoLabels returns the labels of bot b's kore_bot_info sample, as
-// name-value pairs sorted by name, with values made valid UTF-8 as the
-// exporter publishes them.
+// name-value pairs sorted by name, with values made valid UTF-8, exactly as
+// the exporter publishes them (its static labels included).
 func BotInfoLabels(b config.Bot) [][2]string {
-	values := []string{validUTF8(b.Name), validUTF8(b.BotID), validUTF8(b.Host)}
-	out := make([][2]string, len(botInfoLabels))
-	for i, n := range botInfoLabels {
-		out[i] = [2]string{n, values[i]}
-	}
-	return out
+	return BotInfo{Name: b.Name, BotID: b.BotID, Host: b.Host, Labels: b.Labels}.labels()
 }

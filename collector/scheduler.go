@@ -345,7 +345,7 @@ func closeIdle(clients []*botClient) {
 func botInfos(cfg *config.Config) []BotInfo {
 	infos := make([]BotInfo, 0, len(cfg.Bots))
 	for _, b := range cfg.Bots {
-		infos = append(infos, BotInfo{Name: b.Name, BotID: b.BotID, Host: b.Host})
+		infos = append(infos, BotInfo{Name: b.Name, BotID: b.BotID, Host: b.Host, Labels: b.Labels})
 	}
 	return infos
 }

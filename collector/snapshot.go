@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"compress/flate"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,21 @@ type BotInfo struct {
 	BotID string
 	// Host is the API base URL.
 	Host string
+	// Labels are the bot's static labels (config labels:), exported on
+	// kore_bot_info only.
+	Labels map[string]string
+}
+
+// labels returns b's kore_bot_info labels as name-value pairs sorted by
+// name, values made valid UTF-8: bot, bot_id and host, and the static
+// labels (whose names the configuration keeps clear of those three).
+func (b BotInfo) labels() [][2]string {
+	out := [][2]string{{"bot", validUTF8(b.Name)}, {"bot_id", validUTF8(b.BotID)}, {"host", validUTF8(b.Host)}}
+	for name, v := range b.Labels {
+		out = append(out, [2]string{name, validUTF8(v)})
+	}
+	slices.SortFunc(out, func(x, y [2]string) int { return cmp.Compare(x[0], y[0]) })
+	return out
 }
 
 // Part is the data of one bot × window job: the rows of its last successful
@@ -155,7 +171,7 @@ func (s *Store) Load() *Snapshot { return s.load() }
 func (s *Store) SetBots(bots []BotInfo) {
 	clean := make([]BotInfo, 0, len(bots))
 	for _, b := range bots {
-		clean = append(clean, BotInfo{Name: validUTF8(b.Name), BotID: validUTF8(b.BotID), Host: validUTF8(b.Host)})
+		clean = append(clean, BotInfo{Name: validUTF8(b.Name), BotID: validUTF8(b.BotID), Host: validUTF8(b.Host), Labels: maps.Clone(b.Labels)})
 	}
 	// Stable sort, then keep the last of equal names.
 	slices.SortStableFunc(clean, func(a, b BotInfo) int { return cmp.Compare(a.Name, b.Name) })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -213,7 +214,7 @@ func TestRetainAndSetBots(t *testing.T) {
 		t.Errorf("parts %v, want %v", got, want)
 	}
 	wantBots := []BotInfo{{Name: "a", BotID: "st-a", Host: "https://h"}, {Name: "b", BotID: "st-b", Host: "https://h"}}
-	if !slices.Equal(sn.Bots(), wantBots) {
+	if !reflect.DeepEqual(sn.Bots(), wantBots) {
 		t.Errorf("bots %v, want %v", sn.Bots(), wantBots)
 	}
 	text := string(dataBlock(sn, fmtText, false))

@@ -1044,3 +1044,29 @@ func TestPlanVariantsShareABudget(t *testing.T) {
 		})
 	}
 }
+
+// TestShardKeepsVariantsTogether: every variant of a bot id lands in the
+// same shard, whatever the shard count.
+func TestShardKeepsVariantsTogether(t *testing.T) {
+	t.Parallel()
+	c, err := parseTestFile(t, "good-variants.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for count := 1; count <= 7; count++ {
+		found := 0
+		for index := range count {
+			s, err := c.Shard(index, count)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(s.Bots); n != 0 && n != len(c.Bots) {
+				t.Errorf("%d shards: shard %d runs %d of the %d variants", count, index, n, len(c.Bots))
+			}
+			found += len(s.Bots)
+		}
+		if found != len(c.Bots) {
+			t.Errorf("%d shards run %d bots, want %d", count, found, len(c.Bots))
+		}
+	}
+}
