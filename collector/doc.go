@@ -13,4 +13,10 @@
 // (kore_exporter_report_*), pre-encoded the same way whenever a run starts,
 // finishes or is skipped, and the live ones, gathered at scrape time.
 // Scrapes never call Kore.ai and never wait for a job.
+//
+// Scheduler.Apply applies a configuration while jobs run: jobs whose bot
+// settings, window and limits did not change keep running with their
+// schedule and client; every client takes its requests from one
+// kore.Budgets (NewBudgets), so the variants of one bot id share that bot's
+// budget.
 package collector

@@ -188,25 +188,15 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 	limitsSame := s.limits == cfg.Limits && s.sem != nil
 	budgets := s.budgets
 	if !limitsSame {
-		rpm := cfg.Limits.RequestsPerMinutePerBot
-		if rpm == 0 {
-			rpm = kore.DefaultRequestsPerMinute
-		}
 		var err error
-		if budgets, err = kore.NewBudgets(rpm); err != nil {
-			return fmt.Errorf("limits.requests_per_minute_per_bot: %w", err)
+		if budgets, err = NewBudgets(cfg.Limits); err != nil {
+			return err
 		}
 	}
 	clients := make(map[string]*botClient, len(cfg.Bots))
 	var built []*botClient
 	var errs []error
-	var secrets []string
 	for i, b := range cfg.Bots {
-		for _, sec := range []config.Secret{b.ClientSecret, b.PrivateKey} {
-			if sec != "" {
-				secrets = append(secrets, sec.Reveal(), "<secret>")
-			}
-		}
 		settings := withoutWindows(b)
 		if old, ok := s.clients[b.Name]; ok && limitsSame && reflect.DeepEqual(old.bot, settings) {
 			clients[b.Name] = old
@@ -281,7 +271,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	s.jobs, s.order, s.clients, s.limits, s.budgets, s.sem = jobs, order, clients, cfg.Limits, budgets, sem
-	s.redact = strings.NewReplacer(secrets...)
+	s.redact = cfg.Redactor()
 	s.mu.Unlock()
 
 	s.opts.Store.SetBots(botInfos(cfg))
@@ -599,6 +589,20 @@ func (s *Scheduler) Status() []JobRecord {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Bot < out[j].Bot })
 	return out
+}
+
+// NewBudgets returns the request budgets of limits, to share between every
+// client of one configuration (kore.WithBudgets).
+func NewBudgets(l config.Limits) (*kore.Budgets, error) {
+	rpm := l.RequestsPerMinutePerBot
+	if rpm == 0 { // a Config built in code
+		rpm = kore.DefaultRequestsPerMinute
+	}
+	b, err := kore.NewBudgets(rpm)
+	if err != nil {
+		return nil, fmt.Errorf("limits.requests_per_minute_per_bot: %w", err)
+	}
+	return b, nil
 }
 
 // NewKoreClient is the ClientFactory of the exporter: a kore.Client for the

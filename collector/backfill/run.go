@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,22 +89,12 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 	}
 	cfg := plan.Config
 	obs := &counter{}
-	rpm := cfg.Limits.RequestsPerMinutePerBot
-	if rpm == 0 {
-		rpm = kore.DefaultRequestsPerMinute
-	}
-	budgets, err := kore.NewBudgets(rpm)
+	budgets, err := collector.NewBudgets(cfg.Limits)
 	if err != nil {
-		return nil, fmt.Errorf("limits.requests_per_minute_per_bot: %w", err)
+		return nil, err
 	}
 	clients := map[string]collector.ReportRunner{}
-	var secrets []string
 	for i, b := range cfg.Bots {
-		for _, s := range []config.Secret{b.ClientSecret, b.PrivateKey} {
-			if s != "" {
-				secrets = append(secrets, s.Reveal(), "<secret>")
-			}
-		}
 		if _, ok := clients[b.BotID]; ok {
 			continue
 		}
@@ -115,7 +104,7 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 		}
 		clients[b.BotID] = c
 	}
-	redact := strings.NewReplacer(secrets...)
+	redact := cfg.Redactor()
 
 	res := &Result{}
 	queues := map[string][]Point{} // by bot_id

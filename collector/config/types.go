@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 )
 
@@ -94,6 +95,21 @@ type Tag struct {
 	Name   string
 	Values []string
 	Type   string
+}
+
+// Redactor returns a replacer of every secret of c's bots (client secrets
+// and private keys) by "<secret>", for texts that may quote one, such as an
+// error a server echoed.
+func (c *Config) Redactor() *strings.Replacer {
+	var pairs []string
+	for _, b := range c.Bots {
+		for _, s := range []Secret{b.ClientSecret, b.PrivateKey} {
+			if s != "" {
+				pairs = append(pairs, s.Reveal(), "<secret>")
+			}
+		}
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 // Secret is a credential. It formats as "<secret>" so it cannot leak
