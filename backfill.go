@@ -91,7 +91,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	load, source := func() (*config.Config, error) { return config.Load(f.configFile) }, f.configFile
 	if f.demo {
-		sim, demoLoad, err := startDemo(logger, false)
+		sim, demoLoad, err := startDemo(logger, false, true)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
 			return 1

@@ -188,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	source := f.configFile // names the configuration's source
 	if f.demo {
 		source = "demo configuration (--demo ignores --config.file)"
-		sim, demoLoad, err := startDemo(logger, f.demoSurge)
+		sim, demoLoad, err := startDemo(logger, f.demoSurge, false)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
 			return 1
@@ -326,8 +326,16 @@ func checkPlan(cfg *config.Config, stdout, stderr io.Writer) int {
 
 // startDemo starts the in-process simulator with three demo bots and returns
 // the loader of the embedded demo configuration.
-func startDemo(logger log.Logger, surge bool) (*koretest.Server, func() (*config.Config, error), error) {
-	sim := koretest.NewServer(koretest.WithJobDuration(1500 * time.Millisecond))
+// startDemo starts the simulated Kore.ai API of --demo with its three bots
+// and returns it with the loader of the demo configuration. With fast (the
+// backfill of --demo), jobs finish at once and neither the simulator nor
+// the client limits the request rate: no Kore.ai budget is at stake.
+func startDemo(logger log.Logger, surge, fast bool) (*koretest.Server, func() (*config.Config, error), error) {
+	opts := []koretest.Option{koretest.WithJobDuration(1500 * time.Millisecond)}
+	if fast {
+		opts = []koretest.Option{koretest.WithJobDuration(0), koretest.WithRateLimits(0, 0)}
+	}
+	sim := koretest.NewServer(opts...)
 	var bots []demoBot
 	for i, b := range koretest.DemoBots(3, 1) {
 		sim.AddBot(b)
@@ -339,7 +347,13 @@ func startDemo(logger log.Logger, surge bool) (*koretest.Server, func() (*config
 		level.Info(logger).Log("msg", "demo: drop-off of one task is climbing", "bot", bots[0].Name, "task", task)
 	}
 	level.Info(logger).Log("msg", "demo: simulated Kore.ai API started", "url", sim.URL)
-	return sim, func() (*config.Config, error) { return demoConfig(sim.URL, bots) }, nil
+	return sim, func() (*config.Config, error) {
+		cfg, err := demoConfig(sim.URL, bots)
+		if err == nil && fast {
+			cfg.Limits.Unlimited = true
+		}
+		return cfg, err
+	}, nil
 }
 
 var demoBotNames = []string{"support", "sales", "travel"}

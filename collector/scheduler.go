@@ -594,6 +594,9 @@ func (s *Scheduler) Status() []JobRecord {
 // NewBudgets returns the request budgets of limits, to share between every
 // client of one configuration (kore.WithBudgets).
 func NewBudgets(l config.Limits) (*kore.Budgets, error) {
+	if l.Unlimited {
+		return kore.NewUnlimitedBudgets(), nil
+	}
 	rpm := l.RequestsPerMinutePerBot
 	if rpm == 0 { // a Config built in code
 		rpm = kore.DefaultRequestsPerMinute

@@ -186,7 +186,7 @@ func WithRequestsPerMinute(n int) Option {
 // WithoutBotLimits turns the per-bot limiters off, for simulators and
 // benchmarks: against Kore.ai it only earns rate-limit answers.
 func WithoutBotLimits() Option {
-	return func(c *Client) error { c.budgets = &Budgets{bots: make(map[string]*botLimiter)}; return nil }
+	return func(c *Client) error { c.budgets = NewUnlimitedBudgets(); return nil }
 }
 
 // WithBudgets makes the client take each bot's requests from b, shared with

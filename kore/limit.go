@@ -58,6 +58,11 @@ func NewBudgets(perMinute int) (*Budgets, error) {
 	return &Budgets{perMinute: perMinute, bots: make(map[string]*botLimiter)}, nil
 }
 
+// NewUnlimitedBudgets returns a Budgets that limits nothing, for a simulated
+// API (the exporter's --demo backfill): against Kore.ai it only earns
+// rate-limit answers.
+func NewUnlimitedBudgets() *Budgets { return &Budgets{bots: make(map[string]*botLimiter)} }
+
 // bot returns the bot's limiter, creating it on first use.
 func (b *Budgets) bot(botID string) *botLimiter {
 	b.mu.Lock()

@@ -141,7 +141,7 @@ func NewPlan(cfg *config.Config, start, end time.Time, step time.Duration, now t
 	budget := min(float64(cfg.Limits.RequestsPerMinutePerBot), kore.MaxRequestsPerHour/60.0)
 	for i := range p.Bots {
 		req := float64(perBotID[p.Bots[i].BotID])
-		if budget > 0 {
+		if budget > 0 && !cfg.Limits.Unlimited {
 			p.Bots[i].AtBudget = time.Duration(req / budget * float64(time.Minute))
 		}
 		p.Bots[i].AtKoreMax = time.Duration(req / (kore.MaxRequestsPerHour / 60.0) * float64(time.Minute))
@@ -171,22 +171,33 @@ func (p *Plan) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BOT\tWINDOWS\tPOINTS\tREPORTS\tEST. REQUESTS\tTIME AT BUDGET\tTIME AT KORE.AI MAX")
 	total := BotPlan{}
+	atBudget := func(d time.Duration) string {
+		if p.Config.Limits.Unlimited {
+			return "no budget"
+		}
+		return fmtDuration(d)
+	}
 	for _, bp := range p.Bots {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", bp.Name, strings.Join(bp.Windows, ","), bp.Points, bp.Points, bp.Requests,
-			fmtDuration(bp.AtBudget), fmtDuration(bp.AtKoreMax))
+			atBudget(bp.AtBudget), fmtDuration(bp.AtKoreMax))
 		total.Points += bp.Points
 		total.Requests += bp.Requests
 		total.AtBudget = max(total.AtBudget, bp.AtBudget)
 	}
-	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%s (bots in parallel)\t\n", total.Points, total.Points, total.Requests, fmtDuration(total.AtBudget))
+	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%s (bots in parallel)\t\n", total.Points, total.Points, total.Requests, atBudget(total.AtBudget))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	l := p.Config.Limits
+	if l.Unlimited {
+		fmt.Fprintf(&b, "budget: none: the API is simulated (--demo), its jobs finish at once and no Kore.ai budget is at stake\n")
+	}
 	fmt.Fprintf(&b, "model: one Cumulative report per point over [t - window - delay, t - delay], as the exporter runs it; ~%d requests per report is the exporter's estimate for jobs of about a minute (--config.check), fast jobs take fewer: the summary counts the real requests\n",
 		maxRequestsPerReport(p.Bots))
-	fmt.Fprintf(&b, "budget: limits.requests_per_minute_per_bot %d per bot (Kore.ai allows %d/minute and %d/hour per bot; variants of one bot_id share it); at most %d reports in flight (limits.max_concurrent_jobs)\n",
-		l.RequestsPerMinutePerBot, kore.MaxRequestsPerMinute, kore.MaxRequestsPerHour, max(1, l.MaxConcurrentJobs))
+	if !l.Unlimited {
+		fmt.Fprintf(&b, "budget: limits.requests_per_minute_per_bot %d per bot (Kore.ai allows %d/minute and %d/hour per bot; variants of one bot_id share it); at most %d reports in flight (limits.max_concurrent_jobs)\n",
+			l.RequestsPerMinutePerBot, kore.MaxRequestsPerMinute, kore.MaxRequestsPerHour, max(1, l.MaxConcurrentJobs))
+	}
 	fmt.Fprintf(&b, "live exporter: if one polls these bots meanwhile, it spends the same Kore.ai budget; lower limits.requests_per_minute_per_bot in the backfill's configuration by what it uses (REQ/HOUR ÷ 60 of --config.check)\n")
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -19,6 +19,9 @@ type Limits struct {
 	// RequestsPerMinutePerBot is each bot's request budget, at most
 	// kore.MaxRequestsPerMinute (default kore.DefaultRequestsPerMinute).
 	RequestsPerMinutePerBot int
+	// Unlimited lifts the per-bot budget, for a simulated API only (the
+	// backfill of --demo). No file can set it.
+	Unlimited bool
 }
 
 // Bot is one configured bot with its defaults resolved.

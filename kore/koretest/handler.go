@@ -185,7 +185,10 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) {
 	bs.stats.Submits++
 	f = bs.fault
 	s.mu.Unlock()
-	writeOK(w, j.envelope("IN_PROGRESS", 0, now, f.WrongTypes), f)
+	// A job of no duration is done when it is submitted: the POST says so
+	// (WithJobDuration(0)); otherwise it starts IN_PROGRESS.
+	status, pct, _ := j.progress(now, s.jobDuration)
+	writeOK(w, j.envelope(status, pct, now, f.WrongTypes), f)
 }
 
 // serveStatus answers GET …/status/{id}: the running envelope, the FAILED

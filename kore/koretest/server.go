@@ -151,7 +151,9 @@ type Option func(*Server)
 // WithClock sets the clock (default: the real clock).
 func WithClock(c Clock) Option { return func(s *Server) { s.clock = c } }
 
-// WithJobDuration sets how long a job takes to succeed (default 3s);
+// WithJobDuration sets how long a job takes to succeed (default 3s); with 0
+// the submit's answer already says SUCCESS (the report comes with the first
+// status call);
 // percentageComplete climbs in steps of 10 meanwhile. 0 makes a job done at
 // its first status call.
 func WithJobDuration(d time.Duration) Option { return func(s *Server) { s.jobDuration = max(d, 0) } }
