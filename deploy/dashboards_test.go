@@ -389,3 +389,53 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+// TestDashboardChecksCatchErrors runs the SDK's strict decoding and
+// checkDashboard on fixtures, one fault each (testdata/dashboards, the
+// health dashboard cut to one panel): each must be reported, and the good
+// fixture must pass.
+func TestDashboardChecksCatchErrors(t *testing.T) {
+	plugins.RegisterDefaultPlugins()
+	known := exporterMetrics(t)
+	for _, tc := range []struct{ file, want string }{
+		{"good.json", ""},
+		{"bad-no-unit.json", "fieldConfig.defaults.unit missing"},
+		{"bad-unit-typo.json", `unit "secs" is not one of`},
+		{"bad-fieldconfig-key.json", `unknown field "units"`},
+		{"bad-no-description.json", "title and description required"},
+		{"bad-panel-uid.json", "unexpected field 'uid'"}, // the SDK: panels have ids, not uids
+		{"bad-datasource.json", "want {type: prometheus, uid: ${datasource}}"},
+		{"bad-target-datasource.json", "target 0: datasource <nil>"},
+		{"bad-target-key.json", `unknown field "legend"`},
+		{"bad-instance.json", `hard-coded target label instance="10.0.0.1:10027"`},
+		{"bad-promql.json", "parse:"},
+		{"bad-unknown-metric.json", "metric kore_exporter_last_success_timestamp_seconds is not exported"},
+		{"bad-label.json", `has no label "bots"`},
+		{"bad-undefined-variable.json", "undefined variables $bots"},
+		{"bad-recorded-series.json", "metric kore_bot_window:drop_off:ratio is not exported"},
+		{"bad-no-datasource-variable.json", `want "datasource" of type datasource`},
+		{"bad-variable-label.json", `has no label "windows"`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata", "dashboards", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d dashboard.Dashboard
+			errs := []error{sdkError(d.UnmarshalJSONStrict(raw))}
+			if errs[0] == nil {
+				errs = append(errs, sdkError(d.Validate()))
+			}
+			_, err = checkDashboard(raw, known)
+			err = errors.Join(append(errs, err)...)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("want no error, got %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("want an error containing %q, got none", tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
