@@ -91,12 +91,12 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	load, source := func() (*config.Config, error) { return config.Load(f.configFile) }, f.configFile
 	if f.demo {
-		sim, demoLoad, err := startDemo(logger, false, true)
+		stopDemo, demoLoad, err := startDemo(logger, false, true)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
 			return 1
 		}
-		defer sim.Close()
+		defer stopDemo()
 		load, source = demoLoad, "demo configuration (--demo ignores --config.file)"
 	}
 	cfg, err := load()

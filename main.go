@@ -188,12 +188,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	source := f.configFile // names the configuration's source
 	if f.demo {
 		source = "demo configuration (--demo ignores --config.file)"
-		sim, demoLoad, err := startDemo(logger, f.demoSurge, false)
+		stopDemo, demoLoad, err := startDemo(logger, f.demoSurge, false)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo simulator", "err", err)
 			return 1
 		}
-		defer sim.Close()
+		defer stopDemo()
 		load = demoLoad
 	}
 	loadConfig := func() (*config.Config, error) {
@@ -324,13 +324,13 @@ func checkPlan(cfg *config.Config, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// startDemo starts the in-process simulator with three demo bots and returns
-// the loader of the embedded demo configuration.
 // startDemo starts the simulated Kore.ai API of --demo with its three bots
-// and returns it with the loader of the demo configuration. With fast (the
-// backfill of --demo), jobs finish at once and neither the simulator nor
-// the client limits the request rate: no Kore.ai budget is at stake.
-func startDemo(logger log.Logger, surge, fast bool) (*koretest.Server, func() (*config.Config, error), error) {
+// and returns the loader of the demo configuration and the function that
+// stops the simulator. With fast (the backfill of --demo), jobs finish at
+// once and neither the simulator nor the client limits the request rate: no
+// Kore.ai budget is at stake. Otherwise the third bot's API misbehaves now
+// and then, as real ones do (see demoFaults).
+func startDemo(logger log.Logger, surge, fast bool) (stop func(), load func() (*config.Config, error), err error) {
 	opts := []koretest.Option{koretest.WithJobDuration(1500 * time.Millisecond)}
 	if fast {
 		opts = []koretest.Option{koretest.WithJobDuration(0), koretest.WithRateLimits(0, 0)}
@@ -343,11 +343,20 @@ func startDemo(logger log.Logger, surge, fast bool) (*koretest.Server, func() (*
 	}
 	if surge {
 		task := sim.Tasks(bots[0].BotID)[0].Name
-		sim.SetDropOffSurge(bots[0].BotID, task, time.Now().Add(-10*time.Minute), 1.5)
+		sim.SetDropOffSurge(bots[0].BotID, task, time.Now().Add(-45*time.Minute), 1.5)
 		level.Info(logger).Log("msg", "demo: drop-off of one task is climbing", "bot", bots[0].Name, "task", task)
 	}
 	level.Info(logger).Log("msg", "demo: simulated Kore.ai API started", "url", sim.URL)
-	return sim, func() (*config.Config, error) {
+	stop = sim.Close
+	if !fast {
+		done, finished := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(finished)
+			demoFaults(done, sim, bots[len(bots)-1].BotID)
+		}()
+		stop = func() { close(done); <-finished; sim.Close() }
+	}
+	return stop, func() (*config.Config, error) {
 		cfg, err := demoConfig(sim.URL, bots)
 		if err == nil && fast {
 			cfg.Limits.Unlimited = true
@@ -357,6 +366,41 @@ func startDemo(logger log.Logger, surge, fast bool) (*koretest.Server, func() (*
 }
 
 var demoBotNames = []string{"support", "sales", "travel"}
+
+// demoFaultEvery is how often demoFaults disturbs the demo bot's API.
+const demoFaultEvery = 2 * time.Minute
+
+// demoFaults makes bot's simulated API throttle every demoFaultEvery, the
+// first time 20 s after the start, until done is closed: every answer is 429
+// with Retry-After 1s until two have been sent. The client waits and
+// retries, so the runs still succeed, and the exporter's retry, 429 and
+// API-code metrics (and the health dashboard) have something to show.
+func demoFaults(done <-chan struct{}, sim *koretest.Server, botID string) {
+	wait := func(d time.Duration) bool {
+		select {
+		case <-done:
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	if !wait(20 * time.Second) {
+		return
+	}
+	for {
+		throttled := sim.Stats(botID).RateLimited
+		sim.SetFault(botID, koretest.Fault{RateLimited: true, RetryAfter: time.Second})
+		for sim.Stats(botID).RateLimited < throttled+2 {
+			if !wait(100 * time.Millisecond) {
+				return
+			}
+		}
+		sim.SetFault(botID, koretest.Fault{})
+		if !wait(demoFaultEvery) {
+			return
+		}
+	}
+}
 
 // reloader applies configurations to the scheduler; a bad new
 // configuration keeps the running one.
