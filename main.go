@@ -368,11 +368,11 @@ func startDemo(logger log.Logger, surge, fast bool) (stop func(), load func() (*
 var demoBotNames = []string{"support", "sales", "travel"}
 
 // demoFaultEvery is how often demoFaults disturbs the demo bot's API.
-const demoFaultEvery = 2 * time.Minute
+const demoFaultEvery = 10 * time.Minute
 
 // demoFaults makes bot's simulated API throttle every demoFaultEvery, the
 // first time 20 s after the start, until done is closed: every answer is 429
-// with Retry-After 1s until two have been sent. The client waits and
+// with Retry-After 1s until one has been sent. The client waits and
 // retries, so the runs still succeed, and the exporter's retry, 429 and
 // API-code metrics (and the health dashboard) have something to show.
 func demoFaults(done <-chan struct{}, sim *koretest.Server, botID string) {
@@ -390,7 +390,7 @@ func demoFaults(done <-chan struct{}, sim *koretest.Server, botID string) {
 	for {
 		throttled := sim.Stats(botID).RateLimited
 		sim.SetFault(botID, koretest.Fault{RateLimited: true, RetryAfter: time.Second})
-		for sim.Stats(botID).RateLimited < throttled+2 {
+		for sim.Stats(botID).RateLimited < throttled+1 {
 			if !wait(100 * time.Millisecond) {
 				return
 			}
