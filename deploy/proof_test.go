@@ -251,6 +251,7 @@ func recordedNames(t *testing.T, files []string) []string {
 // With KORE_PROOF_PICTURES set to a directory, it also renders the README's
 // pictures there from the proof's Prometheus (see pictures_test.go).
 func TestProofOnRealPrometheus(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts the exporter and a real Prometheus: skipped with -short")
 	}
