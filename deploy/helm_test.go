@@ -1,0 +1,695 @@
+package deploy_test
+
+import (
+	"bytes"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/kore-exporter/kore_exporter/collector/config"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+)
+
+// chartDir is the Helm chart the project ships.
+const chartDir = "helm/kore-exporter"
+
+// releaseName and releaseNamespace name the release every test renders.
+const (
+	releaseName      = "kore"
+	releaseNamespace = "monitoring"
+)
+
+// secretCanary stands for a client secret: it must never reach a manifest.
+const secretCanary = "CANARY-s3cr3t-9f8e7d"
+
+// manifests is one rendering of the chart, decoded strictly into the real
+// API types.
+type manifests struct {
+	raw             string // every rendered manifest, NOTES.txt excluded
+	notes           string
+	deployments     []appsv1.Deployment
+	statefulSets    []appsv1.StatefulSet
+	services        []corev1.Service
+	configMaps      []corev1.ConfigMap
+	serviceAccounts []corev1.ServiceAccount
+	networkPolicies []networkingv1.NetworkPolicy
+	serviceMonitors []monitoringv1.ServiceMonitor
+	prometheusRules []monitoringv1.PrometheusRule
+}
+
+func loadChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	c, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatalf("load chart: %v", err)
+	}
+	return c
+}
+
+// renderChart renders the chart as `helm install --dry-run` would, values
+// validated against values.schema.json.
+func renderChart(t *testing.T, vals map[string]any) (map[string]string, error) {
+	t.Helper()
+	c := loadChart(t)
+	rv, err := chartutil.ToRenderValues(c, vals, chartutil.ReleaseOptions{
+		Name: releaseName, Namespace: releaseNamespace, IsInstall: true, Revision: 1,
+	}, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Render(c, rv)
+}
+
+// mustRender renders and decodes every manifest strictly: an unknown field
+// (a typo, a field at the wrong level) fails.
+func mustRender(t *testing.T, vals map[string]any) *manifests {
+	t.Helper()
+	files, err := renderChart(t, vals)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	m := &manifests{}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		content := files[name]
+		if strings.HasSuffix(name, "NOTES.txt") {
+			m.notes = content
+			continue
+		}
+		if strings.HasSuffix(name, ".tpl") {
+			continue
+		}
+		docs := releaseutil.SplitManifests(content)
+		keys := make([]string, 0, len(docs))
+		for k := range docs {
+			keys = append(keys, k)
+		}
+		sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+		for _, k := range keys {
+			doc := docs[k]
+			if strings.TrimSpace(doc) == "" {
+				continue
+			}
+			// SplitManifests trims each document; a block scalar at the
+			// end of a file keeps its final newline only with one after it.
+			doc += "\n"
+			m.raw += "---\n" + doc
+			m.decode(t, name, []byte(doc))
+		}
+	}
+	return m
+}
+
+func strictInto[T any](t *testing.T, name string, doc []byte, dst *[]T) {
+	t.Helper()
+	var v T
+	if err := yaml.UnmarshalStrict(doc, &v); err != nil {
+		t.Fatalf("%s: strict decode into %T: %v\n%s", name, v, err, doc)
+	}
+	*dst = append(*dst, v)
+}
+
+func (m *manifests) decode(t *testing.T, name string, doc []byte) {
+	t.Helper()
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(doc, &tm); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	switch tm.APIVersion + " " + tm.Kind {
+	case "apps/v1 Deployment":
+		strictInto(t, name, doc, &m.deployments)
+	case "apps/v1 StatefulSet":
+		strictInto(t, name, doc, &m.statefulSets)
+	case "v1 Service":
+		strictInto(t, name, doc, &m.services)
+	case "v1 ConfigMap":
+		strictInto(t, name, doc, &m.configMaps)
+	case "v1 ServiceAccount":
+		strictInto(t, name, doc, &m.serviceAccounts)
+	case "networking.k8s.io/v1 NetworkPolicy":
+		strictInto(t, name, doc, &m.networkPolicies)
+	case "monitoring.coreos.com/v1 ServiceMonitor":
+		strictInto(t, name, doc, &m.serviceMonitors)
+	case "monitoring.coreos.com/v1 PrometheusRule":
+		strictInto(t, name, doc, &m.prometheusRules)
+	default:
+		t.Fatalf("%s: unexpected object %s %s", name, tm.APIVersion, tm.Kind)
+	}
+}
+
+// pod returns the one workload's pod template and selector.
+func (m *manifests) pod(t *testing.T) (corev1.PodTemplateSpec, *metav1.LabelSelector) {
+	t.Helper()
+	switch {
+	case len(m.deployments) == 1 && len(m.statefulSets) == 0:
+		return m.deployments[0].Spec.Template, m.deployments[0].Spec.Selector
+	case len(m.statefulSets) == 1 && len(m.deployments) == 0:
+		return m.statefulSets[0].Spec.Template, m.statefulSets[0].Spec.Selector
+	}
+	t.Fatalf("want exactly one Deployment or StatefulSet, got %d and %d", len(m.deployments), len(m.statefulSets))
+	return corev1.PodTemplateSpec{}, nil
+}
+
+func (m *manifests) configMap(name string) *corev1.ConfigMap {
+	for i := range m.configMaps {
+		if m.configMaps[i].Name == name {
+			return &m.configMaps[i]
+		}
+	}
+	return nil
+}
+
+func (m *manifests) service(name string) *corev1.Service {
+	for i := range m.services {
+		if m.services[i].Name == name {
+			return &m.services[i]
+		}
+	}
+	return nil
+}
+
+// chartCases is the values matrix every check runs on.
+var chartCases = []struct {
+	name string
+	vals map[string]any
+}{
+	{"defaults", nil},
+	{"shards", map[string]any{"shards": 3}},
+	{"monitoring", map[string]any{
+		"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "kube-prometheus-stack"}},
+		"prometheusRule": map[string]any{"enabled": true},
+		"dashboards":     map[string]any{"enabled": true},
+	}},
+	{"existing", map[string]any{
+		"existingSecret":    "kore-secrets",
+		"existingConfigMap": "kore-config",
+		"secretEnv":         []any{map[string]any{"name": "KORE_SALES_SECRET", "key": "sales"}},
+	}},
+	{"webconfig", map[string]any{
+		"existingSecret": "kore-secrets",
+		"webConfig":      map[string]any{"existingSecret": "kore-web"},
+		"config": map[string]any{"bots": []any{map[string]any{
+			"name": "sales", "bot_id": "st-2b3c4d5e-0000-5000-8000-00000000a002",
+			"client_id": "cs-6f7a8b9c-0000-5000-8000-00000000b003", "client_secret": "${KORE_SALES_SECRET}",
+		}}},
+		"secretEnv": []any{map[string]any{"name": "KORE_SALES_SECRET", "key": "sales"}},
+	}},
+}
+
+func TestChartLint(t *testing.T) {
+	for _, tc := range chartCases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := lint.All(chartDir, tc.vals, releaseNamespace, false)
+			for _, msg := range l.Messages {
+				switch msg.Severity {
+				case support.ErrorSev:
+					t.Errorf("helm lint: %v", msg)
+				case support.WarningSev:
+					t.Logf("helm lint warning: %v", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestChartRendersSecureWorkload(t *testing.T) {
+	for _, tc := range chartCases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mustRender(t, tc.vals)
+			tpl, sel := m.pod(t)
+			podLabels := labels.Set(tpl.Labels)
+
+			selector, err := metav1.LabelSelectorAsSelector(sel)
+			if err != nil || selector.Empty() || !selector.Matches(podLabels) {
+				t.Errorf("workload selector %v does not select its pod labels %v (%v)", sel, tpl.Labels, err)
+			}
+
+			// Pod and container security.
+			ps := tpl.Spec.SecurityContext
+			if ps == nil || !ptrIs(ps.RunAsNonRoot, true) || !ptrIs(ps.RunAsUser, 65534) ||
+				ps.SeccompProfile == nil || ps.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Errorf("pod securityContext = %+v", ps)
+			}
+			if !ptrIs(tpl.Spec.AutomountServiceAccountToken, false) {
+				t.Error("the service account token is mounted; the exporter never calls the Kubernetes API")
+			}
+			if len(tpl.Spec.Containers) != 1 {
+				t.Fatalf("want one container, got %d", len(tpl.Spec.Containers))
+			}
+			c := tpl.Spec.Containers[0]
+			sc := c.SecurityContext
+			if sc == nil || !ptrIs(sc.RunAsNonRoot, true) || !ptrIs(sc.RunAsUser, 65534) ||
+				!ptrIs(sc.ReadOnlyRootFilesystem, true) || !ptrIs(sc.AllowPrivilegeEscalation, false) ||
+				sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 ||
+				sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Errorf("container securityContext = %+v", sc)
+			}
+			if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
+				t.Errorf("resources = %+v, want cpu and memory requests and a memory limit", c.Resources)
+			}
+
+			// The port and the probes.
+			if len(c.Ports) != 1 || c.Ports[0].Name != "http-metrics" || c.Ports[0].ContainerPort != 10027 {
+				t.Errorf("container ports = %+v, want http-metrics 10027", c.Ports)
+			}
+			wantTCP := tc.name == "webconfig"
+			checkProbe(t, "liveness", c.LivenessProbe, "/-/healthy", wantTCP)
+			checkProbe(t, "readiness", c.ReadinessProbe, "/-/ready", wantTCP)
+			if wantTCP != slices.Contains(c.Args, "--web.config.file=/etc/kore_exporter/web/web-config.yml") {
+				t.Errorf("args %q: --web.config.file present = %v, want %v", c.Args, !wantTCP, wantTCP)
+			}
+
+			// The config file: the flag points into the mounted ConfigMap.
+			if !slices.Contains(c.Args, "--config.file=/etc/kore_exporter/config/config.yml") {
+				t.Errorf("args %q lack --config.file=/etc/kore_exporter/config/config.yml", c.Args)
+			}
+			wantCM := releaseName + "-kore-exporter"
+			if ecm, _ := tc.vals["existingConfigMap"].(string); ecm != "" {
+				wantCM = ecm
+				if m.configMap(releaseName+"-kore-exporter") != nil {
+					t.Error("a ConfigMap is rendered although existingConfigMap is set")
+				}
+				if _, ok := tpl.Annotations["checksum/config"]; ok {
+					t.Error("checksum/config is set for an existing ConfigMap the chart cannot see")
+				}
+			} else {
+				cm := m.configMap(wantCM)
+				if cm == nil {
+					t.Fatalf("ConfigMap %s not rendered", wantCM)
+				}
+				checkExporterConfig(t, cm.Data["config.yml"])
+				if tpl.Annotations["checksum/config"] == "" {
+					t.Error("pod template lacks the checksum/config annotation")
+				}
+			}
+			if v := volume(tpl.Spec, "config"); v == nil || v.ConfigMap == nil || v.ConfigMap.Name != wantCM ||
+				!mounted(c, "config", "/etc/kore_exporter/config") {
+				t.Errorf("config volume = %+v, want ConfigMap %s mounted at /etc/kore_exporter/config", v, wantCM)
+			}
+
+			// Secrets come from the existing Secret only.
+			if es, _ := tc.vals["existingSecret"].(string); es != "" {
+				if v := volume(tpl.Spec, "secrets"); v == nil || v.Secret == nil || v.Secret.SecretName != es ||
+					!mounted(c, "secrets", "/etc/kore_exporter/secrets") {
+					t.Errorf("secrets volume = %+v, want Secret %s mounted at /etc/kore_exporter/secrets", v, es)
+				}
+				env := envVar(c, "KORE_SALES_SECRET")
+				if env == nil || env.Value != "" || env.ValueFrom == nil || env.ValueFrom.SecretKeyRef == nil ||
+					env.ValueFrom.SecretKeyRef.Name != es || env.ValueFrom.SecretKeyRef.Key != "sales" {
+					t.Errorf("env KORE_SALES_SECRET = %+v, want secretKeyRef %s/sales", env, es)
+				}
+			} else if volume(tpl.Spec, "secrets") != nil {
+				t.Error("a secrets volume without existingSecret")
+			}
+			if strings.Contains(m.raw, "kind: Secret\n") {
+				t.Error("the chart rendered a Secret; it must only reference an existing one")
+			}
+
+			// The Service selects the pods on the metrics port.
+			svc := m.service(releaseName + "-kore-exporter")
+			if svc == nil {
+				t.Fatal("Service not rendered")
+			}
+			checkServiceSelects(t, svc, podLabels)
+
+			// The NetworkPolicy (on by default): the pods, ingress on the
+			// metrics port only, egress to DNS and HTTPS only.
+			if len(m.networkPolicies) != 1 {
+				t.Fatalf("want one NetworkPolicy, got %d", len(m.networkPolicies))
+			}
+			checkNetworkPolicy(t, &m.networkPolicies[0], podLabels)
+
+			if strings.Contains(m.raw+m.notes, secretCanary) {
+				t.Error("the secret canary is in the rendered output")
+			}
+		})
+	}
+}
+
+func TestChartDeploymentOrShardedStatefulSet(t *testing.T) {
+	t.Run("one shard: a Deployment of one replica", func(t *testing.T) {
+		m := mustRender(t, nil)
+		if len(m.deployments) != 1 || len(m.statefulSets) != 0 {
+			t.Fatalf("got %d Deployments and %d StatefulSets", len(m.deployments), len(m.statefulSets))
+		}
+		d := m.deployments[0]
+		if !ptrIs(d.Spec.Replicas, 1) {
+			t.Errorf("replicas = %v, want 1", d.Spec.Replicas)
+		}
+		if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			t.Errorf("strategy = %q, want Recreate (two pods must not poll one bot at once)", d.Spec.Strategy.Type)
+		}
+		for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+			if strings.HasPrefix(a, "--shard.") {
+				t.Errorf("unsharded pod has %s", a)
+			}
+		}
+		if len(m.services) != 1 {
+			t.Errorf("want one Service, got %d", len(m.services))
+		}
+	})
+	t.Run("shards: 3: a StatefulSet, each pod its own shard", func(t *testing.T) {
+		m := mustRender(t, map[string]any{"shards": 3})
+		if len(m.deployments) != 0 || len(m.statefulSets) != 1 {
+			t.Fatalf("got %d Deployments and %d StatefulSets", len(m.deployments), len(m.statefulSets))
+		}
+		s := m.statefulSets[0]
+		if !ptrIs(s.Spec.Replicas, 3) {
+			t.Errorf("replicas = %v, want 3", s.Spec.Replicas)
+		}
+		c := s.Spec.Template.Spec.Containers[0]
+		for _, want := range []string{"--shard.count=3", "--shard.index=$(SHARD_INDEX)"} {
+			if !slices.Contains(c.Args, want) {
+				t.Errorf("args %q lack %s", c.Args, want)
+			}
+		}
+		env := envVar(c, "SHARD_INDEX")
+		if env == nil || env.ValueFrom == nil || env.ValueFrom.FieldRef == nil ||
+			env.ValueFrom.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
+			t.Errorf("env SHARD_INDEX = %+v, want the pod-index label through the downward API", env)
+		}
+		// $(SHARD_INDEX) expands only from a variable defined in env.
+		headless := m.service(s.Spec.ServiceName)
+		if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone {
+			t.Fatalf("serviceName %q: want a headless Service, got %+v", s.Spec.ServiceName, headless)
+		}
+		checkServiceSelects(t, headless, labels.Set(s.Spec.Template.Labels))
+	})
+}
+
+func TestChartChecksumFollowsConfig(t *testing.T) {
+	checksum := func(vals map[string]any) string {
+		tpl, _ := mustRender(t, vals).pod(t)
+		return tpl.Annotations["checksum/config"]
+	}
+	base := checksum(nil)
+	if base == "" {
+		t.Fatal("no checksum/config annotation")
+	}
+	if again := checksum(map[string]any{"logLevel": "debug"}); again != base {
+		t.Errorf("checksum changed with a value that is not in the config: %s -> %s", base, again)
+	}
+	changed := checksum(map[string]any{"config": map[string]any{"defaults": map[string]any{"interval": "10m"}}})
+	if changed == base {
+		t.Error("checksum did not change with the config")
+	}
+	if s := checksum(map[string]any{"shards": 3}); s != base {
+		t.Errorf("StatefulSet checksum %s differs from the Deployment's %s for the same config", s, base)
+	}
+}
+
+func TestChartRefusesInlineSecret(t *testing.T) {
+	vals := map[string]any{"config": map[string]any{"bots": []any{map[string]any{
+		"name": "sales", "bot_id": "st-2b3c4d5e-0000-5000-8000-00000000a002",
+		"client_id": "cs-6f7a8b9c-0000-5000-8000-00000000b003", "client_secret": secretCanary,
+	}}}}
+	files, err := renderChart(t, vals)
+	if err == nil {
+		for name, f := range files {
+			if strings.Contains(f, secretCanary) {
+				t.Errorf("%s contains the literal client secret", name)
+			}
+		}
+		t.Fatal("a literal client_secret in values rendered; want an error")
+	}
+	if strings.Contains(err.Error(), secretCanary) {
+		t.Errorf("the error echoes the secret: %v", err)
+	}
+	if !strings.Contains(err.Error(), "config.bots[0].client_secret") || !strings.Contains(err.Error(), "existingSecret") {
+		t.Errorf("error = %v, want it to name config.bots[0].client_secret and existingSecret", err)
+	}
+}
+
+func TestChartValuesSchemaRejectsTypos(t *testing.T) {
+	for name, vals := range map[string]map[string]any{
+		"unknown top key": {"shard": 3},
+		"shards 0":        {"shards": 0},
+		"probe type":      {"probes": map[string]any{"type": "exec"}},
+		"nested typo":     {"serviceMonitor": map[string]any{"enable": true}},
+	} {
+		if _, err := renderChart(t, vals); err == nil || !strings.Contains(err.Error(), "schema") {
+			t.Errorf("%s: err = %v, want a schema error", name, err)
+		}
+	}
+}
+
+func TestChartServiceMonitor(t *testing.T) {
+	m := mustRender(t, chartCases[2].vals)
+	if len(m.serviceMonitors) != 1 {
+		t.Fatalf("want one ServiceMonitor, got %d", len(m.serviceMonitors))
+	}
+	sm := m.serviceMonitors[0]
+	if sm.Labels["release"] != "kube-prometheus-stack" {
+		t.Errorf("ServiceMonitor labels = %v, want the extra release label", sm.Labels)
+	}
+	svc := m.service(releaseName + "-kore-exporter")
+	sel, err := metav1.LabelSelectorAsSelector(&sm.Spec.Selector)
+	if err != nil || sel.Empty() || !sel.Matches(labels.Set(svc.Labels)) {
+		t.Errorf("ServiceMonitor selector %v does not select the Service's labels %v", sm.Spec.Selector, svc.Labels)
+	}
+	if !slices.Equal(sm.Spec.NamespaceSelector.MatchNames, []string{releaseNamespace}) {
+		t.Errorf("namespaceSelector = %+v", sm.Spec.NamespaceSelector)
+	}
+	if len(sm.Spec.Endpoints) != 1 {
+		t.Fatalf("want one endpoint, got %d", len(sm.Spec.Endpoints))
+	}
+	ep := sm.Spec.Endpoints[0]
+	if ep.Port != "http-metrics" || ep.Path != "/metrics" || ep.Interval != "60s" || ep.ScrapeTimeout != "10s" {
+		t.Errorf("endpoint = port %q path %q interval %q timeout %q", ep.Port, ep.Path, ep.Interval, ep.ScrapeTimeout)
+	}
+	// The alerts KoreExporterDown/Absent read up{job="kore_exporter"}.
+	found := false
+	for _, r := range ep.RelabelConfigs {
+		if r.TargetLabel == "job" && r.Replacement != nil && *r.Replacement == "kore_exporter" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("relabelings %+v do not set job=kore_exporter", ep.RelabelConfigs)
+	}
+}
+
+func TestChartPrometheusRuleIsTheRuleFiles(t *testing.T) {
+	shipped := sortedGlob(t, filepath.Join(rulesDir, "*.yml"))
+	copies := sortedGlob(t, filepath.Join(chartDir, "files/rules/*.yml"))
+	checkIdenticalCopies(t, shipped, copies)
+
+	var want []monitoringv1.RuleGroup
+	for _, f := range shipped {
+		var file struct {
+			Groups []monitoringv1.RuleGroup `json:"groups"`
+		}
+		if err := yaml.UnmarshalStrict(readFile(t, f), &file); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		want = append(want, file.Groups...)
+	}
+
+	m := mustRender(t, chartCases[2].vals)
+	if len(m.prometheusRules) != 1 {
+		t.Fatalf("want one PrometheusRule, got %d", len(m.prometheusRules))
+	}
+	got := m.prometheusRules[0].Spec.Groups
+	if len(got) == 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("PrometheusRule groups differ from %s", rulesDir)
+		for i := range max(len(got), len(want)) {
+			if i >= len(got) || i >= len(want) || !reflect.DeepEqual(got[i], want[i]) {
+				t.Logf("first difference at group %d", i)
+				break
+			}
+		}
+	}
+	if off := mustRender(t, nil); len(off.prometheusRules) != 0 || len(off.serviceMonitors) != 0 {
+		t.Error("PrometheusRule or ServiceMonitor rendered by default (the CRDs may not exist)")
+	}
+}
+
+func TestChartDashboardsConfigMaps(t *testing.T) {
+	shipped := sortedGlob(t, "../dashboards/*.json")
+	copies := sortedGlob(t, filepath.Join(chartDir, "files/dashboards/*.json"))
+	checkIdenticalCopies(t, shipped, copies)
+
+	m := mustRender(t, chartCases[2].vals)
+	for _, f := range shipped {
+		key := filepath.Base(f)
+		name := releaseName + "-kore-exporter-" + strings.TrimSuffix(key, ".json")
+		cm := m.configMap(name)
+		if cm == nil {
+			t.Errorf("no ConfigMap %s for %s", name, f)
+			continue
+		}
+		if cm.Labels["grafana_dashboard"] != "1" {
+			t.Errorf("%s: labels %v lack the Grafana sidecar label grafana_dashboard: \"1\"", name, cm.Labels)
+		}
+		if cm.Annotations["grafana_folder"] != "Kore.ai" {
+			t.Errorf("%s: annotations %v, want grafana_folder Kore.ai", name, cm.Annotations)
+		}
+		if len(cm.Data) != 1 || cm.Data[key] != string(readFile(t, f)) {
+			t.Errorf("%s: data key %s is not exactly %s", name, key, f)
+		}
+	}
+	if got, want := len(m.configMaps), len(shipped)+1; got != want {
+		t.Errorf("%d ConfigMaps, want %d (the config and one per dashboard)", got, want)
+	}
+}
+
+func checkProbe(t *testing.T, which string, p *corev1.Probe, path string, wantTCP bool) {
+	t.Helper()
+	switch {
+	case p == nil:
+		t.Errorf("no %s probe", which)
+	case wantTCP:
+		if p.TCPSocket == nil || p.TCPSocket.Port.String() != "http-metrics" || p.HTTPGet != nil {
+			t.Errorf("%s probe = %+v, want tcpSocket on http-metrics (basic auth guards every path)", which, p.ProbeHandler)
+		}
+	default:
+		if p.HTTPGet == nil || p.HTTPGet.Path != path || p.HTTPGet.Port.String() != "http-metrics" {
+			t.Errorf("%s probe = %+v, want httpGet %s on http-metrics", which, p.ProbeHandler, path)
+		}
+	}
+}
+
+func checkServiceSelects(t *testing.T, svc *corev1.Service, pod labels.Set) {
+	t.Helper()
+	if len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(pod) {
+		t.Errorf("Service %s selector %v does not select the pods %v", svc.Name, svc.Spec.Selector, pod)
+	}
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "http-metrics" || svc.Spec.Ports[0].Port != 10027 ||
+		svc.Spec.Ports[0].TargetPort.String() != "http-metrics" {
+		t.Errorf("Service %s ports = %+v, want http-metrics 10027 -> http-metrics", svc.Name, svc.Spec.Ports)
+	}
+}
+
+func checkNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, pod labels.Set) {
+	t.Helper()
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil || sel.Empty() || !sel.Matches(pod) {
+		t.Errorf("NetworkPolicy podSelector %v does not select the pods", np.Spec.PodSelector)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+		t.Errorf("policyTypes = %v, want Ingress and Egress", np.Spec.PolicyTypes)
+	}
+	var in []string
+	for _, r := range np.Spec.Ingress {
+		for _, p := range r.Ports {
+			in = append(in, string(*p.Protocol)+"/"+p.Port.String())
+		}
+	}
+	if !slices.Equal(in, []string{"TCP/http-metrics"}) {
+		t.Errorf("ingress ports = %v, want only TCP/http-metrics", in)
+	}
+	var out []string
+	for _, r := range np.Spec.Egress {
+		if len(r.Ports) == 0 {
+			t.Errorf("an egress rule without ports allows everything: %+v", r)
+		}
+		for _, p := range r.Ports {
+			out = append(out, string(*p.Protocol)+"/"+p.Port.String())
+		}
+	}
+	if !slices.Equal(out, []string{"UDP/53", "TCP/53", "TCP/443"}) {
+		t.Errorf("egress ports = %v, want DNS (53 UDP and TCP) and HTTPS (443) only", out)
+	}
+}
+
+// checkExporterConfig parses the rendered config.yml with the exporter's
+// own strict parser (secrets and files stubbed: they live in the Secret).
+func checkExporterConfig(t *testing.T, data string) {
+	t.Helper()
+	if data == "" {
+		t.Fatal("ConfigMap has no config.yml")
+	}
+	_, err := config.ParseWith([]byte(data), config.ParseOptions{
+		LookupEnv: func(string) (string, bool) { return "from-secret-env", true },
+		ReadFile: func(path string) ([]byte, error) {
+			if !strings.HasPrefix(path, "/etc/kore_exporter/secrets/") {
+				t.Errorf("config reads %s, outside the mounted Secret", path)
+			}
+			return []byte("from-secret-file"), nil
+		},
+	})
+	if err != nil {
+		t.Errorf("rendered config.yml does not parse: %v\n%s", err, data)
+	}
+}
+
+func volume(spec corev1.PodSpec, name string) *corev1.Volume {
+	for i := range spec.Volumes {
+		if spec.Volumes[i].Name == name {
+			return &spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
+func mounted(c corev1.Container, name, path string) bool {
+	for _, m := range c.VolumeMounts {
+		if m.Name == name && m.MountPath == path && m.ReadOnly {
+			return true
+		}
+	}
+	return false
+}
+
+func envVar(c corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
+		}
+	}
+	return nil
+}
+
+func ptrIs[T comparable](p *T, want T) bool { return p != nil && *p == want }
+
+func sortedGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no files match %s (%v)", pattern, err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// checkIdenticalCopies: the chart cannot reach outside its directory (and
+// symlinks are not allowed in charts), so it holds copies; they must be
+// byte for byte the originals, and no more, no fewer.
+func checkIdenticalCopies(t *testing.T, originals, copies []string) {
+	t.Helper()
+	base := func(fs []string) []string {
+		out := make([]string, len(fs))
+		for i, f := range fs {
+			out[i] = filepath.Base(f)
+		}
+		return out
+	}
+	if !slices.Equal(base(originals), base(copies)) {
+		t.Fatalf("chart copies %v differ from the originals %v", base(copies), base(originals))
+	}
+	for i := range originals {
+		if !bytes.Equal(readFile(t, originals[i]), readFile(t, copies[i])) {
+			t.Errorf("%s differs from %s: copy it again (cp %s %s)", copies[i], originals[i], originals[i], filepath.Dir(copies[i]))
+		}
+	}
+}
