@@ -88,7 +88,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
 	app.Flag("web.idle-timeout", "Close a keep-alive connection that has waited this long for its next request.").Default(collector.DefaultIdleTimeout.String()).DurationVar(&f.idleTimeout)
 	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them.").Default("1").IntVar(&f.shardCount)
-	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots whose hash of bot_id modulo shard.count is this index.").Default("0").IntVar(&f.shardIndex)
+	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots that rendezvous hashing of their bot_id assigns to this index.").Default("0").IntVar(&f.shardIndex)
 	app.Flag("web.enable-lifecycle", "Enable reload via HTTP POST to /-/reload.").BoolVar(&f.lifecycle)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
