@@ -70,7 +70,9 @@ type flags struct {
 	writeTimeout time.Duration
 	idleTimeout  time.Duration
 	shardIndex   int
+	shardIndexed bool // --shard.index given on the command line
 	shardCount   int
+	shardHost    bool
 	toolkitFlags *web.FlagConfig
 }
 
@@ -88,7 +90,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
 	app.Flag("web.idle-timeout", "Close a keep-alive connection that has waited this long for its next request.").Default(collector.DefaultIdleTimeout.String()).DurationVar(&f.idleTimeout)
 	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them.").Default("1").IntVar(&f.shardCount)
-	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots whose hash of bot_id modulo shard.count is this index.").Default("0").IntVar(&f.shardIndex)
+	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots that rendezvous hashing of their bot_id assigns to this index.").Default("0").IsSetByUser(&f.shardIndexed).IntVar(&f.shardIndex)
+	app.Flag("shard.from-hostname", "Take the shard index from the ordinal suffix -N of the hostname, as a StatefulSet pod's (NAME-0, NAME-1, …); instead of --shard.index.").BoolVar(&f.shardHost)
 	app.Flag("web.enable-lifecycle", "Enable reload via HTTP POST to /-/reload.").BoolVar(&f.lifecycle)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
@@ -118,6 +121,25 @@ func (f *flags) check() error {
 	}
 	if f.demoSurge && !f.demo {
 		return errors.New("--demo.drop-off-surge needs --demo")
+	}
+	return nil
+}
+
+// resolveShard sets the shard index from the hostname for
+// --shard.from-hostname.
+func (f *flags) resolveShard(hostname func() (string, error)) error {
+	if !f.shardHost {
+		return nil
+	}
+	if f.shardIndexed {
+		return errors.New("--shard.from-hostname and --shard.index are mutually exclusive")
+	}
+	host, err := hostname()
+	if err != nil {
+		return fmt.Errorf("--shard.from-hostname: %w", err)
+	}
+	if f.shardIndex, err = config.ShardFromHostname(host, f.shardCount); err != nil {
+		return fmt.Errorf("--shard.from-hostname: %w", err)
 	}
 	return nil
 }
@@ -183,6 +205,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level.Error(logger).Log("msg", "invalid flags", "err", err)
 		return 1
 	}
+	if err := f.resolveShard(os.Hostname); err != nil {
+		level.Error(logger).Log("msg", "invalid flags", "err", err)
+		return 1
+	}
 
 	load := func() (*config.Config, error) { return config.Load(f.configFile) }
 	source := f.configFile // names the configuration's source
@@ -222,6 +248,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level.Error(logger).Log("msg", "cannot register metrics", "err", err)
 		return 1
 	}
+	metrics.SetShard(f.shardIndex, f.shardCount)
 	store := collector.NewStore()
 	sched := collector.NewScheduler(collector.SchedulerOpts{
 		Logger:    logger,

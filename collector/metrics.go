@@ -27,8 +27,8 @@ var apiDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 // report_duration_seconds, report_runs_total, report_skipped_runs_total,
 // report_rows, report_duplicate_rows_total) are pre-encoded when they change
 // (jobmetrics.go) and served by the /metrics handler given
-// HandlerOpts.Metrics; the others (report_job_progress_ratio, the API and
-// reload metrics) are live instruments gathered at scrape time. Metrics is
+// HandlerOpts.Metrics; the others (report_job_progress_ratio, the API,
+// reload and shard metrics) are live instruments gathered at scrape time. Metrics is
 // itself the prometheus.Collector of all of them, the per-job families as
 // constant metrics.
 type Metrics struct {
@@ -51,6 +51,9 @@ type Metrics struct {
 
 	configSuccess     prometheus.Gauge
 	configLastSuccess prometheus.Gauge
+
+	shardIndex prometheus.Gauge
+	shardCount prometheus.Gauge
 }
 
 // NewMetrics creates the self-metrics and registers on reg those gathered
@@ -95,7 +98,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
 			Help: "Unix time of the last successful configuration reload.",
 		}),
+		shardIndex: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "shard_index",
+			Help: "This exporter's shard (--shard.index), in [0, kore_exporter_shards): it runs the bots that rendezvous hashing of their bot_id assigns to it.",
+		}),
+		shardCount: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "shards",
+			Help: "Number of shards the configured bots are split over (--shard.count); 1 when unsharded.",
+		}),
 	}
+	m.shardCount.Set(1)
 	if err := reg.Register(m.live()); err != nil {
 		return nil, errors.Join(errors.New("collector: register self-metrics"), err)
 	}
@@ -120,7 +132,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 func (m *Metrics) live() collectorList {
 	return collectorList{
 		m.reportProgress, m.apiRequests, m.apiDuration, m.apiRetries,
-		m.configSuccess, m.configLastSuccess,
+		m.configSuccess, m.configLastSuccess, m.shardIndex, m.shardCount,
 	}
 }
 
@@ -238,6 +250,12 @@ func (m *Metrics) RunSkipped(bot, window string) {
 		j.add(jobSkipped, 1)
 		return true
 	})
+}
+
+// SetShard records this exporter's shard: index of count.
+func (m *Metrics) SetShard(index, count int) {
+	m.shardIndex.Set(float64(index))
+	m.shardCount.Set(float64(count))
 }
 
 // ConfigReloaded records a configuration (re)load attempt at at.

@@ -22,6 +22,25 @@ func newTestMetrics(t *testing.T) *Metrics {
 	return m
 }
 
+// TestMetricsShard: the shard gauges say 0 of 1 until SetShard, then the
+// shard set.
+func TestMetricsShard(t *testing.T) {
+	t.Parallel()
+	m := newTestMetrics(t)
+	check := func(index, count float64) {
+		t.Helper()
+		if got := testutil.ToFloat64(m.shardIndex); got != index {
+			t.Errorf("kore_exporter_shard_index = %v, want %v", got, index)
+		}
+		if got := testutil.ToFloat64(m.shardCount); got != count {
+			t.Errorf("kore_exporter_shards = %v, want %v", got, count)
+		}
+	}
+	check(0, 1)
+	m.SetShard(2, 3)
+	check(2, 3)
+}
+
 func TestMetricsRunLifecycle(t *testing.T) {
 	t.Parallel()
 	m := newTestMetrics(t)
@@ -131,6 +150,12 @@ kore_exporter_report_skipped_runs_total{bot="support",window="24h"} 0
 # TYPE kore_exporter_report_success gauge
 kore_exporter_report_success{bot="support",window="1h"} 0
 kore_exporter_report_success{bot="support",window="24h"} 1
+# HELP kore_exporter_shard_index This exporter's shard (--shard.index), in [0, kore_exporter_shards): it runs the bots that rendezvous hashing of their bot_id assigns to it.
+# TYPE kore_exporter_shard_index gauge
+kore_exporter_shard_index 0
+# HELP kore_exporter_shards Number of shards the configured bots are split over (--shard.count); 1 when unsharded.
+# TYPE kore_exporter_shards gauge
+kore_exporter_shards 1
 `
 	// The progress series are gone: no run is going.
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want)); err != nil {
