@@ -70,6 +70,7 @@ func TestDashboardsDecodeStrictly(t *testing.T) {
 	plugins.RegisterDefaultPlugins()
 	for name, raw := range dashboardFiles(t) {
 		t.Run(name, func(t *testing.T) {
+			//lint:ignore SA1019 the shipped dashboards are Grafana's classic JSON (schemaVersion 39), the v1 schema
 			var d dashboard.Dashboard
 			if err := sdkError(d.UnmarshalJSONStrict(raw)); err != nil {
 				t.Fatalf("strict decode: %v", err)
@@ -421,6 +422,7 @@ func TestDashboardChecksCatchErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			//lint:ignore SA1019 the fixtures are classic dashboard JSON, the v1 schema
 			var d dashboard.Dashboard
 			errs := []error{sdkError(d.UnmarshalJSONStrict(raw))}
 			if errs[0] == nil {

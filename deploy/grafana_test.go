@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/prometheus/common/model"
 	"regexp"
 	"strings"
 	"testing"
@@ -97,7 +98,7 @@ func extractNames(e parser.Expr) []string {
 	var names []string
 	for _, sel := range parser.ExtractSelectors(e) {
 		for _, m := range sel {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 				names = append(names, m.Value)
 			}
 		}

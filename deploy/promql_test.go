@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"errors"
 	"fmt"
+	"github.com/prometheus/common/model"
 	"sort"
 	"strings"
 
@@ -28,7 +29,7 @@ func checkPromQL(expr string, known metricSet) error {
 	for _, sel := range parser.ExtractSelectors(e) {
 		name := ""
 		for _, m := range sel {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 				name = m.Value
 			}
 		}
@@ -45,7 +46,7 @@ func checkPromQL(expr string, known metricSet) error {
 			continue
 		}
 		for _, m := range sel {
-			if m.Name != labels.MetricName && !labelNames[m.Name] {
+			if m.Name != model.MetricNameLabel && !labelNames[m.Name] {
 				errs = append(errs, fmt.Errorf("metric %s has no label %q (it has %s)", name, m.Name, setString(labelNames)))
 			}
 		}
