@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"reflect"
 	"sort"
@@ -365,7 +366,11 @@ func jitter(d time.Duration) time.Duration {
 
 func (s *Scheduler) loop(ctx context.Context, r *jobRun, sem chan struct{}) {
 	interval := r.bot.Interval
+	offset := phase(r.bot.Name, r.window.Name, interval)
+	// The first run comes soon, for data shortly after a start; the next
+	// ones on the job's own phase of the interval (see phase).
 	next := time.Now().Add(jitter(min(s.opts.MaxStartSpread, interval/10)))
+	first := true
 	for {
 		s.setNext(r.status, next)
 		if !sleepUntil(ctx, next) {
@@ -381,10 +386,15 @@ func (s *Scheduler) loop(ctx context.Context, r *jobRun, sem chan struct{}) {
 		if ctx.Err() != nil {
 			return
 		}
-		// Next tick: one interval after the previous one, with ±5 % jitter.
-		// Ticks missed while the run was still going are skipped and
-		// counted: a job never runs twice at once, nor catches up in a burst.
-		next = next.Add(interval + jitter(interval/10) - interval/20)
+		// Next tick: on the job's phase, at least half an interval after the
+		// first run, then every interval. Ticks missed while the run was
+		// still going are skipped and counted: a job never runs twice at
+		// once, nor catches up in a burst.
+		if first {
+			next, first = onPhase(next.Add(interval/2), interval, offset), false
+		} else {
+			next = next.Add(interval)
+		}
 		now := time.Now()
 		for !next.After(now) {
 			s.opts.Metrics.RunSkipped(r.bot.Name, r.window.Name)
@@ -395,6 +405,32 @@ func (s *Scheduler) loop(ctx context.Context, r *jobRun, sem chan struct{}) {
 			next = next.Add(interval)
 		}
 	}
+}
+
+// phase returns the offset of bot × window's runs within their interval: a
+// stable hash of the two, as Prometheus spreads the scrapes of its targets,
+// so a fleet's runs are spread evenly over every interval instead of firing
+// together, and a restart or reload keeps the spread.
+func phase(bot, window string, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(bot)) // a hash.Hash never fails to write
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(window))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// onPhase returns the first instant at or after t that lies offset past a
+// multiple of interval (counted from the zero time, so the same for every
+// process).
+func onPhase(t time.Time, interval, offset time.Duration) time.Time {
+	at := t.Truncate(interval).Add(offset)
+	for at.Before(t) {
+		at = at.Add(interval)
+	}
+	return at
 }
 
 // sleepUntil waits until t or ctx is done; it reports whether t was reached.

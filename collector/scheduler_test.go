@@ -245,6 +245,61 @@ func TestSchedulerSkipsOverlappingRuns(t *testing.T) {
 	})
 }
 
+// TestSchedulerPhases: after its first run, each job runs on its own phase
+// of the interval, a stable hash of bot and window: a fleet's runs spread
+// evenly over the interval, and the phases survive a restart.
+func TestSchedulerPhases(t *testing.T) {
+	t.Parallel()
+	const interval = time.Minute
+	const jobs = 2000
+	var buckets [12]int // 5 s each
+	for i := range jobs {
+		p := phase(fmt.Sprintf("bot-%04d", i/2), []string{"1h", "24h"}[i%2], interval)
+		if p < 0 || p >= interval || p != phase(fmt.Sprintf("bot-%04d", i/2), []string{"1h", "24h"}[i%2], interval) {
+			t.Fatalf("phase %v out of [0, %v) or not stable", p, interval)
+		}
+		buckets[p/(5*time.Second)]++
+	}
+	for i, n := range buckets {
+		if want := jobs / len(buckets); n < want*8/10 || n > want*12/10 {
+			t.Errorf("phases in [%ds, %ds): %d of %d jobs, want about %d", i*5, i*5+5, n, jobs, want)
+		}
+	}
+	t0 := time.Date(2026, 5, 1, 12, 0, 7, 0, time.UTC)
+	for _, tt := range []struct {
+		t      time.Time
+		offset time.Duration
+		want   time.Time
+	}{
+		{t0, 10 * time.Second, t0.Truncate(interval).Add(10 * time.Second)},
+		{t0, 5 * time.Second, t0.Truncate(interval).Add(interval + 5*time.Second)},
+		{t0, 7 * time.Second, t0},
+	} {
+		if got := onPhase(tt.t, interval, tt.offset); !got.Equal(tt.want) {
+			t.Errorf("onPhase(%v, %v) = %v, want %v", tt.t, tt.offset, got, tt.want)
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(), nil }}
+		h := newHarness(t, map[string]*fakeRunner{"a": r})
+		var at []time.Time
+		r.run = func(context.Context, int, kore.ReportRequest) (*kore.Report, error) {
+			at = append(at, time.Now())
+			return rowsReport(), nil
+		}
+		h.runFor(t, &config.Config{Bots: []config.Bot{testBot("a", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 5*time.Minute)
+		off := phase("a", "1h", time.Minute)
+		for i, a := range at[1:] {
+			if got := a.Sub(a.Truncate(time.Minute)); got != off {
+				t.Errorf("run %d at %v: %v into its minute, want the phase %v", i+2, a, got, off)
+			}
+		}
+		if len(at) < 5 || at[1].Sub(at[0]) < 30*time.Second {
+			t.Errorf("runs at %v: want about one a minute, the second at least 30 s after the first", at)
+		}
+	})
+}
+
 func TestSchedulerGlobalConcurrencyLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := slowRunner(5 * time.Second)
@@ -256,7 +311,9 @@ func TestSchedulerGlobalConcurrencyLimit(t *testing.T) {
 			bots = append(bots, testBot(name, "1h", "24h"))
 		}
 		h := newHarness(t, runners)
-		h.runFor(t, &config.Config{Bots: bots, Limits: config.Limits{MaxConcurrentJobs: 3}}, 40*time.Second)
+		// 10 runs of 5 s through 3 slots take 20 s; no job runs again within
+		// half an interval (30 s) of its first run.
+		h.runFor(t, &config.Config{Bots: bots, Limits: config.Limits{MaxConcurrentJobs: 3}}, 25*time.Second)
 		if got := r.count(); got != 10 {
 			t.Errorf("runs = %d, want 10 (every job once)", got)
 		}
