@@ -1090,3 +1090,97 @@ func TestShardKeepsVariantsTogether(t *testing.T) {
 		}
 	}
 }
+
+// fleetConfig is n bots with windows 1h and 24h every minute, each its
+// own bot id, and limits.max_concurrent_jobs 100: the fleet of issue 13.
+func fleetConfig(t *testing.T, n int) *Config {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("limits: {max_concurrent_jobs: 100}\nbots:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: bot-%04d, bot_id: st-%08d-0000-5000-8000-000000000000, client_id: cs-%04d, client_secret: s, interval: 1m, windows: [1h, 24h]}\n", i, i, i)
+	}
+	c, err := Parse([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestPlanFleet: at a thousand bots the plan is a summary and a short
+// listing, its numbers add up, and its messages agree with each other.
+func TestPlanFleet(t *testing.T) {
+	t.Parallel()
+	c := fleetConfig(t, 1000)
+	s := c.Summarize(c.Plan())
+	// 2 pages × 2..8 requests × 2 windows × 60 runs/hour per bot.
+	if s.Bots != 1000 || s.BotIDs != 1000 || s.Jobs != 2000 || s.RequestsPerHour != 1000*1920 || s.FastRequestsPerHour != 1000*480 ||
+		s.WithProblems != 1000 || s.WithWarnings != 0 || len(s.Worst) != 5 {
+		t.Errorf("summary = %+v", s)
+	}
+	// Every job runs back to back (the limiter delays it), so it holds a
+	// slot all the time: 2000, and never more than the jobs.
+	if s.Slots > float64(s.Jobs) || s.Slots != 2000 {
+		t.Errorf("slots %.1f, want 2000 (at most the %d jobs)", s.Slots, s.Jobs)
+	}
+	// Every window at once: 16/minute per bot, but 100 slots run 100 pages.
+	if s.PeakRequestsPerMinute != 100*8 {
+		t.Errorf("peak %d/minute, want 800", s.PeakRequestsPerMinute)
+	}
+
+	var buf bytes.Buffer
+	err := c.WritePlan(&buf, false)
+	if !errors.Is(err, ErrPlanCannotBeMet) {
+		t.Errorf("WritePlan: %v, want ErrPlanCannotBeMet", err)
+	}
+	out := buf.String()
+	if n := strings.Count(out, "\n"); n > 40 {
+		t.Errorf("WritePlan wrote %d lines without verbose, want at most 40:\n%s", n, out)
+	}
+	if !strings.HasPrefix(out, "summary:\n") {
+		t.Errorf("the output does not start with the summary:\n%s", out)
+	}
+	for _, want := range []string{
+		"bots: 1000 (1000 bot ids); jobs: 2000 (bot × window)",
+		"requests: about 1920000/hour for jobs of about a minute (about 480000/hour if jobs take a few seconds); most: bot_id st-00000000-0000-5000-8000-000000000000, about 1920/hour of its 1800/hour",
+		"slots: about 2000.0 of the 2000 jobs in flight on average; limits.max_concurrent_jobs 100 (too few)",
+		"series: at most 10000000 task series",
+		"bots with problems: 1000; with warnings only: 0",
+		"st-00000004-0000-5000-8000-000000000000 (bot-0004): about 1920/hour of 1800/hour (107%)",
+		"kore_exporter_api_requests_total / kore_exporter_report_runs_total",
+		"error: bot bot-0009: about 1920 requests/hour exceed the budget of 1800/hour",
+		"... and 990 more bots with problems or warnings: --config.check.verbose lists every bot",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "bot-0010") {
+		t.Errorf("output lists more than 10 bots:\n%s", out)
+	}
+	// One cause, one message: runs delayed by the limiter are not also
+	// said to be skipped, nor to need more slots than there are jobs.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "exceed") && strings.Contains(line, "skipped") {
+			t.Errorf("a line says both exceed and skipped: %s", line)
+		}
+	}
+	if strings.Contains(out, "skipped") || strings.Contains(out, "longer than interval") {
+		t.Errorf("the output says runs are skipped besides delayed:\n%s", out)
+	}
+
+	buf.Reset()
+	_ = c.WritePlan(&buf, true)
+	out = buf.String()
+	for i := range 1000 {
+		if name := fmt.Sprintf("\nbot-%04d ", i); !strings.Contains(out, name) {
+			t.Fatalf("verbose output lacks the row of bot-%04d", i)
+		}
+	}
+	if n := strings.Count(out, "error: bot "); n != 1000 {
+		t.Errorf("verbose output has %d error lines, want 1000", n)
+	}
+	if strings.Contains(out, "more bots with problems") {
+		t.Error("verbose output says bots are left out")
+	}
+}
