@@ -60,6 +60,7 @@ func setVersion() {
 type flags struct {
 	configFile   string
 	configCheck  bool
+	checkVerbose bool
 	metricsPath  string
 	lifecycle    bool
 	logLevel     string
@@ -85,6 +86,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Version(version.Print(exporterName))
 	app.Flag("config.file", "Configuration file.").Default("kore_exporter.yml").StringVar(&f.configFile)
 	app.Flag("config.check", "Validate the configuration, print the plan (bots, windows, estimated Kore.ai requests per hour against the per-bot budget), then exit.").BoolVar(&f.configCheck)
+	app.Flag("config.check.verbose", "With --config.check, list every bot in the plan, not only those with problems or warnings.").BoolVar(&f.checkVerbose)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
 	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
@@ -240,7 +242,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	if f.configCheck {
-		return checkPlan(cfg, stdout, stderr)
+		return checkPlan(cfg, f.checkVerbose, stdout, stderr)
 	}
 
 	reg, metrics, err := collector.NewRegistry()
@@ -335,13 +337,14 @@ const (
 )
 
 // checkPlan prints the plan of a valid configuration for --config.check
-// and returns the exit code.
-func checkPlan(cfg *config.Config, stdout, stderr io.Writer) int {
+// and returns the exit code: a summary first, then every bot (verbose)
+// or only those with problems or warnings.
+func checkPlan(cfg *config.Config, verbose bool, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "configuration valid: %d bots\n", len(cfg.Bots))
-	err := cfg.WritePlan(stdout)
+	err := cfg.WritePlan(stdout, verbose)
 	switch {
 	case errors.Is(err, config.ErrPlanCannotBeMet):
-		fmt.Fprintf(stderr, "%s: configuration valid, but %v: the exporter would start, but run late, skip or fail runs (exit %d)\n", exporterName, err, exitPlanCannotBeMet)
+		fmt.Fprintf(stderr, "%s: configuration valid, but %v: the exporter would start, but those bots' runs would come late (exit %d)\n", exporterName, err, exitPlanCannotBeMet)
 		return exitPlanCannotBeMet
 	case err != nil:
 		fmt.Fprintf(stderr, "%s: cannot print the plan: %v\n", exporterName, err)

@@ -455,6 +455,20 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 
+	// The summary comes first; --config.check.verbose adds every bot's row.
+	if !strings.HasPrefix(out.String(), "configuration valid: 2 bots\nsummary:\n") {
+		t.Errorf("the plan does not start with the summary:\n%s", out.String())
+	}
+	out, logs = syncBuffer{}, syncBuffer{}
+	if code := run(t.Context(), []string{"--config.file=" + path, "--config.check", "--config.check.verbose"}, &out, &logs); code != 0 {
+		t.Fatalf("--config.check --config.check.verbose exited %d: %s", code, logs.String())
+	}
+	for _, want := range []string{"\nBOT ", "\nalpha ", "\nbeta "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("verbose plan lacks %q:\n%s", want, out.String())
+		}
+	}
+
 	// Valid, but 4,800 requests/hour for alpha: the limiter holds Kore.ai's
 	// 1,800/hour, so its runs come late; the check says so and exits 3.
 	path = writeConfig(t, dir, sim.URL, bots)

@@ -610,7 +610,7 @@ func TestParseExampleConfig(t *testing.T) {
 		t.Errorf("limits = %+v", c.Limits)
 	}
 	// The example stays within Kore.ai's limits.
-	if err := c.WritePlan(io.Discard); err != nil {
+	if err := c.WritePlan(io.Discard, false); err != nil {
 		t.Errorf("the example's plan: %v", err)
 	}
 	// Its one warning: the five windows of the support bot's three
@@ -783,13 +783,22 @@ limits: {max_concurrent_jobs: 2}
 	// The limiter holds 1,800/hour: 5760/1800 × 1m ≈ 3m between runs, but
 	// a run lasts about 4m, so each window runs about every 4m.
 	if ps := strings.Join(busy.Problems, "\n"); !strings.Contains(ps, "about 5760 requests/hour exceed the budget of 1800/hour (Kore.ai's cap, which the limiter holds): "+
-		"the limiter delays the calls, so each window's run starts only about every 4m instead of every 1m; the runs in between are skipped as overlapping") ||
+		"the limiter delays the calls, so each window's run starts only about every 4m instead of every 1m (for jobs of about a minute; jobs of a few seconds would need about 1440/hour, within it)") ||
 		len(busy.Problems) != 1 {
 		t.Errorf("busy problems:\n%s", ps)
 	}
-	if ws := strings.Join(busy.Warnings, "\n"); !strings.Contains(ws, "takes about 4m, longer than interval 1m: each window would run only about every 4m") {
-		t.Errorf("busy warnings:\n%s", ws)
+	// The problem says how late, once: no warning that the run is
+	// longer than the interval besides it.
+	if len(busy.Warnings) != 0 {
+		t.Errorf("busy warnings besides its problem: %v", busy.Warnings)
 	}
+	// Without a budget problem, a run longer than the interval warns.
+	// (1 window every 2m: 30 × 32 = 960/hour, within the budget.)
+	c.Bots[1].Windows, c.Bots[1].Interval = c.Bots[1].Windows[:1], 2*time.Minute
+	if p := c.Plan()[1]; len(p.Problems) != 0 || !strings.Contains(strings.Join(p.Warnings, "\n"), "takes about 4m, longer than interval 2m: each window would run only about every 4m") {
+		t.Errorf("one-window busy: problems %v, warnings %v", p.Problems, p.Warnings)
+	}
+	c.Bots[1].Windows, c.Bots[1].Interval = busy.Windows, busy.Interval
 	if busy.EffectiveInterval != 4*time.Minute || calm.EffectiveInterval != 0 {
 		t.Errorf("effective interval: busy %v, calm %v; want 4m and 0", busy.EffectiveInterval, calm.EffectiveInterval)
 	}
@@ -810,7 +819,7 @@ limits: {max_concurrent_jobs: 2}
 	}
 
 	var buf bytes.Buffer
-	if err := c.WritePlan(&buf); !errors.Is(err, ErrPlanCannotBeMet) || !strings.Contains(err.Error(), "1 problem(s)") {
+	if err := c.WritePlan(&buf, true); !errors.Is(err, ErrPlanCannotBeMet) || !strings.Contains(err.Error(), "1 problem(s)") {
 		t.Errorf("WritePlan: err = %v, want ErrPlanCannotBeMet with 1 problem", err)
 	}
 	out := buf.String()
@@ -818,13 +827,24 @@ limits: {max_concurrent_jobs: 2}
 		"BOT", "REQ/HOUR", "calm", "1h,24h,7d", "576",
 		"error: bot busy: about 5760 requests/hour exceed the budget of 1800/hour",
 		"warning: bot slow: a run of about 20 pages takes about 20m, longer than timeout 5m",
-		"warning: jobs need about 13.9 slots on average, more than limits.max_concurrent_jobs 2",
+		// calm 3 × 2m/5m + busy 3 × 1 (delayed: back to back) + slow 5m/30m (cut at its timeout)
+		"slots: about 4.4 of the 7 jobs in flight on average; limits.max_concurrent_jobs 2 (too few)",
+		"warning: jobs need about 4.4 slots on average, more than limits.max_concurrent_jobs 2",
+		"bots: 3 (3 bot ids); jobs: 7 (bot × window)", "bots with problems: 1; with warnings only: 1",
+		"st-2 (busy): about 5760/hour of 1800/hour (320%)", "4-16", "144-576",
 		"MAX SERIES", "series: at most 21500 task series in all (per bot: windows × max_task_rows × 5 metrics)",
 		"model: ~200 rows per report",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("WritePlan output lacks %q:\n%s", want, out)
 		}
+	}
+
+	// Without verbose, only the bots with something to say are listed.
+	buf.Reset()
+	_ = c.WritePlan(&buf, false)
+	if out := buf.String(); strings.Contains(out, "\ncalm ") || !strings.Contains(out, "\nbusy ") || !strings.Contains(out, "\nslow ") {
+		t.Errorf("WritePlan without verbose lists calm, or not busy and slow:\n%s", out)
 	}
 
 	// A lower budget binds before Kore.ai's cap does: 576/300 × 5m ≈ 10m.
@@ -905,7 +925,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_ = c.Plan()
-		if err := c.WritePlan(io.Discard); err != nil && !errors.Is(err, ErrPlanCannotBeMet) {
+		if err := c.WritePlan(io.Discard, false); err != nil && !errors.Is(err, ErrPlanCannotBeMet) {
 			t.Fatal(err)
 		}
 	})
@@ -1033,7 +1053,7 @@ func TestPlanVariantsShareABudget(t *testing.T) {
 				t.Errorf("other bot: %+v", o)
 			}
 			var out strings.Builder
-			err = c.WritePlan(&out)
+			err = c.WritePlan(&out, false)
 			want := fmt.Sprintf("budget: bot_id st-00000000-0000-5000-8000-000000000001: variants web, whatsapp, voice share one budget: ~%d requests/hour together of 1800/hour", 3*tt.perBot)
 			if !strings.Contains(out.String(), want) || errors.Is(err, ErrPlanCannotBeMet) != tt.problems {
 				t.Errorf("WritePlan: err %v, output:\n%s\nwant a line %q", err, out.String(), want)
@@ -1068,5 +1088,99 @@ func TestShardKeepsVariantsTogether(t *testing.T) {
 		if found != len(c.Bots) {
 			t.Errorf("%d shards run %d bots, want %d", count, found, len(c.Bots))
 		}
+	}
+}
+
+// fleetConfig is n bots with windows 1h and 24h every minute, each its
+// own bot id, and limits.max_concurrent_jobs 100: the fleet of issue 13.
+func fleetConfig(t *testing.T, n int) *Config {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("limits: {max_concurrent_jobs: 100}\nbots:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: bot-%04d, bot_id: st-%08d-0000-5000-8000-000000000000, client_id: cs-%04d, client_secret: s, interval: 1m, windows: [1h, 24h]}\n", i, i, i)
+	}
+	c, err := Parse([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestPlanFleet: at a thousand bots the plan is a summary and a short
+// listing, its numbers add up, and its messages agree with each other.
+func TestPlanFleet(t *testing.T) {
+	t.Parallel()
+	c := fleetConfig(t, 1000)
+	s := c.Summarize(c.Plan())
+	// 2 pages × 2..8 requests × 2 windows × 60 runs/hour per bot.
+	if s.Bots != 1000 || s.BotIDs != 1000 || s.Jobs != 2000 || s.RequestsPerHour != 1000*1920 || s.FastRequestsPerHour != 1000*480 ||
+		s.WithProblems != 1000 || s.WithWarnings != 0 || len(s.Worst) != 5 {
+		t.Errorf("summary = %+v", s)
+	}
+	// Every job runs back to back (the limiter delays it), so it holds a
+	// slot all the time: 2000, and never more than the jobs.
+	if s.Slots > float64(s.Jobs) || s.Slots != 2000 {
+		t.Errorf("slots %.1f, want 2000 (at most the %d jobs)", s.Slots, s.Jobs)
+	}
+	// Every window at once: 16/minute per bot, but 100 slots run 100 pages.
+	if s.PeakRequestsPerMinute != 100*8 {
+		t.Errorf("peak %d/minute, want 800", s.PeakRequestsPerMinute)
+	}
+
+	var buf bytes.Buffer
+	err := c.WritePlan(&buf, false)
+	if !errors.Is(err, ErrPlanCannotBeMet) {
+		t.Errorf("WritePlan: %v, want ErrPlanCannotBeMet", err)
+	}
+	out := buf.String()
+	if n := strings.Count(out, "\n"); n > 40 {
+		t.Errorf("WritePlan wrote %d lines without verbose, want at most 40:\n%s", n, out)
+	}
+	if !strings.HasPrefix(out, "summary:\n") {
+		t.Errorf("the output does not start with the summary:\n%s", out)
+	}
+	for _, want := range []string{
+		"bots: 1000 (1000 bot ids); jobs: 2000 (bot × window)",
+		"requests: about 1920000/hour for jobs of about a minute (about 480000/hour if jobs take a few seconds); most: bot_id st-00000000-0000-5000-8000-000000000000, about 1920/hour of its 1800/hour",
+		"slots: about 2000.0 of the 2000 jobs in flight on average; limits.max_concurrent_jobs 100 (too few)",
+		"series: at most 10000000 task series",
+		"bots with problems: 1000; with warnings only: 0",
+		"st-00000004-0000-5000-8000-000000000000 (bot-0004): about 1920/hour of 1800/hour (107%)",
+		"kore_exporter_api_requests_total / kore_exporter_report_runs_total",
+		"error: bot bot-0009: about 1920 requests/hour exceed the budget of 1800/hour",
+		"... and 990 more bots with problems or warnings: --config.check.verbose lists every bot",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "bot-0010") {
+		t.Errorf("output lists more than 10 bots:\n%s", out)
+	}
+	// One cause, one message: runs delayed by the limiter are not also
+	// said to be skipped, nor to need more slots than there are jobs.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "exceed") && strings.Contains(line, "skipped") {
+			t.Errorf("a line says both exceed and skipped: %s", line)
+		}
+	}
+	if strings.Contains(out, "skipped") || strings.Contains(out, "longer than interval") {
+		t.Errorf("the output says runs are skipped besides delayed:\n%s", out)
+	}
+
+	buf.Reset()
+	_ = c.WritePlan(&buf, true)
+	out = buf.String()
+	for i := range 1000 {
+		if name := fmt.Sprintf("\nbot-%04d ", i); !strings.Contains(out, name) {
+			t.Fatalf("verbose output lacks the row of bot-%04d", i)
+		}
+	}
+	if n := strings.Count(out, "error: bot "); n != 1000 {
+		t.Errorf("verbose output has %d error lines, want 1000", n)
+	}
+	if strings.Contains(out, "more bots with problems") {
+		t.Error("verbose output says bots are left out")
 	}
 }
