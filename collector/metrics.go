@@ -65,6 +65,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	counterVec := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	}
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help})
+	}
 	m := &Metrics{
 		jobs:              jobs,
 		success:           newJobFamily(jobs, jobSuccess),
@@ -90,22 +93,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"endpoint"}),
 		apiRetries: counterVec("api_retries_total",
 			"Kore.ai API requests repeated, by bot, endpoint and reason.", []string{"bot", "endpoint", "reason"}),
-		configSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "config_last_reload_successful",
-			Help: "Whether the last configuration reload succeeded (1) or failed (0).",
-		}),
-		configLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
-			Help: "Unix time of the last successful configuration reload.",
-		}),
-		shardIndex: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "shard_index",
-			Help: "This exporter's shard (--shard.index), in [0, kore_exporter_shards): it runs the bots that rendezvous hashing of their bot_id assigns to it.",
-		}),
-		shardCount: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "shards",
-			Help: "Number of shards the configured bots are split over (--shard.count); 1 when unsharded.",
-		}),
+		configSuccess: gauge("config_last_reload_successful",
+			"Whether the last configuration reload succeeded (1) or failed (0)."),
+		configLastSuccess: gauge("config_last_reload_success_timestamp_seconds",
+			"Unix time of the last successful configuration reload."),
+		shardIndex: gauge("shard_index",
+			"This exporter's shard (--shard.index), in [0, kore_exporter_shards): it runs the bots that rendezvous hashing of their bot_id assigns to it."),
+		shardCount: gauge("shards",
+			"Number of shards the configured bots are split over (--shard.count); 1 when unsharded."),
 	}
 	m.shardCount.Set(1)
 	if err := reg.Register(m.live()); err != nil {
