@@ -12,7 +12,7 @@ import (
 // The per-job self-metrics (kore_exporter_report_*{bot,window}) change only
 // when a run of the job starts, finishes or is skipped, or when a reload
 // forgets the job: minutes apart, like the data. So they are pre-encoded the
-// same way (DESIGN.md, "Scrape cost"): every change re-encodes the lines of
+// same way (README, "Performance"): every change re-encodes the lines of
 // that one job, per family and format, into pieces (exposition.go), and
 // publishes a new immutable jobSet with one atomic pointer swap. A scrape
 // writes the jobSet's body after the data block with the same piece
@@ -33,8 +33,8 @@ const (
 	numJobFamilies
 )
 
-// jobFamilies is the contract of the per-job self-metrics (DESIGN.md,
-// "Metric contract"), indexed by the job* constants.
+// jobFamilies is the contract of the per-job self-metrics (README,
+// "Metrics"), indexed by the job* constants.
 var jobFamilies = [numJobFamilies]familySpec{
 	jobDuration: {
 		name: namespace + "_report_duration_seconds",
