@@ -515,10 +515,11 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 }
 
 // publish caps the rows of a finished report at the bot's max_task_rows and
-// publishes them, filling in what it published.
+// publishes them (the Store normalises them, the rest of ExportedRows),
+// filling in what it published.
 func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *RunOutcome) error {
 	b := r.bot
-	rows, folded, err := ExportedRows(rep.Rows, b.MaxTaskRows)
+	rows, folded, err := foldRows(rep.Rows, b.MaxTaskRows)
 	if err != nil {
 		return err
 	}
@@ -526,11 +527,12 @@ func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *Run
 		level.Warn(r.logger).Log("msg", "task rows beyond max_task_rows folded into the other-tasks rows; totals stay exact",
 			"rows", len(rep.Rows), "max_task_rows", b.MaxTaskRows, "folded", folded, "task_name", OtherTasksName)
 	}
-	if err := s.opts.Store.Publish(b.Name, r.window.Name, rows, end, end.Add(b.StaleAfter)); err != nil {
+	n, err := s.opts.Store.Publish(b.Name, r.window.Name, rows, end, end.Add(b.StaleAfter))
+	if err != nil {
 		return err
 	}
-	out.Rows, out.Folded = len(rows), folded
-	level.Debug(r.logger).Log("msg", "report done", "rows", len(rows), "raw_rows", rep.RawRows, "pages", rep.Pages,
+	out.Rows, out.Folded = n, folded
+	level.Debug(r.logger).Log("msg", "report done", "rows", n, "raw_rows", rep.RawRows, "pages", rep.Pages,
 		"polls", rep.Polls, "reruns", rep.Reruns, "folded", folded, "duration", out.Duration)
 	return nil
 }

@@ -201,12 +201,13 @@ func (s *Store) Retain(keep func(bot, window string) bool) (removed int) {
 // replaces them. Label values that are not valid UTF-8 are repaired with
 // U+FFFD, and rows whose labels are then the same are summed, so the
 // exposition never repeats a series. A sum beyond the int64 range is an
-// error, and the part is left as it was. rows is not retained.
-func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires time.Time) error {
+// error, and the part is left as it was. rows is not retained. It returns
+// how many rows the part holds.
+func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires time.Time) (int, error) {
 	bot, window = validUTF8(bot), validUTF8(window)
 	merged, err := normalizeRows(rows)
 	if err != nil {
-		return fmt.Errorf("publish %s × %s: %w", bot, window, err)
+		return 0, fmt.Errorf("publish %s × %s: %w", bot, window, err)
 	}
 	p := &Part{
 		Bot:     bot,
@@ -221,7 +222,7 @@ func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires tim
 		i, found := findPart(old.parts, bot, window)
 		return s.build(old, old.bots, old.botInfo, spliceAt(old.parts, i, found, p))
 	})
-	return nil
+	return len(merged), nil
 }
 
 // Sweep drops the parts whose expiry has passed at now, so their series

@@ -101,7 +101,7 @@ func TestPublishSumsRepeatedKeys(t *testing.T) {
 	}
 	in[2].DateRange = "2026-05-01"
 	orig := slices.Clone(in)
-	if err := s.Publish("a", "1h", in, t0, time.Time{}); err != nil {
+	if _, err := s.Publish("a", "1h", in, t0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(in, orig) {
@@ -129,7 +129,7 @@ func TestPublishSumsRepeatedKeys(t *testing.T) {
 func TestPublishRepairsInvalidUTF8(t *testing.T) {
 	t.Parallel()
 	s := NewStore()
-	if err := s.Publish("a", "1h", []kore.TaskRow{row("bad\xffname", "success", 1), row("bad\xfename", "success", 2)}, t0, time.Time{}); err != nil {
+	if _, err := s.Publish("a", "1h", []kore.TaskRow{row("bad\xffname", "success", 1), row("bad\xfename", "success", 2)}, t0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	rows := s.Load().Rows("a", "1h")
@@ -143,11 +143,11 @@ func TestPublishRepairsInvalidUTF8(t *testing.T) {
 func TestPublishOverflowKeepsOldData(t *testing.T) {
 	t.Parallel()
 	s := NewStore()
-	if err := s.Publish("a", "1h", []kore.TaskRow{row("x", "success", 5)}, t0, time.Time{}); err != nil {
+	if _, err := s.Publish("a", "1h", []kore.TaskRow{row("x", "success", 5)}, t0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	big := row("x", "success", math.MaxInt64)
-	err := s.Publish("a", "1h", []kore.TaskRow{big, big}, t0.Add(time.Minute), time.Time{})
+	_, err := s.Publish("a", "1h", []kore.TaskRow{big, big}, t0.Add(time.Minute), time.Time{})
 	if !errors.Is(err, kore.ErrCountOverflow) {
 		t.Fatalf("err = %v, want a count overflow", err)
 	}
