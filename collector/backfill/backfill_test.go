@@ -8,11 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
 
@@ -295,4 +299,67 @@ func TestPlanCounts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestVariantsGetTheirOwnClients: each variant of a bot_id runs through a
+// client built from its own settings (host, credentials), while the
+// variants share the bot's budget, and each gets its own channel's numbers.
+func TestVariantsGetTheirOwnClients(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 1)
+		b := e.bots[0]
+		var yaml bytes.Buffer
+		fmt.Fprintf(&yaml, "defaults:\n  host: %s\n  windows: [1h]\n  timeout: 50s\nbots:\n", e.sim.URL)
+		for _, ch := range []string{koretest.ChannelWeb, koretest.ChannelWhatsApp} {
+			fmt.Fprintf(&yaml, "  - name: %s\n    bot_id: %s\n    client_id: %s\n    client_secret: %q\n    filters: {tags: [{name: %s, values: [%s]}]}\n",
+				ch, b.ID, b.ClientID, b.ClientSecret, koretest.ChannelTag, ch)
+		}
+		cfg, err := config.Parse(yaml.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.cfg = cfg
+		var built []string
+		var budgets []*kore.Budgets
+		factory := func(bot config.Bot, bs *kore.Budgets, obs kore.Observer) (collector.ReportRunner, error) {
+			built, budgets = append(built, bot.Name), append(budgets, bs)
+			return e.clients(bot, bs, obs)
+		}
+		plan := e.plan(t, 3*time.Hour, time.Hour)
+		state, err := OpenState(filepath.Join(t.TempDir(), "out.om.state"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer state.Close()
+		res, err := Run(t.Context(), plan, RunOptions{NewClient: factory, State: state})
+		if err != nil || len(res.Failed) != 0 {
+			t.Fatalf("run: %v, %+v", err, res)
+		}
+		if !slices.Equal(built, []string{"web", "whatsapp"}) || budgets[0] != budgets[1] {
+			t.Errorf("clients built for %v, want one per variant, sharing one budget", built)
+		}
+		for _, pt := range plan.Points() {
+			bot := cfg.Bots[pt.Bot]
+			from, to := collector.WindowBounds(bot, pt.Window, pt.At)
+			want := e.sim.Expected(bot.BotID, from, to, koretest.Filters{Channels: []string{bot.Name}})
+			got, ok := state.get(keyOf(cfg, pt))
+			if !ok || sessionsOf(got) != sessionsOfExpected(want) {
+				t.Errorf("%s at %v: %d sessions, want %d", bot.Name, pt.At, sessionsOf(got), sessionsOfExpected(want))
+			}
+		}
+	})
+}
+
+func sessionsOf(rows []kore.TaskRow) (n int64) {
+	for _, r := range rows {
+		n += r.TotalSession
+	}
+	return n
+}
+
+func sessionsOfExpected(rows []koretest.Row) (n int64) {
+	for _, r := range rows {
+		n += r.TotalSession
+	}
+	return n
 }

@@ -73,8 +73,9 @@ func (c *counter) Retry(string, kore.Endpoint, string)                   { c.ret
 
 // Run runs every point of plan that opts.State does not hold yet: each
 // bot's points in plan order, at most reportsPerBot at once per bot and
-// limits.max_concurrent_jobs in all. One client is built per bot_id, so
-// variants of one bot share its limiter. When ctx ends, running reports are
+// limits.max_concurrent_jobs in all. Every bot gets its own client, all
+// taking their requests from one kore.Budgets, so variants of one bot_id
+// share its budget. When ctx ends, running reports are
 // canceled (their points stay missing, to run on a rerun) and Run returns
 // with Interrupted set. An error is returned only when no run was possible
 // (a client cannot be built) or the state cannot be written.
@@ -93,16 +94,15 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	clients := map[string]collector.ReportRunner{}
+	// One client per bot, with its own host and credentials; variants of a
+	// bot_id share its budget through budgets.
+	clients := make([]collector.ReportRunner, len(cfg.Bots))
 	for i, b := range cfg.Bots {
-		if _, ok := clients[b.BotID]; ok {
-			continue
-		}
 		c, err := opts.NewClient(b, budgets, obs)
 		if err != nil {
 			return nil, fmt.Errorf("bots[%d] (%s): build client: %w", i, b.Name, err)
 		}
-		clients[b.BotID] = c
+		clients[i] = c
 	}
 	redact := cfg.Redactor()
 
@@ -155,7 +155,7 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 						<-slots
 						continue
 					}
-					rows, err := runPoint(ctx, clients[id], cfg.Bots[pt.Bot], pt)
+					rows, err := runPoint(ctx, clients[pt.Bot], cfg.Bots[pt.Bot], pt)
 					<-slots
 					mu.Lock()
 					res.Reports++
