@@ -64,7 +64,7 @@ var jobFamilies = [numJobFamilies]familySpec{
 	},
 	jobSkipped: {
 		name:    namespace + "_report_skipped_runs_total",
-		help:    "Report runs skipped because the job's previous run was still going.",
+		help:    "Report runs skipped because the job's previous run, or its wait for a job slot, outlasted the interval.",
 		counter: true,
 	},
 	jobSuccess: {

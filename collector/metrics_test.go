@@ -142,7 +142,7 @@ kore_exporter_report_rows{bot="support",window="24h"} 12
 kore_exporter_report_runs_total{bot="support",result="success",window="1h"} 0
 kore_exporter_report_runs_total{bot="support",result="success",window="24h"} 1
 kore_exporter_report_runs_total{bot="support",result="timeout",window="1h"} 1
-# HELP kore_exporter_report_skipped_runs_total Report runs skipped because the job's previous run was still going.
+# HELP kore_exporter_report_skipped_runs_total Report runs skipped because the job's previous run, or its wait for a job slot, outlasted the interval.
 # TYPE kore_exporter_report_skipped_runs_total counter
 kore_exporter_report_skipped_runs_total{bot="support",window="1h"} 1
 kore_exporter_report_skipped_runs_total{bot="support",window="24h"} 0

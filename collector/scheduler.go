@@ -125,7 +125,7 @@ type Scheduler struct {
 	clients map[string]*botClient // by bot name
 	limits  config.Limits
 	budgets *kore.Budgets // of the limits; shared by every client
-	sem     chan struct{}
+	slots   *slots        // of the limits; shared by every job
 	redact  *strings.Replacer
 	sweeper func() // stops the stale-data sweeper; nil before the first Apply
 }
@@ -161,10 +161,16 @@ type jobRun struct {
 	done   chan struct{}
 }
 
-// stop cancels the job and waits until its loop has returned.
-func (r *jobRun) stop() {
-	r.cancel()
-	<-r.done
+// stopJobs cancels the jobs, then waits until their loops have returned:
+// all are canceled first, so a slot one of them frees cannot start a run
+// of another that is about to stop.
+func stopJobs(jobs []*jobRun) {
+	for _, r := range jobs {
+		r.cancel()
+	}
+	for _, r := range jobs {
+		<-r.done
+	}
 }
 
 // withoutWindows returns b with no windows: the settings its client and
@@ -176,19 +182,23 @@ func withoutWindows(b config.Bot) config.Bot {
 
 // Apply makes cfg the running configuration. It builds the clients of new
 // or changed bots first: if one cannot be built, nothing changes and the
-// error names the bot. Then jobs whose bot settings, window and limits are
-// unchanged keep running (schedule, client and rate-limit state included),
-// removed or changed jobs stop, and new or changed jobs start under ctx. A
-// changed job keeps its status history. Apply with an unchanged
+// error names the bot. Then jobs whose bot settings, window and request
+// budget are unchanged keep running (schedule, client and rate-limit state
+// included), removed or changed jobs stop, and new or changed jobs start
+// under ctx. A changed job keeps its status history. A new
+// max_concurrent_jobs resizes the job slots without stopping any job. Apply with an unchanged
 // configuration changes nothing and makes no API request.
 func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 	s.apply.Lock()
 	defer s.apply.Unlock()
 
 	// Clients first: a bad bot must leave the running configuration alone.
-	limitsSame := s.limits == cfg.Limits && s.sem != nil
+	// A change of max_concurrent_jobs only resizes the slots; a change of
+	// the request budget rebuilds every client on new budgets.
+	budgetsSame := s.budgets != nil && s.limits.RequestsPerMinutePerBot == cfg.Limits.RequestsPerMinutePerBot &&
+		s.limits.Unlimited == cfg.Limits.Unlimited
 	budgets := s.budgets
-	if !limitsSame {
+	if !budgetsSame {
 		var err error
 		if budgets, err = NewBudgets(cfg.Limits); err != nil {
 			return err
@@ -199,7 +209,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 	var errs []error
 	for i, b := range cfg.Bots {
 		settings := withoutWindows(b)
-		if old, ok := s.clients[b.Name]; ok && limitsSame && reflect.DeepEqual(old.bot, settings) {
+		if old, ok := s.clients[b.Name]; ok && budgetsSame && reflect.DeepEqual(old.bot, settings) {
 			clients[b.Name] = old
 			continue
 		}
@@ -217,9 +227,9 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 	}
 
 	// Then the jobs: keep, stop or start.
-	sem := s.sem
-	if !limitsSame {
-		sem = make(chan struct{}, max(1, cfg.Limits.MaxConcurrentJobs))
+	sl := s.slots
+	if sl == nil {
+		sl = newSlots(cfg.Limits.MaxConcurrentJobs)
 	}
 	jobs := make(map[jobKey]*jobRun)
 	var order []jobKey
@@ -245,11 +255,14 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 			start = append(start, r)
 		}
 	}
+	var stopping []*jobRun
 	for k, old := range s.jobs {
 		if jobs[k] != old {
-			old.stop()
+			stopping = append(stopping, old)
 		}
 	}
+	stopJobs(stopping)
+	sl.resize(cfg.Limits.MaxConcurrentJobs)
 	var unused []*botClient
 	for name, old := range s.clients {
 		if clients[name] != old {
@@ -271,7 +284,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 			s.opts.Metrics.ForgetBot(k.bot)
 		}
 	}
-	s.jobs, s.order, s.clients, s.limits, s.budgets, s.sem = jobs, order, clients, cfg.Limits, budgets, sem
+	s.jobs, s.order, s.clients, s.limits, s.budgets, s.slots = jobs, order, clients, cfg.Limits, budgets, sl
 	s.redact = cfg.Redactor()
 	s.mu.Unlock()
 
@@ -285,7 +298,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 		r.cancel = cancel
 		go func() {
 			defer close(r.done)
-			s.loop(jctx, r, sem)
+			s.loop(jctx, r, sl)
 		}()
 	}
 	if s.sweeper == nil {
@@ -306,9 +319,11 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 func (s *Scheduler) Stop() {
 	s.apply.Lock()
 	defer s.apply.Unlock()
+	stopping := make([]*jobRun, 0, len(s.jobs))
 	for _, r := range s.jobs {
-		r.stop()
+		stopping = append(stopping, r)
 	}
+	stopJobs(stopping)
 	if s.sweeper != nil {
 		s.sweeper()
 		s.sweeper = nil
@@ -319,7 +334,7 @@ func (s *Scheduler) Stop() {
 	}
 	closeIdle(clients)
 	s.mu.Lock()
-	s.clients, s.sem = map[string]*botClient{}, nil // nothing is kept by the next Apply
+	s.clients, s.slots = map[string]*botClient{}, nil // nothing is kept by the next Apply
 	s.mu.Unlock()
 }
 
@@ -364,47 +379,61 @@ func jitter(d time.Duration) time.Duration {
 	return rand.N(d)
 }
 
-func (s *Scheduler) loop(ctx context.Context, r *jobRun, sem chan struct{}) {
+func (s *Scheduler) loop(ctx context.Context, r *jobRun, sl *slots) {
 	interval := r.bot.Interval
 	offset := phase(r.bot.Name, r.window.Name, interval)
 	// The first run comes soon, for data shortly after a start; the next
 	// ones on the job's own phase of the interval (see phase).
-	next := time.Now().Add(jitter(min(s.opts.MaxStartSpread, interval/10)))
-	first := true
+	due := time.Now().Add(jitter(min(s.opts.MaxStartSpread, interval/10)))
+	var started time.Time // of the last run; zero before the first
 	for {
-		s.setNext(r.status, next)
-		if !sleepUntil(ctx, next) {
+		s.setNext(r.status, due)
+		if !sleepUntil(ctx, due) {
 			return
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		if sl.acquire(ctx, started) != nil {
 			return
 		}
+		first := started.IsZero()
+		started = time.Now()
 		s.runOnce(ctx, r)
-		<-sem
+		sl.release()
 		if ctx.Err() != nil {
 			return
 		}
-		// Next tick: on the job's phase, at least half an interval after the
-		// first run, then every interval. Ticks missed while the run was
-		// still going are skipped and counted: a job never runs twice at
-		// once, nor catches up in a burst.
+		// The next tick: on the job's phase, at least half an interval
+		// after the first run, then every interval.
 		if first {
-			next, first = onPhase(next.Add(interval/2), interval, offset), false
+			due = onPhase(started.Add(interval/2), interval, offset)
 		} else {
-			next = next.Add(interval)
+			due = due.Add(interval)
 		}
-		now := time.Now()
-		for !next.After(now) {
-			s.opts.Metrics.RunSkipped(r.bot.Name, r.window.Name)
+		// Ticks that passed while the job waited for a slot or ran are not
+		// made up in a burst: the job runs once, at once, for the latest of
+		// them (when slots are short, after the jobs with older data), and
+		// the others are counted as skipped. A job never runs twice at once.
+		if missed := missedTicks(due, interval, time.Now()); missed > 0 {
+			for range missed {
+				s.opts.Metrics.RunSkipped(r.bot.Name, r.window.Name)
+			}
 			s.mu.Lock()
-			r.status.Skipped++
+			r.status.Skipped += missed
 			s.mu.Unlock()
-			level.Warn(r.logger).Log("msg", "skipped a run: the previous run outlasted the interval", "interval", interval)
-			next = next.Add(interval)
+			level.Warn(r.logger).Log("msg", "skipped runs: the previous run, or its wait for a job slot, outlasted the interval",
+				"skipped", missed, "interval", interval)
+			due = due.Add(time.Duration(missed) * interval)
 		}
 	}
+}
+
+// missedTicks returns how many ticks after due (every interval) have also
+// passed by now: those the job cannot run for.
+func missedTicks(due time.Time, interval time.Duration, now time.Time) int {
+	late := now.Sub(due)
+	if late < interval || interval <= 0 {
+		return 0
+	}
+	return int(late / interval)
 }
 
 // phase returns the offset of bot × window's runs within their interval: a

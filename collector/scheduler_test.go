@@ -229,8 +229,16 @@ func TestSchedulerKeepsLastGoodDataUntilStale(t *testing.T) {
 func TestSchedulerSkipsOverlappingRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Each run takes 150 s with a 60 s interval: the job never runs
-		// twice at once; the ticks it misses are counted.
+		// twice at once nor catches up in a burst. Each next run starts as
+		// the previous one ends, for the latest tick that passed; the other
+		// ticks it missed (about 1.5 a run) are counted.
 		r := slowRunner(150 * time.Second)
+		var starts []time.Time
+		run := r.run
+		r.run = func(ctx context.Context, n int, req kore.ReportRequest) (*kore.Report, error) {
+			starts = append(starts, time.Now())
+			return run(ctx, n, req)
+		}
 		h := newHarness(t, map[string]*fakeRunner{"a": r})
 		b := testBot("a", "1h")
 		b.Timeout = 10 * time.Minute
@@ -238,9 +246,17 @@ func TestSchedulerSkipsOverlappingRuns(t *testing.T) {
 		if m := r.maxSeen.Load(); m != 1 {
 			t.Errorf("max concurrent runs of one job = %d, want 1", m)
 		}
+		if len(starts) != 4 {
+			t.Fatalf("runs in 10m = %d, want 4 (one every 150 s)", len(starts))
+		}
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap != 150*time.Second {
+				t.Errorf("run %d started %v after the previous one, want 150s (as it ended)", i+1, gap)
+			}
+		}
 		skipped := testutil.ToFloat64(h.metrics.skipped.WithLabelValues("a", "1h"))
-		if skipped < 6 || skipped > 10 {
-			t.Errorf("skipped runs in 10m = %v, want about 2 per 150 s run", skipped)
+		if skipped < 4 || skipped > 6 {
+			t.Errorf("skipped runs in 10m = %v, want 4 to 6 (ten ticks, the first run off the ticks, 1.5 a run missed)", skipped)
 		}
 	})
 }
@@ -594,6 +610,22 @@ func TestSchedulerApplyKeepsUnchangedJobs(t *testing.T) {
 		for _, st := range s.Status() {
 			if st.NextRun != next[st.Bot+"/"+st.Window] {
 				t.Errorf("%s/%s: next run moved from %v to %v", st.Bot, st.Window, next[st.Bot+"/"+st.Window], st.NextRun)
+			}
+		}
+
+		// More job slots: resized in place; nothing is built, run or moved.
+		more := cfg()
+		more.Limits.MaxConcurrentJobs = 40
+		if err := s.Apply(t.Context(), more); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if runners["a"].count() != 2 || len(built) != 2 || s.slots.limit != 40 {
+			t.Errorf("a new max_concurrent_jobs restarted jobs or kept the old size: calls a %d, built %v, slots %d", runners["a"].count(), built, s.slots.limit)
+		}
+		for _, st := range s.Status() {
+			if st.NextRun != next[st.Bot+"/"+st.Window] {
+				t.Errorf("a new max_concurrent_jobs moved %s/%s's next run from %v to %v", st.Bot, st.Window, next[st.Bot+"/"+st.Window], st.NextRun)
 			}
 		}
 
