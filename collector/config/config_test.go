@@ -116,7 +116,7 @@ func TestParseGoodFiles(t *testing.T) {
 			if len(c.Bots) != 1 || !reflect.DeepEqual(c.Bots[0], want) {
 				t.Errorf("bots = %+v\nwant [%+v]", c.Bots, want)
 			}
-			if want := (Limits{MaxConcurrentJobs: 4, RequestsPerMinutePerBot: 30}); c.Limits != want {
+			if want := (Limits{MaxConcurrentJobs: 4, AutoConcurrentJobs: true, RequestsPerMinutePerBot: 30}); c.Limits != want {
 				t.Errorf("limits = %+v, want %+v", c.Limits, want)
 			}
 		}},
@@ -606,7 +606,7 @@ func TestParseExampleConfig(t *testing.T) {
 			t.Errorf("%s: max_task_rows %d, max_report_rows %d; the example shows the built-in defaults", b.Name, b.MaxTaskRows, b.MaxReportRows)
 		}
 	}
-	if c.Limits != (Limits{MaxConcurrentJobs: 4, RequestsPerMinutePerBot: 30}) {
+	if c.Limits != (Limits{MaxConcurrentJobs: 4, AutoConcurrentJobs: true, RequestsPerMinutePerBot: 30}) {
 		t.Errorf("limits = %+v", c.Limits)
 	}
 	// The example stays within Kore.ai's limits.
@@ -1105,6 +1105,44 @@ func fleetConfig(t *testing.T, n int) *Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestAutoConcurrentJobs: without limits.max_concurrent_jobs, the job
+// slots follow the plan: what the jobs hold on average, at least 4, at
+// most one per job; a value in the file wins.
+func TestAutoConcurrentJobs(t *testing.T) {
+	t.Parallel()
+	fleet := func(bots int, interval, limits string) string {
+		var b strings.Builder
+		b.WriteString(limits + "bots:\n")
+		for i := range bots {
+			fmt.Fprintf(&b, "  - {name: bot-%04d, bot_id: st-%08d-0000-5000-8000-000000000000, client_id: cs-%04d, client_secret: s, interval: %s, windows: [1h, 24h]}\n", i, i, i, interval)
+		}
+		return b.String()
+	}
+	for _, tt := range []struct {
+		name   string
+		yaml   string
+		want   int
+		isAuto bool
+	}{
+		// 2 pages of about a minute each per run (200 rows, page_size
+		// 100): a run holds a slot 2 of every 5 minutes, 0.4 per window.
+		{"3 bots, 5m: at least 4", fleet(3, "5m", ""), 4, true},
+		{"100 bots × 2 windows, 5m: 200 × 0.4", fleet(100, "5m", ""), 80, true},
+		{"1000 bots × 2 windows, 1m: one per job", fleet(1000, "1m", ""), 2000, true},
+		{"set in the file", fleet(100, "5m", "limits: {max_concurrent_jobs: 7}\n"), 7, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Limits.MaxConcurrentJobs != tt.want || c.Limits.AutoConcurrentJobs != tt.isAuto {
+				t.Errorf("max_concurrent_jobs = %d (auto %v), want %d (auto %v)", c.Limits.MaxConcurrentJobs, c.Limits.AutoConcurrentJobs, tt.want, tt.isAuto)
+			}
+		})
+	}
 }
 
 // TestPlanFleet: at a thousand bots the plan is a summary and a short

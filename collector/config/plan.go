@@ -320,6 +320,17 @@ func (c *Config) Summarize(plans []BotPlan) PlanSummary {
 	return s
 }
 
+// autoConcurrentJobs returns limits.max_concurrent_jobs for a file that
+// does not set it: the slots the plan says the jobs hold on average (its
+// model takes about a minute per report page, generous for quicker
+// reports), at least MinAutoConcurrentJobs, and at most one per job, so a
+// fleet gets the slots it needs while a job slot stays a bound on the
+// exporter's own work.
+func (c *Config) autoConcurrentJobs() int {
+	s := c.Summarize(c.Plan())
+	return max(MinAutoConcurrentJobs, min(ceil(s.Slots), s.Jobs))
+}
+
 // load is a bot id's estimated requests per hour over its budget.
 func load(p BotPlan) float64 {
 	if p.BudgetPerHour <= 0 {
@@ -349,6 +360,9 @@ func (c *Config) WritePlan(w io.Writer, verbose bool) error {
 	slots := "enough"
 	if s.Slots > float64(c.Limits.MaxConcurrentJobs) {
 		slots = "too few"
+	}
+	if c.Limits.AutoConcurrentJobs {
+		slots += "; not set, so sized from this plan"
 	}
 	fmt.Fprintf(&out, "  slots: about %.1f of the %d jobs in flight on average; limits.max_concurrent_jobs %d (%s)\n", s.Slots, s.Jobs, c.Limits.MaxConcurrentJobs, slots)
 	fmt.Fprintf(&out, "  limits: requests_per_minute_per_bot %d (Kore.ai allows %d/minute and %d/hour per bot)\n",

@@ -112,14 +112,14 @@ func (r *resolver) resolve(raw *rawFile) *Config {
 		cfg.Bots = append(cfg.Bots, b)
 	}
 	checkUnique(cfg.Bots, func(i int, field string) string { return fmt.Sprintf("bots[%d].%s", i, field) }, r.add)
-	cfg.Limits = Limits{MaxConcurrentJobs: DefaultMaxConcurrentJobs, RequestsPerMinutePerBot: kore.DefaultRequestsPerMinute}
-	if raw.Limits != nil {
-		if raw.Limits.MaxConcurrentJobs != nil {
-			cfg.Limits.MaxConcurrentJobs = *raw.Limits.MaxConcurrentJobs
-		}
-		if raw.Limits.RequestsPerMinutePerBot != nil {
-			cfg.Limits.RequestsPerMinutePerBot = *raw.Limits.RequestsPerMinutePerBot
-		}
+	cfg.Limits = Limits{RequestsPerMinutePerBot: kore.DefaultRequestsPerMinute}
+	if raw.Limits != nil && raw.Limits.RequestsPerMinutePerBot != nil {
+		cfg.Limits.RequestsPerMinutePerBot = *raw.Limits.RequestsPerMinutePerBot
+	}
+	if raw.Limits != nil && raw.Limits.MaxConcurrentJobs != nil {
+		cfg.Limits.MaxConcurrentJobs = *raw.Limits.MaxConcurrentJobs
+	} else {
+		cfg.Limits.MaxConcurrentJobs, cfg.Limits.AutoConcurrentJobs = cfg.autoConcurrentJobs(), true
 	}
 	checkLimits(cfg.Limits, r.add)
 	return cfg

@@ -14,8 +14,13 @@ type Config struct {
 
 // Limits bound the exporter's own work and its use of the Kore.ai API.
 type Limits struct {
-	// MaxConcurrentJobs caps report jobs in flight across all bots.
+	// MaxConcurrentJobs caps report jobs in flight across all bots. When
+	// the file does not set it, it follows the bots (AutoConcurrentJobs).
 	MaxConcurrentJobs int
+	// AutoConcurrentJobs says MaxConcurrentJobs was not set but sized from
+	// the plan: the slots the jobs need on average, at least
+	// MinAutoConcurrentJobs, at most one per job.
+	AutoConcurrentJobs bool
 	// RequestsPerMinutePerBot is each bot's request budget, at most
 	// kore.MaxRequestsPerMinute (default kore.DefaultRequestsPerMinute).
 	RequestsPerMinutePerBot int
@@ -149,8 +154,9 @@ const (
 	DefaultMaxTaskRows = 1000
 	// DefaultStaleAfterIntervals is the default stale_after in intervals.
 	DefaultStaleAfterIntervals = 3
-	// DefaultMaxConcurrentJobs is the default limits.max_concurrent_jobs.
-	DefaultMaxConcurrentJobs = 4
+	// MinAutoConcurrentJobs is the least limits.max_concurrent_jobs sized
+	// from the plan when the file does not set it.
+	MinAutoConcurrentJobs = 4
 
 	// MinInterval is the shortest allowed interval.
 	MinInterval = time.Minute
