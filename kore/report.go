@@ -184,6 +184,8 @@ func (c *Client) RunContainmentReport(ctx context.Context, botID string, req Rep
 		maxRows = DefaultMaxReportRows
 	}
 	rep := &Report{}
+	ctx, sent := countRequests(ctx)
+	defer func() { rep.Requests = int(sent.Load()) }()
 	for {
 		rows, err := c.fetchPages(ctx, botID, body, limit, maxRows, req.OnProgress, rep)
 		if err == nil {

@@ -75,9 +75,9 @@ func TestRunContainmentReportPages(t *testing.T) {
 				}
 				posts, gets := f.counts()
 				if rep.Pages != tt.wantPages || len(rep.JobIDs) != tt.wantPages || posts != tt.wantPages ||
-					rep.RawRows != tt.rows || rep.Total != tt.rows || rep.Reruns != 0 || rep.Polls != gets {
-					t.Errorf("report pages %d jobs %d posts %d raw %d total %d reruns %d polls %d gets %d",
-						rep.Pages, len(rep.JobIDs), posts, rep.RawRows, rep.Total, rep.Reruns, rep.Polls, gets)
+					rep.RawRows != tt.rows || rep.Total != tt.rows || rep.Reruns != 0 || rep.Polls != gets || rep.Requests != posts+gets {
+					t.Errorf("report pages %d jobs %d posts %d raw %d total %d reruns %d polls %d gets %d requests %d",
+						rep.Pages, len(rep.JobIDs), posts, rep.RawRows, rep.Total, rep.Reruns, rep.Polls, gets, rep.Requests)
 				}
 				for _, r := range rep.Rows {
 					if r.DateRange != "" {

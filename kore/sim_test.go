@@ -220,6 +220,11 @@ func TestSimulatorFaults(t *testing.T) {
 						}
 					}})
 				tt.check(t, sim, rep, err)
+				// The run counts every request the simulator saw, retries
+				// included, whatever the answer.
+				if rep != nil && rep.Requests != sim.Stats(simBot.ID).Requests {
+					t.Errorf("report counts %d requests, the simulator saw %d", rep.Requests, sim.Stats(simBot.ID).Requests)
+				}
 			})
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -64,6 +65,17 @@ func (e errRequestTimeout) Error() string {
 }
 
 func (errRequestTimeout) Timeout() bool { return true }
+
+// requestCountKey is the context key of a run's request counter.
+type requestCountKey struct{}
+
+// countRequests returns a context under which every request sent, retries
+// included, adds one to the returned counter (Report.Requests). It counts
+// in exchange, not in the HTTP transport, so any transport is counted.
+func countRequests(ctx context.Context) (context.Context, *atomic.Int64) {
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, requestCountKey{}, n), n
+}
 
 // do sends the call, retrying where it is safe, and returns the body of the
 // 2xx answer. When ctx is done, its error wins.
@@ -205,6 +217,9 @@ func (c *Client) exchange(ctx context.Context, cl *call) (body []byte, retryAfte
 		req.Header.Set("Content-Type", "application/json")
 	}
 
+	if n, ok := ctx.Value(requestCountKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -147,6 +147,9 @@ type Report struct {
 	// Pages is the number of pages fetched; Polls the number of status
 	// calls made.
 	Pages, Polls int
+	// Requests is every HTTP request the run sent: submits, polls and
+	// their retries, whatever their answer.
+	Requests int
 	// Total is the row total the API reported.
 	Total int
 }
