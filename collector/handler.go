@@ -202,12 +202,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The pre-encoded blocks, in order: data, per-job self-metrics.
-	var blocks [2]*body
+	// The pre-encoded blocks, in order: data, per-job self-metrics, API
+	// counters.
+	var blocks [3]*body
 	if h.data == nil {
 		blocks[0] = &h.store.Load().bodies[f]
-		if h.opts.Metrics != nil {
-			blocks[1] = &h.opts.Metrics.jobs.load().bodies[f]
+		if m := h.opts.Metrics; m != nil {
+			blocks[1] = &m.jobs.load().bodies[f]
+			b, err := m.api.block(f)
+			if err != nil && !h.handleError(w, "error encoding metrics", err) {
+				return
+			}
+			blocks[2] = b
 		}
 	}
 	var size, zsize int64 // of the blocks
@@ -381,9 +387,16 @@ func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g promet
 }
 
 // preEncoded reports whether the family name is served other than by the
-// self Gatherer: a data family, or a per-job family of opts.Metrics.
+// self Gatherer: a data family, or a per-job family or API counter of
+// opts.Metrics.
 func (h *handler) preEncoded(name string) bool {
-	return inFamilies(dataFamilies[:], name) || (h.opts.Metrics != nil && inFamilies(jobFamilies[:], name))
+	if inFamilies(dataFamilies[:], name) {
+		return true
+	}
+	if h.opts.Metrics == nil {
+		return false
+	}
+	return inFamilies(jobFamilies[:], name) || name == apiRequestsName || name == apiRetriesName
 }
 
 // handleError logs err and applies ErrorHandling. It reports whether to go
