@@ -220,7 +220,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var crc uint32
 	for _, b := range blocks {
 		if b != nil {
-			size, zsize = size+b.size, zsize+b.zsize
+			size = size + b.size
+			if gz {
+				zsize += int64(len(b.compressed()))
+			}
 			crc = crcAppend(crc, b.crc, crcShift(b.size))
 		}
 	}
