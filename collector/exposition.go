@@ -21,8 +21,8 @@ import (
 // pre-encoding is a piece: the sample lines of one metric family for one
 // unit (a bot × window part, a job, the configured bots) in one format, as
 // expfmt writes them (the encoder promhttp uses, so labels, escaping and
-// numbers are exactly promhttp's), plus the same bytes as a raw DEFLATE
-// stream that ends with a sync flush. A body is then a list of pieces,
+// numbers are exactly promhttp's), plus (data pieces) the same bytes as a
+// raw DEFLATE stream that ends with a sync flush. A body is then a list of pieces,
 // family by family (HELP/TYPE once, then every unit's lines), so families
 // stay contiguous however many units contribute to them, and a scrape only
 // writes bytes that already exist.
@@ -36,7 +36,8 @@ import (
 // (final) block, and a trailer whose CRC-32 is combined from the pieces'
 // CRCs with the GF(2) arithmetic of zlib's crc32_combine. The response is a
 // single-member gzip stream any client decodes, and no scrape and no publish
-// ever compresses the whole body.
+// ever compresses the data body whole. The per-job block, whose pieces are
+// a line or two, is compressed whole instead (body.compressed).
 
 // format is a wire format the data is pre-encoded in.
 type format int

@@ -124,14 +124,16 @@ const writeBufferSize = 32 << 10
 // format from the Accept header (OpenMetrics 1.0.0 or 0.0.1, else the text
 // format 0.0.4; Content-Type is the negotiated format including its
 // escaping term), and gzip when Accept-Encoding allows it. The body is the
-// data block, then the per-job self-metrics block, then the live
+// data block, then the per-job self-metrics block, then the API counter
+// block (encoded once per change of a counter, apiblock.go), then the live
 // self-metrics, then, in OpenMetrics, one "# EOF".
 //
 // With gzip, the response is one gzip member: the pre-compressed DEFLATE
-// pieces of both blocks, then the live self-metrics compressed as the final
-// block, then a trailer whose CRC-32 is combined arithmetically (see
-// exposition.go). Only the few kilobytes of live self-metrics are
-// compressed per scrape, and every gzip decoder reads the result (a second
+// blocks, then the live self-metrics compressed as the final block, then a
+// trailer whose CRC-32 is combined arithmetically (see exposition.go). Only
+// the few kilobytes of live self-metrics are compressed by every scrape
+// (the per-job and API blocks by the first scrape after a change), and
+// every gzip decoder reads the result (a second
 // gzip member would be cheaper by a few lines but is lost on decoders that
 // stop after the first member).
 //
