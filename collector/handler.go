@@ -124,14 +124,16 @@ const writeBufferSize = 32 << 10
 // format from the Accept header (OpenMetrics 1.0.0 or 0.0.1, else the text
 // format 0.0.4; Content-Type is the negotiated format including its
 // escaping term), and gzip when Accept-Encoding allows it. The body is the
-// data block, then the per-job self-metrics block, then the live
+// data block, then the per-job self-metrics block, then the API counter
+// block (encoded once per change of a counter, apiblock.go), then the live
 // self-metrics, then, in OpenMetrics, one "# EOF".
 //
 // With gzip, the response is one gzip member: the pre-compressed DEFLATE
-// pieces of both blocks, then the live self-metrics compressed as the final
-// block, then a trailer whose CRC-32 is combined arithmetically (see
-// exposition.go). Only the few kilobytes of live self-metrics are
-// compressed per scrape, and every gzip decoder reads the result (a second
+// blocks, then the live self-metrics compressed as the final block, then a
+// trailer whose CRC-32 is combined arithmetically (see exposition.go). Only
+// the few kilobytes of live self-metrics are compressed by every scrape
+// (the per-job and API blocks by the first scrape after a change), and
+// every gzip decoder reads the result (a second
 // gzip member would be cheaper by a few lines but is lost on decoders that
 // stop after the first member).
 //
@@ -202,19 +204,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The pre-encoded blocks, in order: data, per-job self-metrics.
-	var blocks [2]*body
+	// The pre-encoded blocks, in order: data, per-job self-metrics, API
+	// counters.
+	var blocks [3]*body
 	if h.data == nil {
 		blocks[0] = &h.store.Load().bodies[f]
-		if h.opts.Metrics != nil {
-			blocks[1] = &h.opts.Metrics.jobs.load().bodies[f]
+		if m := h.opts.Metrics; m != nil {
+			blocks[1] = &m.jobs.load().bodies[f]
+			b, err := m.api.block(f)
+			if err != nil && !h.handleError(w, "error encoding metrics", err) {
+				return
+			}
+			blocks[2] = b
 		}
 	}
 	var size, zsize int64 // of the blocks
 	var crc uint32
 	for _, b := range blocks {
 		if b != nil {
-			size, zsize = size+b.size, zsize+b.zsize
+			size = size + b.size
+			if gz {
+				zsize += int64(len(b.compressed()))
+			}
 			crc = crcAppend(crc, b.crc, crcShift(b.size))
 		}
 	}
@@ -381,9 +392,16 @@ func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g promet
 }
 
 // preEncoded reports whether the family name is served other than by the
-// self Gatherer: a data family, or a per-job family of opts.Metrics.
+// self Gatherer: a data family, or a per-job family or API counter of
+// opts.Metrics.
 func (h *handler) preEncoded(name string) bool {
-	return inFamilies(dataFamilies[:], name) || (h.opts.Metrics != nil && inFamilies(jobFamilies[:], name))
+	if inFamilies(dataFamilies[:], name) {
+		return true
+	}
+	if h.opts.Metrics == nil {
+		return false
+	}
+	return inFamilies(jobFamilies[:], name) || name == apiRequestsName || name == apiRetriesName
 }
 
 // handleError logs err and applies ErrorHandling. It reports whether to go

@@ -181,9 +181,10 @@ type jobMetrics struct {
 }
 
 func newJobMetrics() *jobMetrics {
-	// The pieces are a line or two each: the fastest level compresses
-	// them as well as any, and resets cheaply.
-	s := &jobMetrics{published[jobSet]{enc: newEncoder(jobFamilies[:], flate.BestSpeed)}}
+	// The pieces are a line or two each: each body is compressed at once
+	// (see body.compressed), at the fastest level, by the first gzip
+	// scrape after a change.
+	s := &jobMetrics{published[jobSet]{enc: newEncoder(jobFamilies[:], flate.BestSpeed, true)}}
 	s.cur.Store(s.build(nil))
 	return s
 }

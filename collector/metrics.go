@@ -3,6 +3,7 @@ package collector
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,14 +26,17 @@ var apiDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 //
 // The per-job families (report_success, report_last_success_timestamp_seconds,
 // report_duration_seconds, report_runs_total, report_skipped_runs_total,
-// report_rows, report_duplicate_rows_total) are pre-encoded when they change
-// (jobmetrics.go) and served by the /metrics handler given
-// HandlerOpts.Metrics; the others (report_job_progress_ratio, the API,
-// reload and shard metrics) are live instruments gathered at scrape time. Metrics is
-// itself the prometheus.Collector of all of them, the per-job families as
-// constant metrics.
+// report_rows, report_folded_rows, report_reruns_total) are pre-encoded when
+// they change (jobmetrics.go), and the per-bot API counters
+// (api_requests_total, api_retries_total) are encoded at most once per
+// change (apiblock.go); the /metrics handler given HandlerOpts.Metrics
+// serves both. The others (report_job_progress_ratio, the API request
+// durations, reload and shard metrics) are live instruments gathered at
+// scrape time. Metrics is itself the prometheus.Collector of all of them,
+// the per-job families as constant metrics.
 type Metrics struct {
 	jobs *jobMetrics
+	api  *apiBlock // caches the encoding of apiRequests and apiRetries
 
 	success           *jobFamily
 	reportLastSuccess *jobFamily
@@ -57,8 +61,8 @@ type Metrics struct {
 }
 
 // NewMetrics creates the self-metrics and registers on reg those gathered
-// at scrape time: everything but the pre-encoded per-job families, which
-// the /metrics handler serves from HandlerOpts.Metrics. To gather every
+// at scrape time: everything but the per-job families and the API
+// counters, which the /metrics handler serves from HandlerOpts.Metrics. To gather every
 // self-metric through a registry, register the Metrics itself instead.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	jobs := newJobMetrics()
@@ -82,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: namespace, Name: "report_job_progress_ratio",
 			Help: "Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.",
 		}, []string{"bot", "window"}),
-		apiRequests: counterVec("api_requests_total",
+		apiRequests: counterVec(strings.TrimPrefix(apiRequestsName, namespace+"_"),
 			`Kore.ai API requests by bot, endpoint and HTTP status code (code "0": no response).`,
 			[]string{"bot", "endpoint", "code"}),
 		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -91,7 +95,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:      "Duration of Kore.ai API requests by endpoint.",
 			Buckets:   apiDurationBuckets,
 		}, []string{"endpoint"}),
-		apiRetries: counterVec("api_retries_total",
+		apiRetries: counterVec(strings.TrimPrefix(apiRetriesName, namespace+"_"),
 			"Kore.ai API requests repeated, by bot, endpoint and reason.", []string{"bot", "endpoint", "reason"}),
 		configSuccess: gauge("config_last_reload_successful",
 			"Whether the last configuration reload succeeded (1) or failed (0)."),
@@ -103,6 +107,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			"Number of shards the configured bots are split over (--shard.count); 1 when unsharded."),
 	}
 	m.shardCount.Set(1)
+	m.api = newAPIBlock(m.apiRequests, m.apiRetries)
 	if err := reg.Register(m.live()); err != nil {
 		return nil, errors.Join(errors.New("collector: register self-metrics"), err)
 	}
@@ -126,17 +131,19 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 // live is the Collector of the self-metrics gathered at scrape time.
 func (m *Metrics) live() collectorList {
 	return collectorList{
-		m.reportProgress, m.apiRequests, m.apiDuration, m.apiRetries,
+		m.reportProgress, m.apiDuration,
 		m.configSuccess, m.configLastSuccess, m.shardIndex, m.shardCount,
 	}
 }
 
-// preEncoded is the Collector of the pre-encoded per-job families, in
-// jobFamilies order.
+// preEncoded is the Collector of the families the /metrics handler serves
+// from an encoding made before the scrape: the per-job families, in
+// jobFamilies order, and the API counters (apiblock.go).
 func (m *Metrics) preEncoded() collectorList {
 	return collectorList{
 		m.reportDuration, m.reportFolded, m.reportLastSuccess, m.reportReruns,
 		m.reportRows, m.runsTotal, m.skipped, m.success,
+		m.apiRequests, m.apiRetries,
 	}
 }
 
@@ -173,12 +180,14 @@ type botObserver struct {
 // RequestDone counts one exchange and observes its duration.
 func (o botObserver) RequestDone(_ string, endpoint kore.Endpoint, code int, d time.Duration) {
 	o.m.apiRequests.WithLabelValues(o.bot, string(endpoint), strconv.Itoa(code)).Inc()
+	o.m.api.changed()
 	o.m.apiDuration.WithLabelValues(string(endpoint)).Observe(d.Seconds())
 }
 
 // Retry counts one repeated request.
 func (o botObserver) Retry(_ string, endpoint kore.Endpoint, reason string) {
 	o.m.apiRetries.WithLabelValues(o.bot, string(endpoint), reason).Inc()
+	o.m.api.changed()
 }
 
 // RunStarted marks a report run of bot × window as going: its progress
@@ -276,6 +285,7 @@ func (m *Metrics) ForgetBot(bot string) {
 	labels := prometheus.Labels{"bot": bot}
 	m.apiRequests.DeletePartialMatch(labels)
 	m.apiRetries.DeletePartialMatch(labels)
+	m.api.changed()
 }
 
 // unixSeconds returns t as fractional Unix seconds.

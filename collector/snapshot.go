@@ -109,13 +109,6 @@ func (sn *Snapshot) Rows(bot, window string) []kore.TaskRow {
 // and kore_bot_info).
 func (sn *Snapshot) Series() int { return sn.series }
 
-// DataSize returns the length of the pre-encoded data block in the Prometheus
-// text format, uncompressed and gzip-compressed (without gzip framing).
-func (sn *Snapshot) DataSize() (plain, gzipped int64) {
-	b := &sn.bodies[fmtText]
-	return b.size, b.zsize
-}
-
 func (sn *Snapshot) find(bot, window string) (int, bool) {
 	return findPart(sn.parts, bot, window)
 }
@@ -156,7 +149,7 @@ type Store struct {
 
 // NewStore returns a Store holding an empty snapshot.
 func NewStore() *Store {
-	s := &Store{published[Snapshot]{enc: newEncoder(dataFamilies[:], flate.DefaultCompression)}}
+	s := &Store{published[Snapshot]{enc: newEncoder(dataFamilies[:], flate.DefaultCompression, false)}}
 	s.cur.Store(s.build(nil, nil, nil, nil))
 	return s
 }

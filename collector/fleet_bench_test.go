@@ -1,0 +1,158 @@
+package collector
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/kore-exporter/kore_exporter/kore"
+)
+
+// The fleet of the sizing question: bots × windows 1h and 24h × 20 tasks ×
+// 2 statuses × 5 metrics; 1,000 bots make 400,000 data series (2,000
+// reports), 250 bots 100,000.
+var fleetWindows = []string{"1h", "24h"}
+
+const fleetTasks = 20
+
+// fleetStore returns the data of a fleet of bots.
+func fleetStore(tb testing.TB, bots int) *Store {
+	tb.Helper()
+	s := NewStore()
+	infos := make([]BotInfo, bots)
+	for b := range bots {
+		infos[b] = BotInfo{Name: fmt.Sprintf("bot-%04d", b), BotID: fmt.Sprintf("st-%08x", b), Host: "https://platform.kore.ai"}
+		for w, win := range fleetWindows {
+			if _, err := s.Publish(infos[b].Name, win, syntheticRows(fleetTasks, uint64(b*2+w)), t0, time.Time{}); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	s.SetBots(infos)
+	return s
+}
+
+// fleetSelf returns the self-metrics of a fleet of bots: every job has run
+// and every bot has called the API (two request series each), plus
+// build_info; the Go and process collectors are left out, as in
+// benchSelf.
+func fleetSelf(tb testing.TB, bots int) (*prometheus.Registry, *Metrics) {
+	tb.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reg.MustRegister(version.NewCollector(namespace))
+	for i := range bots {
+		bot := fmt.Sprintf("bot-%04d", i)
+		for _, w := range fleetWindows {
+			m.RunStarted(bot, w)
+			m.RunFinished(bot, w, RunOutcome{Result: ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 2 * fleetTasks})
+		}
+		obs := m.Observer(bot)
+		obs.RequestDone(bot, kore.EndpointSubmit, 200, time.Second)
+		obs.RequestDone(bot, kore.EndpointStatus, 200, 100*time.Millisecond)
+	}
+	m.ConfigReloaded(true, t0)
+	return reg, m
+}
+
+// fleetScrapers is the number of concurrent scrapers of BenchmarkScrapeFleet.
+const fleetScrapers = 8
+
+// BenchmarkScrapeFleet serves /metrics of the fleet (100,000 and 400,000
+// data series, with the fleet's self-metrics) to 8 concurrent scrapers, in
+// OpenMetrics as Prometheus negotiates it, plain and gzipped:
+//   - exporter: NewHandler;
+//   - preencoded_limit: a handler writing one []byte holding the
+//     exporter's plain answer, gzipped as a whole (compress/gzip, default
+//     level) for the gzip case.
+//
+// The exporter's gzip answer reports its size over the limit's (the same
+// text compressed whole) as gzip-bytes/whole-gzip-bytes.
+func BenchmarkScrapeFleet(b *testing.B) {
+	for _, bots := range []int{250, 1000} {
+		store := fleetStore(b, bots)
+		self, m := fleetSelf(b, bots)
+		exporter := NewHandler(store, self, HandlerOpts{Metrics: m})
+		for _, enc := range []string{"plain", "gzip"} {
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept", acceptPrometheus)
+			if enc == "gzip" {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
+			limit := newPreencoded(b, exporter, req, enc == "gzip")
+			for _, impl := range []struct {
+				name string
+				h    http.Handler
+			}{
+				{"exporter", exporter},
+				{"preencoded_limit", limit},
+			} {
+				name := fmt.Sprintf("%s_%dk/%s", impl.name, store.Load().Series()/1000, enc)
+				b.Run(name, func(b *testing.B) {
+					b.SetParallelism((fleetScrapers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+					b.ReportAllocs()
+					var n atomic.Int64
+					b.RunParallel(func(pb *testing.PB) {
+						w := newDiscardResponse()
+						for pb.Next() {
+							w.reset()
+							impl.h.ServeHTTP(w, req)
+							if w.code != 0 && w.code != http.StatusOK {
+								panic(fmt.Sprintf("status %d", w.code))
+							}
+						}
+						if w.n > 0 {
+							n.Store(w.n)
+						}
+					})
+					b.ReportMetric(float64(n.Load()), "resp_bytes")
+					if enc == "gzip" {
+						b.ReportMetric(float64(n.Load())/float64(len(limit.body)), "gzip-bytes/whole-gzip-bytes")
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkMemoryPerSeries reports the heap the fleet of 1,000 bots
+// (400,000 data series) holds once every format and encoding has been
+// scraped: heap in use after a GC, less the same before building it,
+// per exported series.
+func BenchmarkMemoryPerSeries(b *testing.B) {
+	var held uint64
+	var series int
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := fleetStore(b, 1000)
+		h := NewHandler(s, nil, HandlerOpts{})
+		for _, accept := range []string{acceptText, acceptPrometheus} {
+			for _, enc := range []string{"", "gzip"} {
+				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+				req.Header.Set("Accept", accept)
+				req.Header.Set("Accept-Encoding", enc)
+				h.ServeHTTP(newDiscardResponse(), req)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		series = s.Load().Series()
+		held = after.HeapInuse - before.HeapInuse
+		runtime.KeepAlive(s)
+		runtime.KeepAlive(h)
+	}
+	b.ReportMetric(float64(held)/float64(series), "B/series")
+	b.ReportMetric(float64(held)/(1<<20), "MiB_held")
+}
