@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -91,8 +92,8 @@ func (s *secretSearch) addRaw(what, v string) {
 }
 
 // addKey adds a private key's material: each base64 line of its PEM body,
-// the whole body on one line, and its private numbers in decimal.
-func (s *secretSearch) addKey(what string, pemBytes []byte, private ...fmt.Stringer) {
+// the whole body on one line, and its private numbers (as given).
+func (s *secretSearch) addKey(what string, pemBytes []byte, private ...string) {
 	block, _ := pem.Decode(pemBytes)
 	if block == nil {
 		panic("addKey: no PEM block")
@@ -106,7 +107,7 @@ func (s *secretSearch) addKey(what string, pemBytes []byte, private ...fmt.Strin
 	}
 	s.addRaw(what+" DER (base64)", base64.StdEncoding.EncodeToString(block.Bytes))
 	for i, n := range private {
-		s.addRaw(fmt.Sprintf("%s private number %d (decimal)", what, i), n.String())
+		s.addRaw(fmt.Sprintf("%s private number %d", what, i), n)
 	}
 }
 
@@ -244,7 +245,7 @@ type canaryKeys struct {
 	rsa       *rsa.PrivateKey
 	rsaPEM    []byte
 	ecdsaPEM  []byte
-	ecdsaNums []fmt.Stringer
+	ecdsaNums []string // the private scalar in decimal and hex
 }
 
 func newCanaryKeys(t *testing.T) canaryKeys {
@@ -265,8 +266,18 @@ func newCanaryKeys(t *testing.T) canaryKeys {
 		rsa:       rk,
 		rsaPEM:    pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)}),
 		ecdsaPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		ecdsaNums: []fmt.Stringer{ek.D},
+		ecdsaNums: ecdsaNums(t, ek),
 	}
+}
+
+// ecdsaNums returns k's private scalar in decimal and in hex.
+func ecdsaNums(t *testing.T, k *ecdsa.PrivateKey) []string {
+	t.Helper()
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{new(big.Int).SetBytes(b).String(), hex.EncodeToString(b)}
 }
 
 // search returns a secretSearch of the canaries and keys.
@@ -275,7 +286,7 @@ func (k canaryKeys) search() *secretSearch {
 	s.add("the client secret", canaryClientSecret)
 	s.add("the basic-auth password", canaryWebPassword)
 	s.addRaw("the basic-auth header", base64.StdEncoding.EncodeToString([]byte(canaryWebUser+":"+canaryWebPassword)))
-	s.addKey("the RSA key", k.rsaPEM, k.rsa.D, k.rsa.Primes[0], k.rsa.Primes[1])
+	s.addKey("the RSA key", k.rsaPEM, k.rsa.D.String(), k.rsa.Primes[0].String(), k.rsa.Primes[1].String())
 	s.addKey("the ECDSA key", k.ecdsaPEM, k.ecdsaNums...)
 	return s
 }
