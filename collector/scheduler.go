@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -539,7 +540,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		st.LastError, st.LastSuccess, st.Rows = "", end, out.Rows
 		st.WindowFrom, st.WindowTo = from, to
 	} else {
-		st.LastError = s.redact.Replace(err.Error())
+		st.LastError = scrubTokens(s.redact.Replace(err.Error()))
 	}
 }
 
@@ -615,10 +616,27 @@ func runGuarded(ctx context.Context, c ReportRunner, botID string, req kore.Repo
 	return c.RunContainmentReport(ctx, botID, req)
 }
 
+// redactString removes the configuration's secrets and any token from msg.
 func (s *Scheduler) redactString(msg string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.redact.Replace(msg)
+	return scrubTokens(s.redact.Replace(msg))
+}
+
+// tokenPattern matches a JWT or the start of one: base64url of a JSON object
+// (a token's header and payload start with eyJ, which is `{"`) and the parts
+// that follow it.
+var tokenPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}(\.[A-Za-z0-9_-]*){0,2}`)
+
+// scrubTokens replaces anything shaped like a JWT in msg by "<token>". The
+// client scrubs the token it sent from each answer, but a run's error may
+// hold another: a panic's value, or an answer that echoes an earlier
+// request's token.
+func scrubTokens(msg string) string {
+	if !strings.Contains(msg, "eyJ") {
+		return msg
+	}
+	return tokenPattern.ReplaceAllString(msg, "<token>")
 }
 
 func koreTags(tags []config.Tag) []kore.Tag {

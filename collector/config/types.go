@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -107,17 +108,32 @@ type Tag struct {
 
 // Redactor returns a replacer of every secret of c's bots (client secrets
 // and private keys) by "<secret>", for texts that may quote one, such as an
-// error a server echoed.
+// error a server echoed. Each secret is also replaced as Go and JSON quote
+// it (escaping a key's newlines, say), and a private key line by line (each
+// line of its PEM body of 16 bytes or more), so that a key quoted, re-wrapped
+// or cut shows no line of it either.
 func (c *Config) Redactor() *strings.Replacer {
-	var pairs []string
+	var pairs, lines []string
 	for _, b := range c.Bots {
 		for _, s := range []Secret{b.ClientSecret, b.PrivateKey} {
-			if s != "" {
-				pairs = append(pairs, s.Reveal(), "<secret>")
+			if s == "" {
+				continue
+			}
+			v := s.Reveal()
+			pairs = append(pairs, v, "<secret>")
+			if q := strconv.Quote(v); q[1:len(q)-1] != v {
+				pairs = append(pairs, q[1:len(q)-1], "<secret>")
+			}
+		}
+		for _, l := range strings.Split(b.PrivateKey.Reveal(), "\n") {
+			if l = strings.TrimSpace(l); len(l) >= 16 && !strings.HasPrefix(l, "-----") {
+				lines = append(lines, l, "<secret>")
 			}
 		}
 	}
-	return strings.NewReplacer(pairs...)
+	// Whole secrets first: at one position, the first pair that matches
+	// wins.
+	return strings.NewReplacer(append(pairs, lines...)...)
 }
 
 // Secret is a credential. It formats as "<secret>" so it cannot leak

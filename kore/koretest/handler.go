@@ -66,7 +66,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, method, jobID str
 	if bs.fault.ServerErrors > 0 {
 		bs.fault.ServerErrors--
 		bs.stats.ServerErrors++
-		writeServerError(w, bs.errSeq)
+		writeInjectedServerError(w, r, bs.errSeq, bs.fault)
 		bs.errSeq++
 		return nil, nil, time.Time{}
 	}
@@ -188,7 +188,7 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) {
 	// A job of no duration is done when it is submitted: the POST says so
 	// (WithJobDuration(0)); otherwise it starts IN_PROGRESS.
 	status, pct, _ := j.progress(now, s.jobDuration)
-	writeOK(w, j.envelope(status, pct, now, f.WrongTypes), f)
+	writeOK(w, tokenAsJobID(j.envelope(status, pct, now, f.WrongTypes), r, f), f)
 }
 
 // serveStatus answers GET …/status/{id}: the running envelope, the FAILED

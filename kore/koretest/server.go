@@ -85,6 +85,15 @@ type Fault struct {
 	RateLimited bool
 	// RetryAfter is the Retry-After of RateLimited answers; 0 means 60s.
 	RetryAfter time.Duration
+	// EchoRequest makes the 5xx answers of ServerErrors echo the request
+	// they answer, as a debugging error page would: its request line and
+	// headers, the auth token included, in the JSON error message (500,
+	// 503) or in the HTML page (502, 504).
+	EchoRequest bool
+	// TokenAsJobID makes the submit's answer carry the request's auth token
+	// as the job's _id, as a server that filled the field from the wrong
+	// variable would. The job is created under its real id all the same.
+	TokenAsJobID bool
 }
 
 // Stats counts one bot's requests.
