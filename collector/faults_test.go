@@ -47,7 +47,7 @@ const (
 	fcBotName    = "faulty"
 	fcWindow     = "24h"
 	fcMaxTasks   = 100 // max_task_rows
-	fcScrape     = 10 * time.Second
+	fcScrape     = 15 * time.Second
 	fcJobLength  = 3 * time.Second // a simulated job's run time
 	// fcRecovery bounds the time from a fault's end (or the end of the run
 	// that was in flight then, which was submitted under the fault) to the
@@ -341,7 +341,7 @@ func runFaultCase(t *testing.T, c faultCase) *faultResult {
 			ready = time.Now()
 		}
 		successes := s.runs(collector.ResultSuccess)
-		s = waitFor(t, scrapeNow, fcTimeout+fcRecovery, func(s *scrape) bool {
+		waitFor(t, scrapeNow, fcTimeout+fcRecovery, func(s *scrape) bool {
 			return s.botRows() > 0 && s.runs(collector.ResultSuccess) > successes && s.value("kore_exporter_report_success", nil) == 1
 		})
 		res.recovery = time.Since(cleared)
