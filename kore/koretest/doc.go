@@ -21,10 +21,13 @@
 // additive over time: any split of a window sums to the window. Expected
 // returns what a correct client must report.
 //
-// Faults (SetFault) inject 5xx answers, latency, hung connections,
-// truncated, malformed or wrongly typed bodies, failed or never-finishing
-// jobs, rows split into several records, misstated totals and rate
-// limiting, per bot, at run time.
+// Faults (SetFault) inject 5xx answers (on every call or on status calls
+// only), latency, hung connections, endless slow bodies, bodies over a
+// size, truncated, malformed or wrongly typed bodies, failed,
+// never-finishing or forgotten jobs, bad credentials, refused
+// connections, rows split into several records, counts that overflow
+// int64, task-name floods, misstated totals and rate limiting with any
+// form of Retry-After, per bot, at run time.
 //
 // A Clock (ManualClock in tests) drives job progress and expiry, rate-limit
 // windows, JWT expiry and the data's "now". Client returns an *http.Client

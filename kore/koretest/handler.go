@@ -16,8 +16,8 @@ const (
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(reportPath, s.serveSubmit)
-	mux.HandleFunc(statusPath, s.serveStatus)
+	mux.HandleFunc(reportPath, s.withFaults(false, s.serveSubmit))
+	mux.HandleFunc(statusPath, s.withFaults(true, s.serveStatus))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Assumption: unknown paths answer a JSON 404.
 		writeError(w, http.StatusNotFound, http.StatusNotFound, "Not Found")
@@ -171,6 +171,7 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) {
 		if f.SplitRows {
 			rows = splitSome(rows)
 		}
+		rows = spoilRows(rows, f, req)
 		j.total = len(rows) + f.TotalOffset
 		lo := min(req.skip, len(rows))
 		hi := len(rows)

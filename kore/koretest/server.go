@@ -94,6 +94,49 @@ type Fault struct {
 	// as the job's _id, as a server that filled the field from the wrong
 	// variable would. The job is created under its real id all the same.
 	TokenAsJobID bool
+
+	// The faults below act in front of the ones above (see faults.go).
+
+	// StatusServerErrors makes the bot's next N status calls (GET) answer
+	// 500, 502, 503 and 504 in turn, as ServerErrors does; submits are
+	// not affected.
+	StatusServerErrors int
+	// RetryAfterHeader, when not empty, is sent verbatim as the
+	// Retry-After header of every 429 answer (RateLimited's and the rate
+	// limits' own): an HTTP date, a huge or negative number, garbage.
+	RetryAfterHeader string
+	// RetryAfterDate sends the Retry-After of every 429 answer as an HTTP
+	// date, RetryAfter (60s when 0) past the server clock's now, instead
+	// of delay-seconds. RetryAfterHeader wins over it.
+	RetryAfterDate bool
+	// SlowBody makes 200 answers send their status line and headers (no
+	// Content-Length), then a body that never ends: one byte of white
+	// space every second, until the client gives up or the server closes.
+	SlowBody bool
+	// Oversize pads 200 bodies with trailing white space to at least this
+	// many bytes: still the same valid JSON, only too large.
+	Oversize int
+	// ForgetJobs makes the server forget a job when its status is asked:
+	// status calls answer 404 "Request not found", as for a job id that
+	// expired or was never known.
+	ForgetJobs bool
+	// BadCredentials makes every call answer 401 "Invalid SDK
+	// credentials", as a rotated client secret would.
+	BadCredentials bool
+	// Refuse makes every connection fail before a request is sent: the
+	// in-memory transport (Client) returns a dial error, connection
+	// refused. The loopback server (NewServer), which has accepted the
+	// connection already, closes it without an answer.
+	Refuse bool
+	// OverflowCounts makes the reports of jobs submitted while it is set
+	// carry every row as two records with the same key (total counts
+	// both), each with counts of 2^62 and more, so that the sum of any
+	// count over the two records is beyond the int64 range.
+	OverflowCounts bool
+	// TaskFlood adds this many distinct tasks (one success row each, task
+	// names "Flood task 000001", …) to the reports of jobs submitted while
+	// it is set: a task-name explosion.
+	TaskFlood int
 }
 
 // Stats counts one bot's requests.
@@ -116,6 +159,9 @@ type Stats struct {
 	BadRequests int
 	// NotFound counts 404 answers for unknown or expired jobs.
 	NotFound int
+	// Refused counts connections the Refuse fault refused; they are not
+	// in Requests (the server never saw a request).
+	Refused int
 }
 
 // Row is a report row summed over buckets: one task and outcome.

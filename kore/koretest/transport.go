@@ -51,6 +51,9 @@ func (t memTransport) RoundTrip(req *http.Request) (resp *http.Response, err err
 	w := &trackingWriter{ResponseRecorder: rec}
 
 	aborted := serve(t.h, w, sreq)
+	if w.refused {
+		return nil, errRefused
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -65,6 +68,10 @@ func (t memTransport) RoundTrip(req *http.Request) (resp *http.Response, err err
 	if n, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); err == nil && n > int64(len(data)) {
 		rd = io.MultiReader(rd, errReader{io.ErrUnexpectedEOF})
 		resp.ContentLength = n
+	}
+	if w.stream != nil {
+		rd = io.MultiReader(rd, w.stream)
+		resp.ContentLength = -1
 	}
 	resp.Body = &ctxBody{ctx: ctx, r: rd}
 	return resp, nil
@@ -88,6 +95,10 @@ func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (aborted bool
 type trackingWriter struct {
 	*httptest.ResponseRecorder
 	wrote bool
+	// refused and stream are set by the Refuse and SlowBody faults
+	// (faults.go): refuse the connection; the rest of the body.
+	refused bool
+	stream  io.Reader
 }
 
 func (w *trackingWriter) WriteHeader(code int) {
