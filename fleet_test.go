@@ -286,6 +286,7 @@ type fleetSample struct {
 	skipped    float64 // sum of kore_exporter_report_skipped_runs_total
 	maxAge     time.Duration
 	rss, hwm   int64 // bytes
+	load       string // the machine's load averages (/proc/loadavg), for the noise
 	cpuTicks   int64 // utime + stime
 	// From the simulator: requests per bot, and runs (submits) and 429
 	// answers over all bots, since the start.
@@ -367,6 +368,9 @@ func (m *fleetMonitor) sample(ctx context.Context) (fleetSample, error) {
 	}
 	if s.cpuTicks, err = procCPU(m.ex.pid); err != nil {
 		return s, err
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		s.load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
 	return s, nil
 }
@@ -729,10 +733,8 @@ func (r *fleetResult) table() string {
 	row("final scrape: series; task series", "%d; %d (plain and gzip parse with expfmt)", r.plain.series, r.plain.taskSeries)
 	mean, most, n := cpuBuckets(r.steadySamples, time.Minute)
 	row(fmt.Sprintf("exporter CPU per %v over the last minute: mean / max", fleetSampleEvery), "%.2f / %.2f cores (%d buckets)", mean, most, n)
-	if len(r.steadySamples) > 1 {
-		first, last := r.full, r.last
-		row("exporter CPU after full data, mean", "%.2f cores", cpuCores(first, last))
-	}
+	row("exporter CPU after full data, mean", "%.2f cores", cpuCores(r.full, r.last))
+	row("machine load averages (1, 5, 15 min) at the start / end", "%s / %s (everything on the machine)", r.start.load, r.last.load)
 	return b.String()
 }
 
