@@ -285,9 +285,9 @@ type fleetSample struct {
 	goroutines float64
 	skipped    float64 // sum of kore_exporter_report_skipped_runs_total
 	maxAge     time.Duration
-	rss, hwm   int64 // bytes
+	rss, hwm   int64  // bytes
 	load       string // the machine's load averages (/proc/loadavg), for the noise
-	cpuTicks   int64 // utime + stime
+	cpuTicks   int64  // utime + stime
 	// From the simulator: requests per bot, and runs (submits) and 429
 	// answers over all bots, since the start.
 	requests             []int
