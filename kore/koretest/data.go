@@ -136,7 +136,10 @@ func newBotData(b Bot, seed uint64) *botData {
 		prefix: make([][]float64, len(infos)*numStatus*numComps),
 		tz:     tzOffsets[r.intn(len(tzOffsets))],
 	}
-	scale := r.between(0.4, 2.0)    // small or large bot
+	scale := r.between(0.4, 2.0) // small or large bot
+	if b.Volume > 0 {
+		scale *= b.Volume // after the draw: the seed's choices stay the same
+	}
 	channels := newRNG(seed, 0xc4a) // a stream of its own: the rest of the data does not move
 	for i, info := range infos {
 		t := taskModel{TaskInfo: info, active: r.between(0.01, 0.06), web: channels.between(0.35, 0.8)}

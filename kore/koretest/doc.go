@@ -19,7 +19,9 @@
 // rows, diurnal and weekly traffic, slowly drifting containment ratios and a
 // switch that makes one task's drop-off surge (SetDropOffSurge). Counts are
 // additive over time: any split of a window sums to the window. Expected
-// returns what a correct client must report.
+// returns what a correct client must report. Bot.Volume scales a bot's
+// traffic; at DenseVolume every report holds both rows of every task, for
+// benchmarks of a known size.
 //
 // Faults (SetFault) inject 5xx answers (on every call or on status calls
 // only), latency, hung connections, endless slow bodies, bodies over a

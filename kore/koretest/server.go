@@ -42,7 +42,22 @@ type Bot struct {
 	// Domain is one of Domains and selects the task-name pool; empty or
 	// unknown picks one from the seed.
 	Domain string
+	// Volume multiplies the bot's traffic: every task's expected counts
+	// per hour, in both outcomes; 0 (or less) means 1, the realistic
+	// volume. The seed's choices (tasks, shares, patterns) do not change.
+	// At the realistic volume a small task may have no failed run (or no
+	// run at all) in a quiet hour, so its row is missing from a short
+	// window's report; DenseVolume makes every task have both outcomes in
+	// every hour, so every report holds 2 rows per task (for benchmarks of
+	// a known size).
+	Volume float64
 }
+
+// DenseVolume is a Bot.Volume at which every task of any bot has at least
+// one session of each outcome in every hour of every day, so that every
+// report of a window of an hour or more holds both rows (success,
+// failtask) of every task. Its counts are far above a real bot's.
+const DenseVolume = 10000
 
 // Fault is the misbehaviour injected into one bot's answers. The zero value
 // is a healthy bot.
