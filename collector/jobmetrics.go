@@ -25,6 +25,7 @@ const (
 	jobDuration = iota
 	jobFolded
 	jobLastSuccess
+	jobRequests
 	jobReruns
 	jobRows
 	jobRuns
@@ -47,6 +48,10 @@ var jobFamilies = [numJobFamilies]familySpec{
 	jobLastSuccess: {
 		name: namespace + "_report_last_success_timestamp_seconds",
 		help: "Unix time the last successful report run of the job finished.",
+	},
+	jobRequests: {
+		name: namespace + "_report_requests",
+		help: "HTTP requests the job's last report run sent to Kore.ai: submits, polls and their retries, whatever the answer.",
 	},
 	jobReruns: {
 		name:    namespace + "_report_reruns_total",

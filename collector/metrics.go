@@ -46,6 +46,7 @@ type Metrics struct {
 	reportRows        *jobFamily
 	reportFolded      *jobFamily
 	reportReruns      *jobFamily
+	reportRequests    *jobFamily
 
 	reportProgress *prometheus.GaugeVec
 
@@ -58,6 +59,9 @@ type Metrics struct {
 
 	shardIndex prometheus.Gauge
 	shardCount prometheus.Gauge
+
+	jobSlots    prometheus.Gauge
+	jobsWaiting prometheus.Gauge
 }
 
 // NewMetrics creates the self-metrics and registers on reg those gathered
@@ -82,6 +86,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		reportRows:        newJobFamily(jobs, jobRows),
 		reportFolded:      newJobFamily(jobs, jobFolded),
 		reportReruns:      newJobFamily(jobs, jobReruns),
+		reportRequests:    newJobFamily(jobs, jobRequests),
 		reportProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "report_job_progress_ratio",
 			Help: "Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.",
@@ -105,6 +110,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			"This exporter's shard (--shard.index), in [0, kore_exporter_shards): it runs the bots that rendezvous hashing of their bot_id assigns to it."),
 		shardCount: gauge("shards",
 			"Number of shards the configured bots are split over (--shard.count); 1 when unsharded."),
+		jobSlots: gauge("job_slots",
+			"Report jobs that may run at once (limits.max_concurrent_jobs, or the size the exporter chose when it is not set)."),
+		jobsWaiting: gauge("jobs_waiting",
+			"Report jobs due to run but waiting for a free job slot; often above 0 means too few slots (README, Sizing)."),
 	}
 	m.shardCount.Set(1)
 	m.api = newAPIBlock(m.apiRequests, m.apiRetries)
@@ -133,6 +142,7 @@ func (m *Metrics) live() collectorList {
 	return collectorList{
 		m.reportProgress, m.apiDuration,
 		m.configSuccess, m.configLastSuccess, m.shardIndex, m.shardCount,
+		m.jobSlots, m.jobsWaiting,
 	}
 }
 
@@ -141,7 +151,7 @@ func (m *Metrics) live() collectorList {
 // jobFamilies order, and the API counters (apiblock.go).
 func (m *Metrics) preEncoded() collectorList {
 	return collectorList{
-		m.reportDuration, m.reportFolded, m.reportLastSuccess, m.reportReruns,
+		m.reportDuration, m.reportFolded, m.reportLastSuccess, m.reportRequests, m.reportReruns,
 		m.reportRows, m.runsTotal, m.skipped, m.success,
 		m.apiRequests, m.apiRetries,
 	}
@@ -216,6 +226,8 @@ type RunOutcome struct {
 	At       time.Time
 	// Reruns is how many times the run started again from its first page.
 	Reruns int
+	// Requests is every HTTP request the run sent, retries included.
+	Requests int
 	// Rows and Folded are what the store published: rows served, and task
 	// rows folded into the other-tasks rows (success only).
 	Rows, Folded int
@@ -230,6 +242,7 @@ func (m *Metrics) RunFinished(bot, window string, o RunOutcome) {
 		j.addRun(validUTF8(o.Result), 1)
 		j.set(jobDuration, o.Duration.Seconds())
 		j.add(jobReruns, float64(max(o.Reruns, 0)))
+		j.set(jobRequests, float64(max(o.Requests, 0)))
 		if o.Result != ResultSuccess {
 			j.set(jobSuccess, 0)
 			return true
@@ -240,6 +253,12 @@ func (m *Metrics) RunFinished(bot, window string, o RunOutcome) {
 		j.set(jobFolded, float64(o.Folded))
 		return true
 	})
+}
+
+// SlotsChanged records the job slots and how many jobs wait for one.
+func (m *Metrics) SlotsChanged(slots, waiting int) {
+	m.jobSlots.Set(float64(slots))
+	m.jobsWaiting.Set(float64(waiting))
 }
 
 // RunCanceled records a run cut short by a reload or shutdown: not the

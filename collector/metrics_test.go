@@ -61,9 +61,9 @@ kore_exporter_report_job_progress_ratio{bot="support",window="24h"} 0.42
 		t.Errorf("progress %v, want clamped to 1", got)
 	}
 
-	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
+	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2, Requests: 7})
 	m.RunStarted("support", "1h")
-	m.RunFinished("support", "1h", RunOutcome{Result: ResultTimeout, Duration: 10 * time.Minute, At: at, Rows: 0, Reruns: 0})
+	m.RunFinished("support", "1h", RunOutcome{Result: ResultTimeout, Duration: 10 * time.Minute, At: at, Rows: 0, Reruns: 0, Requests: 31})
 	m.RunSkipped("support", "1h")
 	obs := m.Observer("support")
 	obs.RequestDone("st-ignored", kore.EndpointSubmit, 200, 125*time.Millisecond)
@@ -72,6 +72,7 @@ kore_exporter_report_job_progress_ratio{bot="support",window="24h"} 0.42
 	obs.Retry("st-ignored", kore.EndpointStatus, "rate_limited")
 	m.ConfigReloaded(true, at)
 	m.ConfigReloaded(false, at.Add(time.Hour))
+	m.SlotsChanged(8, 3)
 
 	const want = `
 # HELP kore_exporter_api_request_duration_seconds Duration of Kore.ai API requests by endpoint.
@@ -120,6 +121,12 @@ kore_exporter_config_last_reload_success_timestamp_seconds 1.7776368005e+09
 # HELP kore_exporter_config_last_reload_successful Whether the last configuration reload succeeded (1) or failed (0).
 # TYPE kore_exporter_config_last_reload_successful gauge
 kore_exporter_config_last_reload_successful 0
+# HELP kore_exporter_job_slots Report jobs that may run at once (limits.max_concurrent_jobs, or the size the exporter chose when it is not set).
+# TYPE kore_exporter_job_slots gauge
+kore_exporter_job_slots 8
+# HELP kore_exporter_jobs_waiting Report jobs due to run but waiting for a free job slot; often above 0 means too few slots (README, Sizing).
+# TYPE kore_exporter_jobs_waiting gauge
+kore_exporter_jobs_waiting 3
 # HELP kore_exporter_report_duration_seconds Duration of the last report run of the job (submit, polls and pages).
 # TYPE kore_exporter_report_duration_seconds gauge
 kore_exporter_report_duration_seconds{bot="support",window="1h"} 600
@@ -130,6 +137,10 @@ kore_exporter_report_folded_rows{bot="support",window="24h"} 0
 # HELP kore_exporter_report_last_success_timestamp_seconds Unix time the last successful report run of the job finished.
 # TYPE kore_exporter_report_last_success_timestamp_seconds gauge
 kore_exporter_report_last_success_timestamp_seconds{bot="support",window="24h"} 1.7776368005e+09
+# HELP kore_exporter_report_requests HTTP requests the job's last report run sent to Kore.ai: submits, polls and their retries, whatever the answer.
+# TYPE kore_exporter_report_requests gauge
+kore_exporter_report_requests{bot="support",window="1h"} 31
+kore_exporter_report_requests{bot="support",window="24h"} 7
 # HELP kore_exporter_report_reruns_total Report runs started again from the first page because the pages of a multi-page report were inconsistent.
 # TYPE kore_exporter_report_reruns_total counter
 kore_exporter_report_reruns_total{bot="support",window="1h"} 0

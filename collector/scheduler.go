@@ -230,7 +230,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 	// Then the jobs: keep, stop or start.
 	sl := s.slots
 	if sl == nil {
-		sl = newSlots(cfg.Limits.MaxConcurrentJobs)
+		sl = newSlots(cfg.Limits.MaxConcurrentJobs, s.opts.Metrics.SlotsChanged)
 	}
 	jobs := make(map[jobKey]*jobRun)
 	var order []jobKey
@@ -513,7 +513,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	}
 	out := RunOutcome{Duration: d, At: end}
 	if rep != nil {
-		out.Reruns = rep.Reruns
+		out.Reruns, out.Requests = rep.Reruns, rep.Requests
 	}
 	if err == nil {
 		err = s.publish(r, rep, end, &out)

@@ -24,11 +24,24 @@ type slots struct {
 	used    int // slots handed out and not yet released
 	waiting waitQueue
 	seq     uint64
+	// notify, when set, is told the number of slots and of waiting jobs
+	// after every change (with mu held).
+	notify func(limit, waiting int)
 }
 
-// newSlots returns n slots (at least one).
-func newSlots(n int) *slots {
-	return &slots{limit: max(1, n)}
+// newSlots returns n slots (at least one); notify, if not nil, is told the
+// number of slots and of waiting jobs after every change.
+func newSlots(n int, notify func(limit, waiting int)) *slots {
+	s := &slots{limit: max(1, n), notify: notify}
+	s.changed()
+	return s
+}
+
+// changed tells notify the state. Call with s.mu held.
+func (s *slots) changed() {
+	if s.notify != nil {
+		s.notify(s.limit, s.waiting.Len())
+	}
 }
 
 // resize sets the number of slots to n (at least one). More slots go to
@@ -39,6 +52,7 @@ func (s *slots) resize(n int) {
 	defer s.mu.Unlock()
 	s.limit = max(1, n)
 	s.handOut()
+	s.changed()
 }
 
 // handOut gives free slots to the waiters with the oldest data. Call with
@@ -73,6 +87,7 @@ func (s *slots) acquire(ctx context.Context, since time.Time) error {
 	s.seq++
 	w := &waiter{since: since, seq: s.seq, ready: make(chan struct{})}
 	heap.Push(&s.waiting, w)
+	s.changed()
 	s.mu.Unlock()
 
 	select {
@@ -87,6 +102,7 @@ func (s *slots) acquire(ctx context.Context, since time.Time) error {
 		granted := w.index < 0
 		if !granted {
 			heap.Remove(&s.waiting, w.index)
+			s.changed()
 		}
 		s.mu.Unlock()
 		if granted { // handed a slot just as ctx ended: pass it on
@@ -102,6 +118,7 @@ func (s *slots) release() {
 	defer s.mu.Unlock()
 	s.used--
 	s.handOut()
+	s.changed()
 }
 
 // waitingJobs returns how many jobs wait for a slot.

@@ -9,13 +9,15 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
 func TestSlotsGoToTheOldestDataFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newSlots(1)
+		s := newSlots(1, nil)
 		if err := s.acquire(t.Context(), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +62,7 @@ func TestSlotsGoToTheOldestDataFirst(t *testing.T) {
 
 func TestSlotsWaitEndsWithContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newSlots(1)
+		s := newSlots(1, nil)
 		if err := s.acquire(t.Context(), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +188,7 @@ func TestSchedulerFairSlots(t *testing.T) {
 
 func TestSlotsResize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newSlots(2)
+		s := newSlots(2, nil)
 		for range 2 {
 			if err := s.acquire(t.Context(), time.Time{}); err != nil {
 				t.Fatal(err)
@@ -218,6 +220,56 @@ func TestSlotsResize(t *testing.T) {
 		granted.Wait()
 		if s.used != 1 {
 			t.Errorf("after the 4th release: used %d, want 1 (the last waiter)", s.used)
+		}
+	})
+}
+
+// TestSchedulerSlotMetrics: the slot gauges show the slots and the jobs
+// waiting for one, and each job's last run reports its requests.
+func TestSchedulerSlotMetrics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{run: func(ctx context.Context, n int, _ kore.ReportRequest) (*kore.Report, error) {
+			select {
+			case <-time.After(10 * time.Second):
+				return &kore.Report{Requests: 3 + n%2}, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}}
+		runners := map[string]*fakeRunner{}
+		var bots []config.Bot
+		for i := range 5 {
+			name := fmt.Sprintf("b%d", i)
+			runners[name] = r
+			bots = append(bots, testBot(name, "1h", "24h"))
+		}
+		h := newHarness(t, runners)
+		if err := h.sched.Apply(t.Context(), &config.Config{Bots: bots, Limits: config.Limits{MaxConcurrentJobs: 3}}); err != nil {
+			t.Fatal(err)
+		}
+		defer h.sched.Stop()
+		time.Sleep(2 * time.Second) // every job is due (start spread 1 s); 3 run
+		synctest.Wait()
+		if s, w := testutil.ToFloat64(h.metrics.jobSlots), testutil.ToFloat64(h.metrics.jobsWaiting); s != 3 || w != 7 {
+			t.Errorf("job_slots %v, jobs_waiting %v; want 3 and 7", s, w)
+		}
+		time.Sleep(40 * time.Second) // 10 runs of 10 s on 3 slots
+		synctest.Wait()
+		if w := testutil.ToFloat64(h.metrics.jobsWaiting); w != 0 {
+			t.Errorf("jobs_waiting %v after every job ran, want 0", w)
+		}
+		var sum float64
+		for _, b := range bots {
+			for _, w := range []string{"1h", "24h"} {
+				v := testutil.ToFloat64(h.metrics.reportRequests.WithLabelValues(b.Name, w))
+				if v != 3 && v != 4 {
+					t.Errorf("%s/%s: report_requests %v, want the run's 3 or 4", b.Name, w, v)
+				}
+				sum += v
+			}
+		}
+		if sum != 35 { // runs 1..10: five of 3, five of 4
+			t.Errorf("report_requests sum to %v over the 10 jobs, want 35", sum)
 		}
 	})
 }

@@ -1185,7 +1185,7 @@ func TestPlanFleet(t *testing.T) {
 		"series: at most 10000000 task series",
 		"bots with problems: 1000; with warnings only: 0",
 		"st-00000004-0000-5000-8000-000000000000 (bot-0004): about 1920/hour of 1800/hour (107%)",
-		"kore_exporter_api_requests_total / kore_exporter_report_runs_total",
+		"kore_exporter_report_requests measures each job's requests per run live",
 		"error: bot bot-0009: about 1920 requests/hour exceed the budget of 1800/hour",
 		"... and 990 more bots with problems or warnings: --config.check.verbose lists every bot",
 	} {

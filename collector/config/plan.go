@@ -378,7 +378,7 @@ func (c *Config) WritePlan(w io.Writer, verbose bool) error {
 		}
 		fmt.Fprintf(&out, "    %s (%s): about %d/hour of %d/hour (%.0f%%)\n", p.BotID, names, p.BotIDRequestsPerHour, p.BudgetPerHour, 100*load(p))
 	}
-	fmt.Fprintf(&out, "  model: ~%d rows per report; each page is a report job costing %d POST + polls: ~%d polls for a job of about %s (the estimates), %d for one done at the first poll; kore_exporter_api_requests_total / kore_exporter_report_runs_total measure requests per run live\n",
+	fmt.Fprintf(&out, "  model: ~%d rows per report; each page is a report job costing %d POST + polls: ~%d polls for a job of about %s (the estimates), %d for one done at the first poll; kore_exporter_report_requests measures each job's requests per run live\n",
 		planAssumedRows, planPostsPerPage, planPollsPerPage, model.Duration(planJobDuration), planFastPollsPerPage)
 	if _, err := io.WriteString(w, out.String()); err != nil {
 		return err
