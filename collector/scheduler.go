@@ -43,12 +43,16 @@ const (
 	ResultInvalidResponse = "invalid_response"
 	ResultAPIError        = "api_error"
 	ResultTimeout         = "timeout"
+	ResultNetwork         = "network"
 	ResultError           = "error"
 )
 
 // Classify maps a run's error to its result label value.
 func Classify(err error) string {
-	var apiErr *kore.APIError
+	var (
+		apiErr *kore.APIError
+		reqErr *kore.RequestError
+	)
 	switch {
 	case err == nil:
 		return ResultSuccess
@@ -67,6 +71,10 @@ func Classify(err error) string {
 		return ResultInvalidResponse
 	case errors.As(err, &apiErr):
 		return ResultAPIError
+	case errors.As(err, &reqErr):
+		// No complete answer: refused, reset, hung past the request
+		// timeout, a body cut short.
+		return ResultNetwork
 	default:
 		return ResultError
 	}

@@ -425,7 +425,8 @@ func TestClassify(t *testing.T) {
 		{&kore.JobError{JobID: "ds-1", Expired: true}, ResultJobExpired},
 		{&kore.DecodeError{Field: "_id", Err: errors.New("missing")}, ResultInvalidResponse},
 		{fmt.Errorf("submit: %w", api), ResultAPIError},
-		{errors.New("dial tcp: refused"), ResultError},
+		{fmt.Errorf("run: %w", &kore.RequestError{Dial: true, Err: errors.New("dial tcp: connection refused")}), ResultNetwork},
+		{errors.New("report run panicked: boom"), ResultError},
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.err); got != tt.want {
