@@ -267,7 +267,8 @@ func (m *Metrics) RunCanceled(bot, window string) {
 	m.reportProgress.DeleteLabelValues(bot, window)
 }
 
-// RunSkipped counts a run skipped because the previous one was still going.
+// RunSkipped counts a run skipped because the job's previous run, or its
+// wait for a job slot, outlasted the interval.
 func (m *Metrics) RunSkipped(bot, window string) {
 	m.jobs.update(bot, window, func(j *jobState) bool {
 		j.add(jobSkipped, 1)
