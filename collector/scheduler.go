@@ -7,9 +7,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"reflect"
-	"regexp"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -135,7 +133,7 @@ type Scheduler struct {
 	limits  config.Limits
 	budgets *kore.Budgets // of the limits; shared by every client
 	slots   *slots        // of the limits; shared by every job
-	redact  *strings.Replacer
+	redact  *config.Redactor
 	sweeper func() // stops the stale-data sweeper; nil before the first Apply
 }
 
@@ -157,7 +155,7 @@ func NewScheduler(opts SchedulerOpts) *Scheduler {
 	if opts.MaxStartSpread == 0 {
 		opts.MaxStartSpread = 30 * time.Second
 	}
-	return &Scheduler{opts: opts, jobs: map[jobKey]*jobRun{}, clients: map[string]*botClient{}, redact: strings.NewReplacer()}
+	return &Scheduler{opts: opts, jobs: map[jobKey]*jobRun{}, clients: map[string]*botClient{}, redact: &config.Redactor{}}
 }
 
 type jobRun struct {
@@ -507,7 +505,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	defer cancel()
 	req := NewReportRequest(b, from, to)
 	req.OnProgress = func(p int) { s.opts.Metrics.Progress(b.Name, w.Name, p) }
-	rep, err := runGuarded(jobCtx, r.client.client, b.BotID, req)
+	rep, err := RunGuarded(jobCtx, r.client.client, b.BotID, req)
 	end := time.Now()
 	d := end.Sub(start)
 	if err != nil && ctx.Err() != nil {
@@ -548,7 +546,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		st.LastError, st.LastSuccess, st.Rows = "", end, out.Rows
 		st.WindowFrom, st.WindowTo = from, to
 	} else {
-		st.LastError = scrubTokens(s.redact.Replace(err.Error()))
+		st.LastError = s.redact.Replace(err.Error())
 	}
 }
 
@@ -612,10 +610,10 @@ func ExportedRows(rows []kore.TaskRow, maxTaskRows int) ([]kore.TaskRow, int, er
 	return rows, folded, err
 }
 
-// runGuarded runs one report, turning a panic inside it (a bug, say in a
+// RunGuarded runs one report, turning a panic inside it (a bug, say in a
 // decoder meeting an answer nobody foresaw) into the run's error, so one bad
 // answer cannot take the exporter and every other bot's data down with it.
-func runGuarded(ctx context.Context, c ReportRunner, botID string, req kore.ReportRequest) (rep *kore.Report, err error) {
+func RunGuarded(ctx context.Context, c ReportRunner, botID string, req kore.ReportRequest) (rep *kore.Report, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			rep, err = nil, fmt.Errorf("report run panicked: %v", p)
@@ -628,23 +626,7 @@ func runGuarded(ctx context.Context, c ReportRunner, botID string, req kore.Repo
 func (s *Scheduler) redactString(msg string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return scrubTokens(s.redact.Replace(msg))
-}
-
-// tokenPattern matches a JWT or the start of one: base64url of a JSON object
-// (a token's header and payload start with eyJ, which is `{"`) and the parts
-// that follow it.
-var tokenPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}(\.[A-Za-z0-9_-]*){0,2}`)
-
-// scrubTokens replaces anything shaped like a JWT in msg by "<token>". The
-// client scrubs the token it sent from each answer, but a run's error may
-// hold another: a panic's value, or an answer that echoes an earlier
-// request's token.
-func scrubTokens(msg string) string {
-	if !strings.Contains(msg, "eyJ") {
-		return msg
-	}
-	return tokenPattern.ReplaceAllString(msg, "<token>")
+	return s.redact.Replace(msg)
 }
 
 func koreTags(tags []config.Tag) []kore.Tag {

@@ -29,8 +29,8 @@ func TestScrubTokens(t *testing.T) {
 		"kore: report job ds-1 failed (eyJ)": "kore: report job ds-1 failed (eyJ)",
 		"Auth: [redacted]":                   "Auth: [redacted]",
 	} {
-		if got := scrubTokens(in); got != want {
-			t.Errorf("scrubTokens(%q) = %q, want %q", in, got, want)
+		if got := (&config.Redactor{}).Replace(in); got != want {
+			t.Errorf("Redactor.Replace(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -363,3 +363,41 @@ func sessionsOfExpected(rows []koretest.Row) (n int64) {
 	}
 	return n
 }
+
+// panicRunner is a ReportRunner that panics with its message.
+type panicRunner string
+
+func (p panicRunner) RunContainmentReport(context.Context, string, kore.ReportRequest) (*kore.Report, error) {
+	panic(string(p))
+}
+
+// TestPanicIsAFailureWithoutSecrets: a panic in a report run fails its
+// point (the others go on), and the failure shows neither the bot's secret
+// nor a token the panic's value quoted.
+func TestPanicIsAFailureWithoutSecrets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 1)
+		const jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhcHBJZCI6ImNzLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+		secret := e.cfg.Bots[0].ClientSecret.Reveal()
+		factory := func(config.Bot, *kore.Budgets, kore.Observer) (collector.ReportRunner, error) {
+			return panicRunner("signing with " + secret + " gave " + jwt), nil
+		}
+		plan := e.plan(t, 2*time.Hour, time.Hour)
+		res, err := Run(t.Context(), plan, RunOptions{NewClient: factory, State: NewMemoryState()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Failed) != len(plan.Points()) || res.Done != 0 {
+			t.Fatalf("done %d, failed %d of %d points; want every point failed", res.Done, len(res.Failed), len(plan.Points()))
+		}
+		for _, f := range res.Failed {
+			text := f.String()
+			if f.Result != collector.ResultError || !strings.Contains(text, "report run panicked: signing with <secret> gave <token>") {
+				t.Errorf("failure %q (result %s): want the panic, secret and token redacted", text, f.Result)
+			}
+			if strings.Contains(text, secret) || strings.Contains(text, "eyJ") {
+				t.Errorf("failure shows the secret or the token: %s", text)
+			}
+		}
+	})
+}

@@ -207,15 +207,10 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 // runPoint runs the report of one point and returns the rows the exporter
 // would have published for it.
 func runPoint(ctx context.Context, c collector.ReportRunner, b config.Bot, pt Point) (rows []kore.TaskRow, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			rows, err = nil, fmt.Errorf("report run panicked: %v", p)
-		}
-	}()
 	from, to := collector.WindowBounds(b, pt.Window, pt.At)
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
-	rep, err := c.RunContainmentReport(ctx, b.BotID, collector.NewReportRequest(b, from, to))
+	rep, err := collector.RunGuarded(ctx, c, b.BotID, collector.NewReportRequest(b, from, to))
 	if err != nil {
 		return nil, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -106,13 +107,13 @@ type Tag struct {
 	Type   string
 }
 
-// Redactor returns a replacer of every secret of c's bots (client secrets
-// and private keys) by "<secret>", for texts that may quote one, such as an
-// error a server echoed. Each secret is also replaced as Go and JSON quote
-// it (escaping a key's newlines, say), and a private key line by line (each
-// line of its PEM body of 16 bytes or more), so that a key quoted, re-wrapped
-// or cut shows no line of it either.
-func (c *Config) Redactor() *strings.Replacer {
+// Redactor returns the Redactor of c's bots' secrets (client secrets and
+// private keys), for texts that may quote one, such as an error a server
+// echoed. Each secret is also replaced as Go and JSON quote it (escaping a
+// key's newlines, say), and a private key line by line (each line of its
+// PEM body of 16 bytes or more), so that a key quoted, re-wrapped or cut
+// shows no line of it either.
+func (c *Config) Redactor() *Redactor {
 	var pairs, lines []string
 	for _, b := range c.Bots {
 		for _, s := range []Secret{b.ClientSecret, b.PrivateKey} {
@@ -133,7 +134,33 @@ func (c *Config) Redactor() *strings.Replacer {
 	}
 	// Whole secrets first: at one position, the first pair that matches
 	// wins.
-	return strings.NewReplacer(append(pairs, lines...)...)
+	return &Redactor{secrets: strings.NewReplacer(append(pairs, lines...)...)}
+}
+
+// Redactor removes secrets from texts: those of a configuration by
+// "<secret>" and anything shaped like a JWT by "<token>". The zero value
+// removes tokens only.
+type Redactor struct {
+	secrets *strings.Replacer
+}
+
+// tokenPattern matches a JWT or the start of one: base64url of a JSON object
+// (a token's header and payload start with eyJ, which is `{"`) and the parts
+// that follow it.
+var tokenPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}(\.[A-Za-z0-9_-]*){0,2}`)
+
+// Replace returns msg without the secrets and tokens. Tokens are scrubbed
+// whatever the configuration: the client removes the token it sent from
+// each answer, but a run's error may hold another, in a panic's value or an
+// answer that echoes an earlier request's token.
+func (r *Redactor) Replace(msg string) string {
+	if r != nil && r.secrets != nil {
+		msg = r.secrets.Replace(msg)
+	}
+	if !strings.Contains(msg, "eyJ") {
+		return msg
+	}
+	return tokenPattern.ReplaceAllString(msg, "<token>")
 }
 
 // Secret is a credential. It formats as "<secret>" so it cannot leak
