@@ -149,7 +149,7 @@ type Store struct {
 
 // NewStore returns a Store holding an empty snapshot.
 func NewStore() *Store {
-	s := &Store{published[Snapshot]{enc: newEncoder(dataFamilies[:], flate.DefaultCompression, false)}}
+	s := &Store{published[Snapshot]{enc: newSharedEncoder(dataFamilies[:], flate.DefaultCompression)}}
 	s.cur.Store(s.build(nil, nil, nil, nil))
 	return s
 }
