@@ -21,7 +21,9 @@ import (
 // pre-encoding is a piece: the sample lines of one metric family for one
 // unit (a bot × window part, a job, the configured bots) in one format, as
 // expfmt writes them (the encoder promhttp uses, so labels, escaping and
-// numbers are exactly promhttp's), plus (data pieces) the same bytes as a
+// numbers are exactly promhttp's; the data lines are written once, by the
+// text encoder, and serve OpenMetrics too, see newSharedEncoder), plus
+// (data pieces) the same bytes as a
 // raw DEFLATE stream that ends with a sync flush. A body is then a list of pieces,
 // family by family (HELP/TYPE once, then every unit's lines), so families
 // stay contiguous however many units contribute to them, and a scrape only
