@@ -86,7 +86,7 @@ func (a *apiBlock) block(f format) (*body, error) {
 	zw, _ := flate.NewWriter(&z, flate.DefaultCompression) // the level is valid
 	_, _ = zw.Write(raw.Bytes())                           // writes to a bytes.Buffer cannot fail
 	_ = zw.Flush()                                         // sync flush: byte-aligned, no final block
-	e := &apiEncoding{gen: gen}
+	e := &apiEncoding{gen: gen, b: body{block: new(zBlock)}}
 	e.b.add(&piece{raw: raw.Bytes(), z: z.Bytes(), crc: crc32.ChecksumIEEE(raw.Bytes()), shift: crcShift(int64(raw.Len()))})
 	e.b.compressed()
 	a.cur[f].Store(e)

@@ -176,7 +176,8 @@ func BenchmarkScrape(b *testing.B) {
 
 // BenchmarkPublish publishes one job's report (100 tasks × 2 statuses) into
 // a store holding the other 99 jobs of the benchmark deployment: merging,
-// pre-encoding both formats, compressing, and swapping the snapshot.
+// pre-encoding (once, for both formats), compressing, and swapping the
+// snapshot.
 func BenchmarkPublish(b *testing.B) {
 	store := bigStore(b, benchBots, 100)
 	rows := syntheticRows(100, 7)

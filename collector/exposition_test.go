@@ -191,10 +191,40 @@ func sortedLines(b []byte) []string {
 	return lines
 }
 
+// wholeNumbersAsText returns an exposition with the whole-number sample
+// values that expfmt's OpenMetrics encoder writes as "12345.0" written as
+// the text format writes them, "12345"; every other byte is left as it is.
+func wholeNumbersAsText(b []byte) []byte {
+	var out []byte
+	for line := range bytes.Lines(b) {
+		if len(line) > 0 && line[0] != '#' {
+			sp := bytes.LastIndexByte(line, ' ') // the value has no space
+			v := bytes.TrimSuffix(line[sp+1:], []byte("\n"))
+			if digits, ok := bytes.CutSuffix(v, []byte(".0")); ok && len(bytes.TrimLeft(bytes.TrimPrefix(digits, []byte("-")), "0123456789")) == 0 && len(digits) > 0 {
+				out = append(append(append(out, line[:sp+1]...), digits...), '\n')
+				continue
+			}
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
+func TestWholeNumbersAsText(t *testing.T) {
+	t.Parallel()
+	in := "# HELP a x 1.0\na{l=\"v 1.0\"} 1.0\na 0.0\na -12.0\na 1.5\na 1.0e+06\na 1.234567e+06\na NaN\na{l=\"2.0\"} -1.0\n# EOF\n"
+	want := "# HELP a x 1.0\na{l=\"v 1.0\"} 1\na 0\na -12\na 1.5\na 1.0e+06\na 1.234567e+06\na NaN\na{l=\"2.0\"} -1\n# EOF\n"
+	if got := string(wholeNumbersAsText([]byte(in))); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
 // TestPreEncodedMatchesExpfmt proves the pre-encoded data block is what
-// expfmt makes of the DataCollector's metrics: the same lines byte for byte
-// (only their order within a family may differ), and the same families once
-// parsed by the format's own parser.
+// expfmt makes of the DataCollector's metrics: in the text format, the same
+// lines byte for byte (only their order within a family may differ); in
+// OpenMetrics, the same bytes as the text format, which are expfmt's
+// OpenMetrics lines but for whole numbers written without ".0"; and in both
+// the same families once parsed by the format's own parser.
 func TestPreEncodedMatchesExpfmt(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -219,13 +249,17 @@ func TestPreEncodedMatchesExpfmt(t *testing.T) {
 				got := dataBlock(sn, ff.f, false)
 				want := expfmtEncode(t, tc.store, ff.want)
 				if ff.f == fmtOpenMetrics {
+					if !bytes.Equal(got, dataBlock(sn, fmtText, false)) {
+						t.Error("the OpenMetrics block differs from the text block")
+					}
 					got = append(slices.Clone(got), "# EOF\n"...)
+					want = wholeNumbersAsText(want)
 				}
 				if g, w := sortedLines(got), sortedLines(want); !slices.Equal(g, w) {
 					t.Errorf("lines differ:\n--- got\n%s\n--- want\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
 				}
 				if tc.parse || ff.f == fmtText {
-					equalFamilies(t, decodeAll(t, got, ff.want), decodeAll(t, want, ff.want))
+					equalFamilies(t, decodeAll(t, got, ff.want), decodeAll(t, expfmtEncode(t, tc.store, ff.want), ff.want))
 				}
 
 				// The compressed pieces decode to the plain block.
@@ -236,6 +270,21 @@ func TestPreEncodedMatchesExpfmt(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestFormatsShareOneCopy checks the data is held once for both formats:
+// the OpenMetrics body is the text body, its pieces and compressed block
+// the same memory.
+func TestFormatsShareOneCopy(t *testing.T) {
+	t.Parallel()
+	sn := bigStore(t, 2, 3).Load()
+	text, om := &sn.bodies[fmtText], &sn.bodies[fmtOpenMetrics]
+	if len(text.plain) == 0 || &text.plain[0] != &om.plain[0] || &text.z[0] != &om.z[0] || text.block != om.block {
+		t.Error("the OpenMetrics body is a copy of the text body's data, not the same")
+	}
+	if &text.compressed()[0] != &om.compressed()[0] {
+		t.Error("the compressed block is built twice")
 	}
 }
 

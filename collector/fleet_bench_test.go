@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,7 +131,9 @@ func BenchmarkScrapeFleet(b *testing.B) {
 // BenchmarkMemoryPerSeries reports the heap the fleet of 1,000 bots
 // (400,000 data series) holds once every format and encoding has been
 // scraped: heap in use after a GC, less the same before building it,
-// per exported series.
+// per exported series; and the peak resident set of the process (Linux
+// only), which is the exporter's with the default GOGC when the benchmark
+// runs alone (-bench MemoryPerSeries).
 func BenchmarkMemoryPerSeries(b *testing.B) {
 	var held uint64
 	var series int
@@ -155,4 +160,23 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 	}
 	b.ReportMetric(float64(held)/float64(series), "B/series")
 	b.ReportMetric(float64(held)/(1<<20), "MiB_held")
+	if kb, ok := peakRSS(); ok {
+		b.ReportMetric(float64(kb)/(1<<10), "MiB_peak_rss")
+	}
+}
+
+// peakRSS returns the process's peak resident set size in KiB (VmHWM), if
+// the system tells it.
+func peakRSS() (int64, bool) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb, err == nil
+		}
+	}
+	return 0, false
 }

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"cmp"
-	"compress/flate"
 	"fmt"
 	"maps"
 	"slices"
@@ -149,7 +148,7 @@ type Store struct {
 
 // NewStore returns a Store holding an empty snapshot.
 func NewStore() *Store {
-	s := &Store{published[Snapshot]{enc: newEncoder(dataFamilies[:], flate.DefaultCompression, false)}}
+	s := &Store{published[Snapshot]{enc: newSharedEncoder(dataFamilies[:], dataLevel)}}
 	s.cur.Store(s.build(nil, nil, nil, nil))
 	return s
 }
