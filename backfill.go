@@ -140,7 +140,7 @@ func runBackfillPlan(ctx context.Context, f *backfillFlags, plan *backfill.Plan,
 	if file, ok := stderr.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
 		progress = backfill.NewBar(stderr)
 	}
-	res, runErr := backfill.Run(ctx, plan, backfill.RunOptions{Logger: logger, NewClient: collector.NewKoreClient, State: state, Progress: progress})
+	res, runErr := backfill.Run(ctx, plan, backfill.RunOptions{Logger: logger, NewClient: collector.NewKoreClients().New, State: state, Progress: progress})
 	if res == nil {
 		level.Error(logger).Log("msg", "backfill failed", "err", runErr)
 		return 1

@@ -117,7 +117,7 @@ func fuzzMuxT(f testing.TB) http.Handler {
 		f.Fatal(err)
 	}
 	store := collector.NewStore()
-	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: store, Metrics: metrics, NewClient: collector.NewKoreClient,
+	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: store, Metrics: metrics, NewClient: collector.NewKoreClients().New,
 		MaxStartSpread: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	f.Cleanup(func() { cancel(); sched.Stop() })

@@ -256,7 +256,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Logger:    logger,
 		Store:     store,
 		Metrics:   metrics,
-		NewClient: collector.NewKoreClient,
+		NewClient: collector.NewKoreClients().New,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

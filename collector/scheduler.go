@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"net/http"
 	"reflect"
 	"sort"
 	"sync"
@@ -683,9 +684,27 @@ func NewBudgets(l config.Limits) (*kore.Budgets, error) {
 	return b, nil
 }
 
-// NewKoreClient is the ClientFactory of the exporter: a kore.Client for the
-// bot's host and credentials, taking its requests from budgets.
-func NewKoreClient(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (ReportRunner, error) {
+// KoreClients builds the exporter's kore.Clients (New is a ClientFactory).
+// Every client shares one HTTP client, so one pool of connections per
+// Kore.ai host serves every bot on it, where a pool per bot would hold a
+// connection, its buffers and two goroutines for each bot of a fleet.
+type KoreClients struct {
+	hc *http.Client
+}
+
+// koreIdleConns is how many idle connections per host the shared HTTP
+// client keeps: the requests in flight at once to one host, beyond which
+// connections are closed after use.
+const koreIdleConns = 64
+
+// NewKoreClients returns a KoreClients with a new shared HTTP client.
+func NewKoreClients() *KoreClients {
+	return &KoreClients{hc: kore.NewHTTPClient(koreIdleConns)}
+}
+
+// New returns a kore.Client for the bot's host and credentials, taking its
+// requests from budgets, over the shared HTTP client.
+func (k *KoreClients) New(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (ReportRunner, error) {
 	creds := kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}
 	if b.PrivateKey != "" {
 		key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
@@ -699,6 +718,7 @@ func NewKoreClient(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (Repo
 		kore.WithCredentials(creds),
 		kore.WithObserver(obs),
 		kore.WithBudgets(budgets),
+		kore.WithHTTPClient(k.hc),
 	}
 	if b.AllowInsecureHTTP {
 		opts = append(opts, kore.WithInsecureHTTP())

@@ -265,14 +265,23 @@ func WithRetryBackoff(b Backoff) Option {
 // transport; call it when the Client is no longer used.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
-// defaultHTTPClient has transport timeouts for the parts a context deadline
-// covers badly, and never follows redirects (the auth header is custom, so
-// net/http would forward it to any host a redirect names).
-func defaultHTTPClient() *http.Client {
+// defaultHTTPClient is NewHTTPClient for one Client: a few idle
+// connections per host.
+func defaultHTTPClient() *http.Client { return NewHTTPClient(16) }
+
+// NewHTTPClient returns an HTTP client fit for Kore.ai: transport timeouts
+// for the parts a context deadline covers badly, at most idlePerHost idle
+// connections kept per host, and no redirects followed (the auth header is
+// custom, so net/http would forward it to any host a redirect names). Many
+// Clients may share one (WithHTTPClient), and so one pool of connections
+// per host: a fleet of bots on one Kore.ai host then needs a few
+// connections, not one pool per bot.
+func NewHTTPClient(idlePerHost int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ExpectContinueTimeout = time.Second
-	t.MaxIdleConnsPerHost = 16
+	t.MaxIdleConns = max(t.MaxIdleConns, idlePerHost)
+	t.MaxIdleConnsPerHost = idlePerHost
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{
 		Transport:     t,

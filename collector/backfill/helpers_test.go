@@ -45,7 +45,7 @@ func newEnv(t *testing.T, n int) *env {
 	return e
 }
 
-// clients is the ClientFactory of the tests: collector.NewKoreClient's
+// clients is the ClientFactory of the tests: collector.KoreClients'
 // client (host, credentials, observer, per-bot budget) on the simulator's
 // in-memory transport.
 func (e *env) clients(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (collector.ReportRunner, error) {

@@ -26,7 +26,7 @@ const reportsPerBot = 2
 // RunOptions are what a run needs besides its plan.
 type RunOptions struct {
 	Logger log.Logger
-	// NewClient builds the client of a bot: collector.NewKoreClient in the
+	// NewClient builds the client of a bot: collector.NewKoreClients().New in the
 	// command, with the per-bot limiter and retries of the exporter.
 	NewClient collector.ClientFactory
 	// State holds the points already done (they are skipped) and takes
