@@ -107,7 +107,7 @@ func TestSoak(t *testing.T) {
 			until        time.Time // when the fault ends
 			clear        time.Time // when the last fault ended
 			lastRequests int       // simulator requests at the last minute
-			last429      int       // simulator 429s at the last minute
+			last429      int       // simulator 429s at the last sample
 		}
 		bots := make(map[string]*botState, len(cfg.Bots))
 		for _, b := range cfg.Bots {
@@ -136,6 +136,16 @@ func TestSoak(t *testing.T) {
 			synctest.Wait()
 			now = time.Now()
 			minute := now.Sub(start)%interval < sample
+			// 429s since the last sample, before this sample's fault
+			// changes: only a bot whose fault made them may have them.
+			for _, n := range names {
+				b := bots[n]
+				st := sim.Stats(b.id)
+				if b.fault < 0 || !soakFaults[b.fault].fault.RateLimited {
+					unexpected429 += st.RateLimited - b.last429
+				}
+				b.last429 = st.RateLimited
+			}
 			// Faults: end the due ones; start new ones on about a tenth of
 			// the bots at a time, for 1 to 6 minutes, but none in the last
 			// quarter, so the end shows every bot recovered.
@@ -161,10 +171,7 @@ func TestSoak(t *testing.T) {
 					st := sim.Stats(b.id)
 					perMinute := st.Requests - b.lastRequests
 					maxPerMinute = max(maxPerMinute, perMinute)
-					if b.fault < 0 || !soakFaults[b.fault].fault.RateLimited {
-						unexpected429 += st.RateLimited - b.last429
-					}
-					b.lastRequests, b.last429 = st.Requests, st.RateLimited
+					b.lastRequests = st.Requests
 				}
 				runtime.GC()
 				var ms runtime.MemStats
