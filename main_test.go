@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -953,5 +954,20 @@ func TestConfigExamplePassesCheck(t *testing.T) {
 	if code := run(t.Context(), []string{"--config.file=" + filepath.Join(dir, "config.example.yml"), "--config.check"}, io.Discard, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "bots[3].client_secret: environment variable KORE_SALES_SECRET is not set") {
 		t.Errorf("without KORE_SALES_SECRET: exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+// TestGCPercent: the garbage collector's target is defaultGOGC unless the
+// environment sets GOGC.
+func TestGCPercent(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	setGCPercent(func(string) (string, bool) { return "", false })
+	if got := debug.SetGCPercent(100); got != defaultGOGC {
+		t.Errorf("GOGC unset: target %d, want %d", got, defaultGOGC)
+	}
+	setGCPercent(func(k string) (string, bool) { return "200", k == "GOGC" })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC set: target changed to %d, want it left to the runtime (100 here)", got)
 	}
 }
