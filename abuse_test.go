@@ -76,7 +76,7 @@ func TestHTTPAbuse(t *testing.T) {
 	s.setPhase("idle keep-alive")
 	a.phase(abusePhaseLength, a.idleFlood)
 	s.setPhase("slowloris")
-	a.phase(2*abusePhaseLength, a.slowloris(false))
+	a.phase(3*time.Second, a.slowloris(false)) // long enough for a few header bytes
 	s.setPhase("non-reading scrapers")
 	a.phase(abusePhaseLength, a.nonReaders)
 	s.setPhase("huge headers")

@@ -52,7 +52,7 @@ func reloadConfig(t *testing.T, path, host string, bots []koretest.Bot, i int) [
 			}
 		}
 	}
-	b.WriteString("limits:\n  max_concurrent_jobs: 6\n  requests_per_minute_per_bot: 60\n")
+	b.WriteString("limits:\n  max_concurrent_jobs: 6\n  requests_per_minute_per_bot: 30\n")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
