@@ -355,10 +355,12 @@ type abuser struct {
 // returns by itself.
 func (a *abuser) phase(d time.Duration, lead func(context.Context) string, rest ...func(context.Context) string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	if d > 0 {
-		ctx, cancel = context.WithTimeout(context.Background(), d)
-	}
 	defer cancel()
+	if d > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, d)
+		defer stop()
+	}
 	var wg sync.WaitGroup
 	for _, f := range rest {
 		wg.Go(func() { a.note(f(ctx)) })
