@@ -16,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
 
@@ -353,4 +356,87 @@ func jobsWithData(fams map[string]*dto.MetricFamily) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestOverlappingReloadsApplyTheNewestConfiguration: of two reloads that
+// overlap (a SIGHUP and a POST /-/reload, or two POSTs of a sidecar), the
+// exporter must end on the configuration the file held when the later one
+// began. Here the earlier reload reads the file, then is held up (as a
+// goroutine can be, between reading the file and applying it) until the
+// later one, which read the newer file, has had its chance to apply it: the
+// older configuration must not be applied over the newer one.
+func TestOverlappingReloadsApplyTheNewestConfiguration(t *testing.T) {
+	sim := koretest.NewServer(koretest.WithJobDuration(100 * time.Millisecond))
+	defer sim.Close()
+	bots := koretest.DemoBots(len(reloadNames), 29)
+	for _, b := range bots {
+		sim.AddBot(b)
+	}
+	path := filepath.Join(t.TempDir(), "kore.yml")
+	reloadConfig(t, path, sim.URL, bots, 1)
+
+	_, metrics, err := collector.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := log.NewNopLogger()
+	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: collector.NewStore(), Metrics: metrics, NewClient: collector.NewKoreClient})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); sched.Stop() }()
+	read := make(chan struct{})    // closed once the first reload has read the file
+	release := make(chan struct{}) // lets it go on
+	var loads atomic.Int32
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(path)
+		if loads.Add(1) == 2 { // the first reload; load 1 is the start
+			close(read)
+			<-release
+		}
+		return cfg, err
+	}
+	rl := &reloader{logger: logger, source: path, sched: sched, metrics: metrics, load: load, ctx: ctx}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	older := reloadConfig(t, path, sim.URL, bots, 3)
+	first := make(chan error, 1)
+	go func() { first <- rl.reload() }()
+	<-read
+	newer := reloadConfig(t, path, sim.URL, bots, 6)
+	if slices.Equal(older, newer) {
+		t.Fatalf("the two configurations have the same jobs %v", older)
+	}
+	second := make(chan error, 1)
+	go func() { second <- rl.reload() }()
+	secondDone := false
+	select {
+	case err := <-second: // it did not wait for the first reload
+		secondDone = true
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Second): // it waits for the first reload
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if !secondDone {
+		if err := <-second; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var running []string
+	for _, j := range sched.Status() {
+		running = append(running, j.Bot+"/"+j.Window)
+	}
+	slices.Sort(running)
+	if !slices.Equal(running, newer) {
+		t.Errorf("after two overlapping reloads the exporter runs the jobs %v of the older configuration; the file held %v when the second reload began", running, newer)
+	}
 }
