@@ -46,11 +46,11 @@ const (
 // connections, slowloris connections, scrapers that never read, requests
 // with huge headers, garbage methods, paths and protocol versions,
 // HTTP/1.0 and pipelined requests. Meanwhile a well-behaved scraper
-// scrapes /metrics every 200ms and must get HTTP 200 and a body that parses
-// within 10s (Prometheus's default scrape timeout) each time. The slowloris connections of the last phase are left
-// to the server, which must cut them (its read-header timeout); afterwards
-// the process's goroutines and open file descriptors must come back to
-// their baseline.
+// scrapes /metrics every 200ms and must get HTTP 200 and a body that
+// parses within 10s (Prometheus's default scrape timeout) each time. The
+// slowloris connections of the last phase are left to the server, which
+// must cut them (its read-header timeout); afterwards the process's
+// goroutines and open file descriptors must come back to their baseline.
 func TestHTTPAbuse(t *testing.T) {
 	e := startExporter(t, "--demo")
 	a := &abuser{t: t, addr: strings.TrimPrefix(e.base, "http://")}
@@ -73,6 +73,7 @@ func TestHTTPAbuse(t *testing.T) {
 	base := mon.settle(time.Second)
 	t.Logf("baseline: %d goroutines, %d open file descriptors (highest of 1s of samples)", base.goroutines, base.fds)
 
+	inTurn := time.Now()
 	s.setPhase("idle keep-alive")
 	a.phase(abusePhaseLength, a.idleFlood)
 	s.setPhase("slowloris")
@@ -85,7 +86,7 @@ func TestHTTPAbuse(t *testing.T) {
 	a.phase(abusePhaseLength, a.garbage)
 	s.setPhase("HTTP/1.0 and pipelined")
 	a.phase(abusePhaseLength, a.oldAndPipelined)
-	t.Logf("the abuses in turn took %v", time.Since(began).Round(100*time.Millisecond))
+	t.Logf("the abuses in turn took %v", time.Since(inTurn).Round(100*time.Millisecond))
 	s.setPhase("all together")
 	mon.resetPeak()
 	// Until the server has cut every slowloris connection.
