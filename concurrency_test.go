@@ -21,6 +21,7 @@ import (
 
 	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
 
@@ -380,7 +381,12 @@ func TestOverlappingReloadsApplyTheNewestConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger := log.NewNopLogger()
-	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: collector.NewStore(), Metrics: metrics, NewClient: collector.NewKoreClient})
+	// The jobs' runs wait until they are stopped: only which jobs run
+	// matters here.
+	idle := func(config.Bot, *kore.Budgets, kore.Observer) (collector.ReportRunner, error) {
+		return waitingRunner{}, nil
+	}
+	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: collector.NewStore(), Metrics: metrics, NewClient: idle})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); sched.Stop() }()
 	read := make(chan struct{})    // closed once the first reload has read the file
@@ -439,4 +445,12 @@ func TestOverlappingReloadsApplyTheNewestConfiguration(t *testing.T) {
 	if !slices.Equal(running, newer) {
 		t.Errorf("after two overlapping reloads the exporter runs the jobs %v of the older configuration; the file held %v when the second reload began", running, newer)
 	}
+}
+
+// waitingRunner is a report client whose runs last until they are stopped.
+type waitingRunner struct{}
+
+func (waitingRunner) RunContainmentReport(ctx context.Context, _ string, _ kore.ReportRequest) (*kore.Report, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
