@@ -581,7 +581,7 @@ func (a *abuser) hugeHeaders(ctx context.Context) string {
 			}
 		}
 		rounds++
-		sleepCtx(ctx, abusePause)
+		waitOrDone(ctx, abusePause)
 	}
 	return fmt.Sprintf("huge headers: %d rounds of 3 requests (%.1f MiB of header each round)", rounds,
 		float64(len(hugeOver)+len(hugeUnder)+len(hugeMany))/(1<<20))
@@ -657,7 +657,7 @@ func (a *abuser) garbage(ctx context.Context) string {
 			}
 		}
 		rounds++
-		sleepCtx(ctx, abusePause)
+		waitOrDone(ctx, abusePause)
 	}
 	return fmt.Sprintf("garbage requests: %d rounds of %d", rounds, len(garbageRequests))
 }
@@ -676,7 +676,7 @@ func (a *abuser) oldAndPipelined(ctx context.Context) string {
 			a.t.Errorf("pipelined: %v", err)
 		}
 		rounds++
-		sleepCtx(ctx, abusePause)
+		waitOrDone(ctx, abusePause)
 	}
 	return fmt.Sprintf("HTTP/1.0 and pipelined: %d rounds of an HTTP/1.0 request and %d pipelined ones", rounds, abusePipelined)
 }
@@ -759,8 +759,8 @@ func parseText(body []byte) (map[string]*dto.MetricFamily, error) {
 	return p.TextToMetricFamilies(bytes.NewReader(body))
 }
 
-// sleepCtx sleeps for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) {
+// waitOrDone sleeps for d or until ctx ends.
+func waitOrDone(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -115,7 +115,7 @@ func TestConcurrentScrapesDuringReloads(t *testing.T) {
 			c := &http.Client{Transport: &http.Transport{DisableCompression: i%2 == 1}, Timeout: 30 * time.Second}
 			defer c.CloseIdleConnections()
 			for ctx.Err() == nil {
-				if err := scrapeOnce(c, e.base+"/metrics"); err != nil {
+				if err := scrapeChecked(c, e.base+"/metrics"); err != nil {
 					if ctx.Err() == nil {
 						t.Errorf("scraper %d: %v", i, err)
 					}
@@ -292,9 +292,9 @@ func scrapeFamilies(c *http.Client, url string) (map[string]*dto.MetricFamily, e
 	return fams, nil
 }
 
-// scrapeOnce scrapes /metrics and checks that it parses and repeats no
+// scrapeChecked scrapes /metrics and checks that it parses and repeats no
 // series.
-func scrapeOnce(c *http.Client, url string) error {
+func scrapeChecked(c *http.Client, url string) error {
 	fams, err := scrapeFamilies(c, url)
 	if err != nil {
 		return err
