@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -452,6 +453,10 @@ func demoFaults(done <-chan struct{}, sim *koretest.Server, botID string) {
 // reloader applies configurations to the scheduler; a bad new
 // configuration keeps the running one.
 type reloader struct {
+	// mu serialises reloads (SIGHUP and POST /-/reload may come at once),
+	// load and apply together: a reload that read the file earlier never
+	// applies it over one that read a newer file.
+	mu      sync.Mutex
 	logger  log.Logger
 	source  string // the configuration's file, or the demo configuration
 	sched   *collector.Scheduler
@@ -473,6 +478,8 @@ func (r *reloader) apply(cfg *config.Config) error {
 // reload loads the configuration again and applies it: jobs whose settings
 // did not change keep running.
 func (r *reloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	cfg, err := r.load()
 	if err != nil {
 		r.metrics.ConfigReloaded(false, time.Now())
