@@ -539,6 +539,11 @@ const (
 	DefaultIdleTimeout = 3 * time.Minute
 	// DefaultReadHeaderTimeout bounds the time to send a request's header.
 	DefaultReadHeaderTimeout = 10 * time.Second
+	// MaxHeaderBytes bounds a request's header (net/http adds 4 KiB of
+	// slack): a scraper sends a few hundred bytes, a bearer token a few
+	// KiB, while net/http's default of 1 MiB let each unfinished header
+	// hold a megabyte until the read-header timeout.
+	MaxHeaderBytes = 64 << 10
 )
 
 // ServerOpts are the timeouts of NewServer; zero fields take the defaults.
@@ -565,5 +570,6 @@ func NewServer(h http.Handler, opts ServerOpts) *http.Server {
 	if opts.ReadHeaderTimeout <= 0 {
 		opts.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
-	return &http.Server{Handler: h, IdleTimeout: opts.IdleTimeout, ReadHeaderTimeout: opts.ReadHeaderTimeout}
+	return &http.Server{Handler: h, IdleTimeout: opts.IdleTimeout, ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		MaxHeaderBytes: MaxHeaderBytes}
 }
