@@ -616,11 +616,8 @@ func fetchParsed(ctx context.Context, base string, gz bool) (parsedBody, error) 
 		if resp.Header.Get("Content-Encoding") != "gzip" {
 			return p, errors.New("asked for gzip, got none")
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return p, fmt.Errorf("gzip: %w", err)
-		}
-		if body, err = io.ReadAll(zr); err != nil {
+		var err error
+		if body, err = gunzip(raw); err != nil {
 			return p, fmt.Errorf("gzip: %w", err)
 		}
 	}

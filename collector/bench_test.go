@@ -140,11 +140,7 @@ func BenchmarkScrape(b *testing.B) {
 		dataOnly := NewHandler(store, nil, HandlerOpts{})
 		baseline := promhttp.HandlerFor(prometheus.Gatherers{gaugeVecRegistry(store), self, jobs}, promhttp.HandlerOpts{EnableOpenMetrics: true})
 		for _, enc := range []string{"plain", "gzip"} {
-			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			req.Header.Set("Accept", acceptPrometheus)
-			if enc == "gzip" {
-				req.Header.Set("Accept-Encoding", "gzip")
-			}
+			req := benchRequest(enc)
 			limit := newPreencoded(b, exporter, req, enc == "gzip")
 			limitData := newPreencoded(b, dataOnly, req, enc == "gzip")
 			for _, impl := range []struct {
@@ -211,4 +207,15 @@ func BenchmarkMemoryPerRow(b *testing.B) {
 	b.ReportMetric(float64(held)/float64(rows), "B/row")
 	b.ReportMetric(float64(held)/float64(series), "B/series")
 	b.ReportMetric(float64(held)/(1<<20), "MiB_held")
+}
+
+// benchRequest is a scrape as Prometheus sends it, with gzip when enc is
+// "gzip".
+func benchRequest(enc string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", acceptPrometheus)
+	if enc == "gzip" {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	return req
 }

@@ -87,11 +87,7 @@ func BenchmarkScrapeFleet(b *testing.B) {
 		self, m := fleetSelf(b, bots)
 		exporter := NewHandler(store, self, HandlerOpts{Metrics: m})
 		for _, enc := range []string{"plain", "gzip"} {
-			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			req.Header.Set("Accept", acceptPrometheus)
-			if enc == "gzip" {
-				req.Header.Set("Accept-Encoding", "gzip")
-			}
+			req := benchRequest(enc)
 			limit := newPreencoded(b, exporter, req, enc == "gzip")
 			for _, impl := range []struct {
 				name string
