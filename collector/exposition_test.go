@@ -421,3 +421,120 @@ func gunzipPieces(t *testing.T, pieces []byte, crc uint32, size int64) []byte {
 	}
 	return plain
 }
+
+// dataRuns returns the runs holding the data pieces of sn's parts.
+func dataRuns(t *testing.T, sn *Snapshot) map[*run]bool {
+	t.Helper()
+	runs := map[*run]bool{}
+	for _, p := range sn.Parts() {
+		for fam := firstTaskFamily; fam < numFamilies; fam++ {
+			pc := &p.enc[fmtText][fam]
+			if pc.run == nil {
+				t.Fatalf("%s × %s, family %d: piece in no run", p.Bot, p.Window, fam)
+			}
+			runs[pc.run] = true
+		}
+	}
+	return runs
+}
+
+// TestRunsUnderChurn publishes, replaces and drops jobs at random, with
+// pieces from a few hundred bytes to more than a run, and checks after
+// every change that the data block is the same as a store built afresh
+// from the same parts, that the compressed pieces still decode to it, that
+// a change copies about one run per family and no more (runs do not
+// cascade), and that the runs stay large enough to be written directly.
+func TestRunsUnderChurn(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 11))
+	s := NewStore()
+	tasks := func() int {
+		if rng.IntN(20) == 0 {
+			return 150 + rng.IntN(50) // a piece larger than a run
+		}
+		return 1 + rng.IntN(60)
+	}
+	jobs := [][2]string{}
+	newJob := func(i int) [2]string {
+		return [2]string{fmt.Sprintf("bot-%04d", rng.IntN(2000)), []string{"1h", "24h", "7d"}[i%3]}
+	}
+	for i := range 150 {
+		jobs = append(jobs, newJob(i))
+		if _, err := s.Publish(jobs[i][0], jobs[i][1], syntheticRows(tasks(), rng.Uint64()), t0, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prev := dataRuns(t, s.Load())
+	var copied, changes, maxCopied int
+	for step := range 150 {
+		switch op := rng.IntN(20); {
+		case op < 14: // a job's next report
+			j := jobs[rng.IntN(len(jobs))]
+			if _, err := s.Publish(j[0], j[1], syntheticRows(tasks(), rng.Uint64()), t0, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		case op < 17: // a new job
+			j := newJob(step)
+			jobs = append(jobs, j)
+			if _, err := s.Publish(j[0], j[1], syntheticRows(tasks(), rng.Uint64()), t0, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		default: // a job dropped
+			i := rng.IntN(len(jobs))
+			j := jobs[i]
+			jobs = slices.Delete(jobs, i, i+1)
+			s.Retain(func(bot, window string) bool { return bot != j[0] || window != j[1] })
+		}
+		sn := s.Load()
+		runs := dataRuns(t, sn)
+		n := 0
+		for r := range runs {
+			if !prev[r] && r.n > 1 {
+				n += len(r.buf)
+			}
+		}
+		copied, changes, maxCopied, prev = copied+n, changes+1, max(maxCopied, n), runs
+		// A change rebuilds the run it breaks, per family, absorbing
+		// neighbours up to runTarget, plus one piece (< runTarget).
+		if limit := numTaskFamilies * 2 * runTarget; n > limit {
+			t.Fatalf("step %d: a change copied %d bytes, more than %d", step, n, limit)
+		}
+		if step%30 == 29 {
+			fresh := NewStore()
+			for _, p := range sn.Parts() {
+				if _, err := fresh.Publish(p.Bot, p.Window, p.Rows, p.At, p.Expires); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := dataBlock(sn, fmtText, false)
+			if want := dataBlock(fresh.Load(), fmtText, false); !bytes.Equal(got, want) {
+				t.Fatalf("step %d: the data block differs from a store built afresh", step)
+			}
+			b := &sn.bodies[fmtText]
+			if plain := gunzipPieces(t, dataBlock(sn, fmtText, true), b.crc, b.size); !bytes.Equal(plain, got) {
+				t.Fatalf("step %d: the compressed pieces do not decode to the data block", step)
+			}
+		}
+	}
+	var size, multi int
+	for r := range prev {
+		size += len(r.buf)
+		if r.n > 1 && len(r.buf) > 2*runTarget {
+			t.Errorf("a run of %d pieces holds %d bytes, more than 2 × runTarget", r.n, len(r.buf))
+		}
+		if r.n > 1 {
+			multi++
+		}
+	}
+	mean := size / len(prev)
+	t.Logf("%d parts, %d runs, mean %d bytes; %d changes copied %d bytes (mean %d, max %d)",
+		len(s.Load().Parts()), len(prev), mean, changes, copied, copied/changes, maxCopied)
+	if mean < directWriteMin {
+		t.Errorf("the runs hold %d bytes on average, less than directWriteMin (%d): written through the buffer", mean, directWriteMin)
+	}
+	if got := dataBlock(s.Load(), fmtText, false); !bytes.Equal(sortedLinesJoined(got), sortedLinesJoined(expfmtEncode(t, s, expfmt.FmtText))) {
+		t.Error("the data block's lines are not promhttp's")
+	}
+}
+
+func sortedLinesJoined(b []byte) []byte { return []byte(strings.Join(sortedLines(b), "\n")) }

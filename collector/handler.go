@@ -289,7 +289,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		for _, b := range blocks {
 			if b != nil {
-				for _, p := range b.plain {
+				for _, p := range b.writes() {
 					pw.write(p)
 				}
 			}
