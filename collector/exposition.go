@@ -34,8 +34,8 @@ import (
 // reach only into that piece's bytes, see compress) and sync-flushed, which
 // leaves it byte-aligned without a final block. Such streams concatenate
 // into one valid DEFLATE stream; a scrape writes a
-// gzip header, the pieces, the live self-metrics compressed as the last
-// (final) block, and a trailer whose CRC-32 is combined from the pieces'
+// gzip header, the pieces, the metrics gathered at scrape time compressed
+// as the last (final) block, and a trailer whose CRC-32 is combined from the pieces'
 // CRCs with the GF(2) arithmetic of zlib's crc32_combine. The response is a
 // single-member gzip stream any client decodes, and no scrape and no publish
 // ever compresses the data body whole. The per-job block, whose pieces are

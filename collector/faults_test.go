@@ -198,10 +198,7 @@ func runFaultCase(t *testing.T, c faultCase) *faultResult {
 		var logs bytes.Buffer
 
 		reg := prometheus.NewPedanticRegistry()
-		metrics, err := collector.NewMetrics(reg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		metrics := collector.NewMetrics()
 		store := collector.NewStore()
 		sched := collector.NewScheduler(collector.SchedulerOpts{
 			Logger: log.NewLogfmtLogger(log.NewSyncWriter(&logs)),

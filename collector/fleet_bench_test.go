@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/kore-exporter/kore_exporter/kore"
 )
@@ -43,17 +42,12 @@ func fleetStore(tb testing.TB, bots int) *Store {
 }
 
 // fleetSelf returns the self-metrics of a fleet of bots: every job has run
-// and every bot has called the API (two request series each), plus
-// build_info; the Go and process collectors are left out, as in
-// benchSelf.
+// and every bot has called the API (two request series each); the Go and
+// process collectors are left out of the registry, as in benchSelf.
 func fleetSelf(tb testing.TB, bots int) (*prometheus.Registry, *Metrics) {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	reg.MustRegister(version.NewCollector(namespace))
+	m := NewMetrics()
 	for i := range bots {
 		bot := fmt.Sprintf("bot-%04d", i)
 		for _, w := range fleetWindows {

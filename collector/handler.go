@@ -36,7 +36,7 @@ type HandlerOpts struct {
 	// DisableCompression never gzips the response.
 	DisableCompression bool
 	// DisablePreEncoding serves the data the way promhttp would: gathered
-	// through a DataCollector and encoded at scrape time, and the per-job
+	// through a DataCollector and encoded at scrape time, and the
 	// self-metrics of Metrics likewise. Its cost grows with the series; it
 	// exists for tests and to rule out the pre-encoder when debugging.
 	DisablePreEncoding bool
@@ -45,10 +45,9 @@ type HandlerOpts struct {
 	// in-flight slot. Zero sizes it from the body as sent:
 	// WriteTimeoutFor(length). Negative means no deadline.
 	WriteTimeout time.Duration
-	// Metrics, if set, are the self-metrics whose per-job families
-	// (kore_exporter_report_*{bot,window} but the progress) the handler
-	// serves pre-encoded. The self Gatherer must not gather those families
-	// too; the registry of NewRegistry or NewMetrics does not.
+	// Metrics, if set, are the self-metrics, which the handler serves
+	// pre-encoded. The self Gatherer must not gather those families too
+	// (the handler refuses them); the registry of NewRegistry does not.
 	Metrics *Metrics
 }
 
@@ -116,29 +115,30 @@ const maxPooledBuffer = 4 << 20
 const writeBufferSize = 32 << 10
 
 // NewHandler returns the /metrics handler: it serves the data metrics of
-// store's current snapshot and the per-job self-metrics of opts.Metrics,
-// both already encoded (README, "Performance"), and self, gathered at
-// scrape time. self and opts.Metrics may be nil.
+// store's current snapshot and the self-metrics of opts.Metrics, already
+// encoded (README, "Performance"), and self, gathered at scrape time (the
+// Go runtime and process collectors of NewRegistry). self and opts.Metrics
+// may be nil.
 //
 // The response negotiates like promhttp with OpenMetrics enabled: the
 // format from the Accept header (OpenMetrics 1.0.0 or 0.0.1, else the text
 // format 0.0.4; Content-Type is the negotiated format including its
 // escaping term), and gzip when Accept-Encoding allows it. The body is the
-// data block, then the per-job self-metrics block, then the API counter
-// block (encoded once per change of a counter, apiblock.go), then the live
-// self-metrics, then, in OpenMetrics, one "# EOF".
+// data block, then the per-job self-metrics block, then the API block and
+// the state block of the other self-metrics (each encoded once per change,
+// selfblock.go), then what self gathers, then, in OpenMetrics, one "# EOF".
 //
 // With gzip, the response is one gzip member: the pre-compressed DEFLATE
-// blocks, then the live self-metrics compressed as the final block, then a
+// blocks, then what self gathers compressed as the final block, then a
 // trailer whose CRC-32 is combined arithmetically (see exposition.go). Only
-// the few kilobytes of live self-metrics are compressed by every scrape
-// (the per-job and API blocks by the first scrape after a change), and
+// the few kilobytes that self gathers are compressed by every scrape (the
+// per-job, API and state blocks by the first scrape after a change), and
 // every gzip decoder reads the result (a second
 // gzip member would be cheaper by a few lines but is lost on decoders that
 // stop after the first member).
 //
 // Only GET and HEAD are allowed. A scrape's allocations do not depend on
-// the number of data series or jobs (only on the live series).
+// the number of data series or jobs (only on the series self gathers).
 func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.Handler {
 	h := &handler{store: store, self: self, opts: opts}
 	if opts.MaxRequestsInFlight > 0 {
@@ -204,18 +204,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The pre-encoded blocks, in order: data, per-job self-metrics, API
-	// counters.
-	var blocks [3]*body
+	// The pre-encoded blocks, in order: data, per-job self-metrics, the
+	// API block, the state block.
+	var blocks [4]*body
 	if h.data == nil {
 		blocks[0] = &h.store.Load().bodies[f]
 		if m := h.opts.Metrics; m != nil {
 			blocks[1] = &m.jobs.load().bodies[f]
-			b, err := m.api.block(f)
-			if err != nil && !h.handleError(w, "error encoding metrics", err) {
-				return
+			for i, sb := range [...]*selfBlock{m.api, m.state} {
+				b, err := sb.block(f)
+				if err != nil && !h.handleError(w, "error encoding metrics", err) {
+					return
+				}
+				blocks[2+i] = b
 			}
-			blocks[2] = b
 		}
 	}
 	var size, zsize int64 // of the blocks
@@ -367,8 +369,8 @@ func (h *handler) encodeLive(w http.ResponseWriter, buf *bytes.Buffer, contentTy
 }
 
 // gatherInto gathers g and encodes its families with enc. With self set, a
-// family named like a data metric, or like a per-job family of
-// opts.Metrics, is refused: it would repeat a family served from the
+// family named like a data metric, or like a family of opts.Metrics, is
+// refused: it would repeat a family served from the
 // pre-encoded blocks (or, with DisablePreEncoding, from h.data). It reports
 // false if it answered with an error.
 func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g prometheus.Gatherer, self bool) bool {
@@ -392,8 +394,7 @@ func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g promet
 }
 
 // preEncoded reports whether the family name is served other than by the
-// self Gatherer: a data family, or a per-job family or API counter of
-// opts.Metrics.
+// self Gatherer: a data family, or a family of opts.Metrics.
 func (h *handler) preEncoded(name string) bool {
 	if inFamilies(dataFamilies[:], name) {
 		return true
@@ -401,7 +402,7 @@ func (h *handler) preEncoded(name string) bool {
 	if h.opts.Metrics == nil {
 		return false
 	}
-	return inFamilies(jobFamilies[:], name) || name == apiRequestsName || name == apiRetriesName
+	return h.opts.Metrics.serves(name)
 }
 
 // handleError logs err and applies ErrorHandling. It reports whether to go

@@ -27,17 +27,25 @@ import (
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
+// liveRegistry returns a registry of metrics gathered at scrape time whose
+// values do not change between gathers, in place of the Go and process
+// collectors of production; their label values need escaping.
+func liveRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	live := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "test_live_info", Help: "A live \\ metric."}, []string{"value"})
+	live.WithLabelValues("quote \" backslash \\ newline \n").Set(1)
+	live.WithLabelValues("plain").Set(2.5)
+	reg.MustRegister(live)
+	return reg
+}
+
 // selfRegistry returns self-metrics whose values do not change between
-// gathers: the registry of the live ones (no Go or process collector) and
-// the Metrics whose per-job families are pre-encoded. A job with a
+// gathers: a live registry (liveRegistry) and the Metrics. A job with a
 // troublesome name and a running job are among them.
 func selfRegistry(t testing.TB) (*prometheus.Registry, *Metrics) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := liveRegistry()
+	m := NewMetrics()
 	m.RunStarted("support", "24h")
 	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 0})
 	m.RunStarted(`we"ird\bot`, "7d")
@@ -467,11 +475,8 @@ func (d *discardResponse) reset() {
 // skipped run each) but the same live series whatever jobs is.
 func jobMetricsFor(t testing.TB, jobs int) (*prometheus.Registry, *Metrics) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := liveRegistry()
+	m := NewMetrics()
 	for i := range jobs {
 		bot := fmt.Sprintf("bot-%03d", i/2)
 		w := []string{"24h", "7d"}[i%2]

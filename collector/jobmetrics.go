@@ -16,8 +16,10 @@ import (
 // that one job, per family and format, into pieces (exposition.go), and
 // publishes a new immutable jobSet with one atomic pointer swap. A scrape
 // writes the jobSet's body after the data block with the same piece
-// machinery; only the metrics that change between scrapes (run progress,
-// API calls, reloads, build info, Go and process) are gathered live.
+// machinery. The other self-metrics, which change at any time (run
+// progress, API calls, reloads, job slots), are encoded by the first scrape
+// after a change (selfblock.go); only the Go runtime and process metrics
+// are gathered live.
 
 // The per-job families, indexed in the order a registry gathers them
 // (sorted by name).

@@ -21,10 +21,7 @@ import (
 // exercise every escaping and number-formatting rule of both formats.
 func trickyJobs(t testing.TB) *Metrics {
 	t.Helper()
-	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := NewMetrics()
 	at := time.Unix(1777636800, 500_000_000)
 	m.RunStarted("support", "24h")
 	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
@@ -48,7 +45,7 @@ func trickyJobs(t testing.TB) *Metrics {
 // expfmtJobs returns what expfmt makes of m's per-job families.
 func expfmtJobs(t testing.TB, m *Metrics, f expfmt.Format) []byte {
 	t.Helper()
-	return expfmtCollect(t, m.preEncoded(), f)
+	return expfmtCollect(t, m.jobCollectors(), f)
 }
 
 // checkContiguous checks that HELP and TYPE come once per family, before
@@ -198,10 +195,7 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 func TestJobMetricsConcurrent(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := NewMetrics()
 	h := NewHandler(NewStore(), reg, HandlerOpts{Metrics: m})
 	const writers, rounds = 4, 50
 	var wg sync.WaitGroup

@@ -2,8 +2,8 @@ package collector
 
 import (
 	"errors"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,19 +24,22 @@ var apiDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 // Kore.ai API calls, and config reloads. Methods are safe for concurrent
 // use.
 //
-// The per-job families (report_success, report_last_success_timestamp_seconds,
-// report_duration_seconds, report_runs_total, report_skipped_runs_total,
-// report_rows, report_folded_rows, report_reruns_total) are pre-encoded when
-// they change (jobmetrics.go), and the per-bot API counters
-// (api_requests_total, api_retries_total) are encoded at most once per
-// change (apiblock.go); the /metrics handler given HandlerOpts.Metrics
-// serves both. The others (report_job_progress_ratio, the API request
-// durations, reload and shard metrics) are live instruments gathered at
-// scrape time. Metrics is itself the prometheus.Collector of all of them,
-// the per-job families as constant metrics.
+// None is gathered at scrape time. The per-job families (report_success,
+// report_last_success_timestamp_seconds, report_duration_seconds,
+// report_runs_total, report_skipped_runs_total, report_rows,
+// report_folded_rows, report_reruns_total, report_requests) are
+// pre-encoded when they change (jobmetrics.go); the others are encoded at
+// most once per change, in two blocks (selfblock.go): the API block (the
+// per-bot request and retry counters and the request durations) and the
+// state block (run progress, reloads, shard, job slots, build_info). The
+// /metrics handler given HandlerOpts.Metrics serves them all. Metrics is
+// itself the prometheus.Collector of all of them, the per-job families as
+// constant metrics.
 type Metrics struct {
-	jobs *jobMetrics
-	api  *apiBlock // caches the encoding of apiRequests and apiRetries
+	jobs  *jobMetrics
+	api   *selfBlock // apiRequests, apiRetries, apiDuration
+	state *selfBlock // the other non-job metrics
+	names []string   // of the families of api and state
 
 	success           *jobFamily
 	reportLastSuccess *jobFamily
@@ -62,112 +65,113 @@ type Metrics struct {
 
 	jobSlots    prometheus.Gauge
 	jobsWaiting prometheus.Gauge
+
+	buildInfo prometheus.Collector
 }
 
-// NewMetrics creates the self-metrics and registers on reg those gathered
-// at scrape time: everything but the per-job families and the API
-// counters, which the /metrics handler serves from HandlerOpts.Metrics. To gather every
-// self-metric through a registry, register the Metrics itself instead.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+// buildInfoName is the family of version.NewCollector(namespace).
+const buildInfoName = namespace + "_build_info"
+
+// NewMetrics creates the self-metrics. The /metrics handler serves them
+// given HandlerOpts.Metrics; to gather them through a registry, register
+// the Metrics itself.
+func NewMetrics() *Metrics {
 	jobs := newJobMetrics()
-	counterVec := func(name, help string, labels []string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	m := &Metrics{jobs: jobs}
+	// name returns name and records the family's full name.
+	name := func(name string) string {
+		m.names = append(m.names, namespace+"_"+name)
+		return name
 	}
-	gauge := func(name, help string) prometheus.Gauge {
-		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help})
+	counterVec := func(n, help string, labels []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name(n), Help: help}, labels)
 	}
-	m := &Metrics{
-		jobs:              jobs,
-		success:           newJobFamily(jobs, jobSuccess),
-		reportLastSuccess: newJobFamily(jobs, jobLastSuccess),
-		reportDuration:    newJobFamily(jobs, jobDuration),
-		runsTotal:         newJobFamily(jobs, jobRuns),
-		skipped:           newJobFamily(jobs, jobSkipped),
-		reportRows:        newJobFamily(jobs, jobRows),
-		reportFolded:      newJobFamily(jobs, jobFolded),
-		reportReruns:      newJobFamily(jobs, jobReruns),
-		reportRequests:    newJobFamily(jobs, jobRequests),
-		reportProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "report_job_progress_ratio",
-			Help: "Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.",
-		}, []string{"bot", "window"}),
-		apiRequests: counterVec(strings.TrimPrefix(apiRequestsName, namespace+"_"),
-			`Kore.ai API requests by bot, endpoint and HTTP status code (code "0": no response).`,
-			[]string{"bot", "endpoint", "code"}),
-		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace,
-			Name:      "api_request_duration_seconds",
-			Help:      "Duration of Kore.ai API requests by endpoint.",
-			Buckets:   apiDurationBuckets,
-		}, []string{"endpoint"}),
-		apiRetries: counterVec(strings.TrimPrefix(apiRetriesName, namespace+"_"),
-			"Kore.ai API requests repeated, by bot, endpoint and reason.", []string{"bot", "endpoint", "reason"}),
-		configSuccess: gauge("config_last_reload_successful",
-			"Whether the last configuration reload succeeded (1) or failed (0)."),
-		configLastSuccess: gauge("config_last_reload_success_timestamp_seconds",
-			"Unix time of the last successful configuration reload."),
-		shardIndex: gauge("shard_index",
-			"This exporter's shard (--shard.index), in [0, kore_exporter_shards): it runs the bots that rendezvous hashing of their bot_id assigns to it."),
-		shardCount: gauge("shards",
-			"Number of shards the configured bots are split over (--shard.count); 1 when unsharded."),
-		jobSlots: gauge("job_slots",
-			"Report jobs that may run at once (limits.max_concurrent_jobs, or the size the exporter chose when it is not set)."),
-		jobsWaiting: gauge("jobs_waiting",
-			"Report jobs due to run but waiting for a free job slot; often above 0 means too few slots (README, Sizing)."),
+	gauge := func(n, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name(n), Help: help})
 	}
+	m.success = newJobFamily(jobs, jobSuccess)
+	m.reportLastSuccess = newJobFamily(jobs, jobLastSuccess)
+	m.reportDuration = newJobFamily(jobs, jobDuration)
+	m.runsTotal = newJobFamily(jobs, jobRuns)
+	m.skipped = newJobFamily(jobs, jobSkipped)
+	m.reportRows = newJobFamily(jobs, jobRows)
+	m.reportFolded = newJobFamily(jobs, jobFolded)
+	m.reportReruns = newJobFamily(jobs, jobReruns)
+	m.reportRequests = newJobFamily(jobs, jobRequests)
+	m.reportProgress = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: name("report_job_progress_ratio"),
+		Help: "Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.",
+	}, []string{"bot", "window"})
+	m.apiRequests = counterVec("api_requests_total",
+		`Kore.ai API requests by bot, endpoint and HTTP status code (code "0": no response).`,
+		[]string{"bot", "endpoint", "code"})
+	m.apiDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace,
+		Name:      name("api_request_duration_seconds"),
+		Help:      "Duration of Kore.ai API requests by endpoint.",
+		Buckets:   apiDurationBuckets,
+	}, []string{"endpoint"})
+	m.apiRetries = counterVec("api_retries_total",
+		"Kore.ai API requests repeated, by bot, endpoint and reason.", []string{"bot", "endpoint", "reason"})
+	m.configSuccess = gauge("config_last_reload_successful",
+		"Whether the last configuration reload succeeded (1) or failed (0).")
+	m.configLastSuccess = gauge("config_last_reload_success_timestamp_seconds",
+		"Unix time of the last successful configuration reload.")
+	m.shardIndex = gauge("shard_index",
+		"This exporter's shard (--shard.index), in [0, kore_exporter_shards): it runs the bots that rendezvous hashing of their bot_id assigns to it.")
+	m.shardCount = gauge("shards",
+		"Number of shards the configured bots are split over (--shard.count); 1 when unsharded.")
+	m.jobSlots = gauge("job_slots",
+		"Report jobs that may run at once (limits.max_concurrent_jobs, or the size the exporter chose when it is not set).")
+	m.jobsWaiting = gauge("jobs_waiting",
+		"Report jobs due to run but waiting for a free job slot; often above 0 means too few slots (README, Sizing).")
+	m.buildInfo = version.NewCollector(namespace)
+	m.names = append(m.names, buildInfoName)
 	m.shardCount.Set(1)
-	m.api = newAPIBlock(m.apiRequests, m.apiRetries)
-	if err := reg.Register(m.live()); err != nil {
-		return nil, errors.Join(errors.New("collector: register self-metrics"), err)
-	}
-	return m, nil
+	m.api = newSelfBlock(m.apiRequests, m.apiRetries, m.apiDuration)
+	m.state = newSelfBlock(m.reportProgress, m.configSuccess, m.configLastSuccess, m.shardIndex, m.shardCount,
+		m.jobSlots, m.jobsWaiting, m.buildInfo)
+	return m
 }
 
 var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe sends the descriptors of every self-metric.
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	m.live().Describe(ch)
-	m.preEncoded().Describe(ch)
-}
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { m.preEncoded().Describe(ch) }
 
 // Collect sends every self-metric.
-func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
-	m.live().Collect(ch)
-	m.preEncoded().Collect(ch)
-}
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) { m.preEncoded().Collect(ch) }
 
-// live is the Collector of the self-metrics gathered at scrape time.
-func (m *Metrics) live() collectorList {
-	return collectorList{
-		m.reportProgress, m.apiDuration,
-		m.configSuccess, m.configLastSuccess, m.shardIndex, m.shardCount,
-		m.jobSlots, m.jobsWaiting,
-	}
-}
-
-// preEncoded is the Collector of the families the /metrics handler serves
-// from an encoding made before the scrape: the per-job families, in
-// jobFamilies order, and the API counters (apiblock.go).
+// preEncoded is the Collector of every self-metric, which the /metrics
+// handler serves from an encoding made before the scrape: the per-job
+// families, in jobFamilies order, then the API block's and the state
+// block's.
 func (m *Metrics) preEncoded() collectorList {
+	return append(m.jobCollectors(),
+		m.apiRequests, m.apiRetries, m.apiDuration,
+		m.reportProgress, m.configSuccess, m.configLastSuccess, m.shardIndex, m.shardCount,
+		m.jobSlots, m.jobsWaiting, m.buildInfo)
+}
+
+// jobCollectors is the Collector of the per-job families, in jobFamilies
+// order.
+func (m *Metrics) jobCollectors() collectorList {
 	return collectorList{
 		m.reportDuration, m.reportFolded, m.reportLastSuccess, m.reportRequests, m.reportReruns,
 		m.reportRows, m.runsTotal, m.skipped, m.success,
-		m.apiRequests, m.apiRetries,
 	}
 }
 
-// NewRegistry returns a registry holding the self-metrics, build_info
-// (kore_exporter_build_info), and the Go runtime and process collectors:
-// everything /metrics serves besides the data.
+// serves reports whether name is one of the self-metric families.
+func (m *Metrics) serves(name string) bool {
+	return inFamilies(jobFamilies[:], name) || slices.Contains(m.names, name)
+}
+
+// NewRegistry returns the self-metrics and a registry of what /metrics
+// gathers at scrape time: the Go runtime and process collectors.
 func NewRegistry() (*prometheus.Registry, *Metrics, error) {
 	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
-	if err != nil {
-		return nil, nil, err
-	}
 	for _, c := range []prometheus.Collector{
-		version.NewCollector(namespace),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -175,7 +179,7 @@ func NewRegistry() (*prometheus.Registry, *Metrics, error) {
 			return nil, nil, errors.Join(errors.New("collector: register runtime metrics"), err)
 		}
 	}
-	return reg, m, nil
+	return reg, NewMetrics(), nil
 }
 
 // Observer returns the kore.Observer of one bot: its API calls are counted
@@ -190,8 +194,8 @@ type botObserver struct {
 // RequestDone counts one exchange and observes its duration.
 func (o botObserver) RequestDone(_ string, endpoint kore.Endpoint, code int, d time.Duration) {
 	o.m.apiRequests.WithLabelValues(o.bot, string(endpoint), strconv.Itoa(code)).Inc()
-	o.m.api.changed()
 	o.m.apiDuration.WithLabelValues(string(endpoint)).Observe(d.Seconds())
+	o.m.api.changed()
 }
 
 // Retry counts one repeated request.
@@ -210,11 +214,13 @@ func (m *Metrics) RunStarted(bot, window string) {
 		return j.create(jobReruns) || changed
 	})
 	m.reportProgress.WithLabelValues(bot, window).Set(0)
+	m.state.changed()
 }
 
 // Progress records the running job's percentageComplete (0 to 100).
 func (m *Metrics) Progress(bot, window string, percent int) {
 	m.reportProgress.WithLabelValues(bot, window).Set(float64(min(max(percent, 0), 100)) / 100)
+	m.state.changed()
 }
 
 // RunOutcome is what one finished report run did, for its self-metrics.
@@ -238,6 +244,7 @@ type RunOutcome struct {
 // report_success to 0; either removes the progress series.
 func (m *Metrics) RunFinished(bot, window string, o RunOutcome) {
 	m.reportProgress.DeleteLabelValues(bot, window)
+	m.state.changed()
 	m.jobs.update(bot, window, func(j *jobState) bool {
 		j.addRun(validUTF8(o.Result), 1)
 		j.set(jobDuration, o.Duration.Seconds())
@@ -259,12 +266,14 @@ func (m *Metrics) RunFinished(bot, window string, o RunOutcome) {
 func (m *Metrics) SlotsChanged(slots, waiting int) {
 	m.jobSlots.Set(float64(slots))
 	m.jobsWaiting.Set(float64(waiting))
+	m.state.changed()
 }
 
 // RunCanceled records a run cut short by a reload or shutdown: not the
 // job's fault, so only its progress series goes.
 func (m *Metrics) RunCanceled(bot, window string) {
 	m.reportProgress.DeleteLabelValues(bot, window)
+	m.state.changed()
 }
 
 // RunSkipped counts a run skipped because the job's previous run, or its
@@ -280,10 +289,12 @@ func (m *Metrics) RunSkipped(bot, window string) {
 func (m *Metrics) SetShard(index, count int) {
 	m.shardIndex.Set(float64(index))
 	m.shardCount.Set(float64(count))
+	m.state.changed()
 }
 
 // ConfigReloaded records a configuration (re)load attempt at at.
 func (m *Metrics) ConfigReloaded(ok bool, at time.Time) {
+	defer m.state.changed()
 	if !ok {
 		m.configSuccess.Set(0)
 		return
@@ -296,6 +307,7 @@ func (m *Metrics) ConfigReloaded(ok bool, at time.Time) {
 // longer configures it.
 func (m *Metrics) Forget(bot, window string) {
 	m.reportProgress.DeletePartialMatch(prometheus.Labels{"bot": bot, "window": window})
+	m.state.changed()
 	m.jobs.forget(bot, window)
 }
 

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
@@ -85,16 +84,11 @@ type harness struct {
 	sched   *Scheduler
 	store   *Store
 	metrics *Metrics
-	reg     *prometheus.Registry
 }
 
 func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := NewMetrics()
 	store := NewStore()
 	s := NewScheduler(SchedulerOpts{
 		Store: store, Metrics: m, MaxStartSpread: time.Second,
@@ -106,7 +100,7 @@ func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
 			return r, nil
 		},
 	})
-	return &harness{sched: s, store: store, metrics: m, reg: reg}
+	return &harness{sched: s, store: store, metrics: m}
 }
 
 // runFor applies cfg, lets d of fake time pass, and stops the jobs.
@@ -569,11 +563,7 @@ func TestSchedulerApplyKeepsUnchangedJobs(t *testing.T) {
 			runners[name] = &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) { return rowsReport(), nil }}
 		}
 		var built []string
-		reg := prometheus.NewPedanticRegistry()
-		m, err := NewMetrics(reg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := NewMetrics()
 		s := NewScheduler(SchedulerOpts{Store: NewStore(), Metrics: m, MaxStartSpread: time.Second,
 			NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (ReportRunner, error) {
 				if b.Host == "https://broken.example" {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/kore"
@@ -63,10 +62,7 @@ func TestSchedulerPanicShowsNoSecret(t *testing.T) {
 			panic(fmt.Sprintf("signing with %q gave %s", secret, testJWT))
 		}}
 		var logs lockedBuffer
-		m, err := NewMetrics(prometheus.NewPedanticRegistry())
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := NewMetrics()
 		s := NewScheduler(SchedulerOpts{
 			Logger: log.NewLogfmtLogger(&logs), Store: NewStore(), Metrics: m, MaxStartSpread: time.Second,
 			NewClient: func(config.Bot, *kore.Budgets, kore.Observer) (ReportRunner, error) { return r, nil },
