@@ -170,3 +170,72 @@ func peakRSS() (int64, bool) {
 	}
 	return 0, false
 }
+
+// fleetJob returns the bot and window of the i-th job of a fleet of bots,
+// round and round.
+func fleetJob(i, bots int) (bot, window string) {
+	job := i % (bots * len(fleetWindows))
+	return fmt.Sprintf("bot-%04d", job/len(fleetWindows)), fleetWindows[job%len(fleetWindows)]
+}
+
+// BenchmarkPublishFleet publishes the next report of the fleet's jobs in
+// turn, as a fleet of 1,000 bots × 2 windows does 2,000 times a minute at
+// interval 1m, into the 400,000-series store: encoding, compressing,
+// laying the snapshot out and copying the runs a publish changes.
+func BenchmarkPublishFleet(b *testing.B) {
+	const bots = 1000
+	store := fleetStore(b, bots)
+	rows := make([][]kore.TaskRow, 8)
+	for i := range rows {
+		rows[i] = syntheticRows(fleetTasks, uint64(1000+i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		bot, win := fleetJob(i, bots)
+		if _, err := store.Publish(bot, win, rows[i%len(rows)], t0, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkScrapeFleetChanged scrapes the 400,000-series fleet, one
+// scraper, after the changes that come between two scrapes in production:
+// a report published, a run started and its progress reported, an API
+// call. So every scrape finds new data and self-metric blocks, and pays
+// what the first scrape after a change pays (joining the compressed data
+// block, encoding the API and state blocks); the changes themselves are
+// not timed.
+func BenchmarkScrapeFleetChanged(b *testing.B) {
+	const bots = 1000
+	store := fleetStore(b, bots)
+	self, m := fleetSelf(b, bots)
+	h := NewHandler(store, self, HandlerOpts{Metrics: m})
+	rows := syntheticRows(fleetTasks, 4242)
+	for _, enc := range []string{"plain", "gzip"} {
+		req := benchRequest(enc)
+		b.Run(enc, func(b *testing.B) {
+			w := newDiscardResponse()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				bot, win := fleetJob(i, bots)
+				if _, err := store.Publish(bot, win, rows, t0, time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+				m.RunStarted(bot, win)
+				m.Progress(bot, win, 50)
+				m.Observer(bot).RequestDone(bot, kore.EndpointStatus, 200, time.Second)
+				i++
+				w.reset()
+				b.StartTimer()
+				h.ServeHTTP(w, req)
+			}
+			if w.code != 0 && w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+		})
+	}
+}
