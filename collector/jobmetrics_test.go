@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/kore-exporter/kore_exporter/kore"
@@ -194,9 +193,8 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 // every job whole, never half of one update.
 func TestJobMetricsConcurrent(t *testing.T) {
 	t.Parallel()
-	reg := prometheus.NewRegistry()
 	m := NewMetrics()
-	h := NewHandler(NewStore(), reg, HandlerOpts{Metrics: m})
+	h := NewHandler(NewStore(), nil, HandlerOpts{Metrics: m})
 	const writers, rounds = 4, 50
 	var wg sync.WaitGroup
 	for w := range writers {

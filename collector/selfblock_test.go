@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kore-exporter/kore_exporter/kore"
 )
@@ -18,9 +17,8 @@ import (
 // a retry, a forgotten bot) shows in the next scrape.
 func TestAPIBlockFollowsChanges(t *testing.T) {
 	t.Parallel()
-	reg := prometheus.NewRegistry()
 	m := NewMetrics()
-	h := NewHandler(NewStore(), reg, HandlerOpts{Metrics: m})
+	h := NewHandler(NewStore(), nil, HandlerOpts{Metrics: m})
 	has := func(accept, line string) bool {
 		_, body := scrape(t, h, http.MethodGet, accept, "gzip")
 		return strings.Contains(string(body), line+"\n")
@@ -32,13 +30,7 @@ func TestAPIBlockFollowsChanges(t *testing.T) {
 			t.Errorf("%s: first request missing", accept)
 		}
 	}
-	first, err := m.api.block(fmtText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := m.api.block(fmtText); again != first {
-		t.Error("the block was encoded again without a change")
-	}
+	encodedOnce(t, m.api)
 
 	obs.RequestDone("st-a", kore.EndpointSubmit, 200, time.Second)
 	if !has(acceptText, `kore_exporter_api_requests_total{bot="a",code="200",endpoint="submit"} 2`) ||
@@ -59,9 +51,8 @@ func TestAPIBlockFollowsChanges(t *testing.T) {
 // the last scrape, after the counting, sees every request.
 func TestAPIBlockConcurrent(t *testing.T) {
 	t.Parallel()
-	reg := prometheus.NewRegistry()
 	m := NewMetrics()
-	h := NewHandler(NewStore(), reg, HandlerOpts{Metrics: m})
+	h := NewHandler(NewStore(), nil, HandlerOpts{Metrics: m})
 	const bots, calls = 4, 200
 	var wg sync.WaitGroup
 	for b := range bots {
@@ -108,13 +99,7 @@ func TestStateBlockFollowsChanges(t *testing.T) {
 	if b := body(); !strings.Contains(b, "kore_exporter_build_info{") || !strings.Contains(b, "kore_exporter_shards 1\n") {
 		t.Errorf("build_info or the shard count missing:\n%s", b)
 	}
-	first, err := m.state.block(fmtText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := m.state.block(fmtText); again != first {
-		t.Error("the block was encoded again without a change")
-	}
+	encodedOnce(t, m.state)
 	for _, step := range []struct {
 		change  func()
 		line    string
@@ -137,5 +122,18 @@ func TestStateBlockFollowsChanges(t *testing.T) {
 		if b := body(); strings.Contains(b, step.line) != step.present {
 			t.Errorf("after the change, %q present: %v, want %v:\n%s", step.line, !step.present, step.present, b)
 		}
+	}
+}
+
+// encodedOnce checks that sb, read twice without a change between, is
+// encoded once.
+func encodedOnce(t *testing.T, sb *selfBlock) {
+	t.Helper()
+	first, err := sb.block(fmtText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := sb.block(fmtText); again != first {
+		t.Error("the block was encoded again without a change")
 	}
 }
