@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
