@@ -33,9 +33,9 @@ import (
 // the continuation of the piece before it in the body (its back-references
 // reach only into that piece's bytes, see compress) and sync-flushed, which
 // leaves it byte-aligned without a final block. Such streams concatenate
-// into one valid DEFLATE stream; a scrape writes a
-// gzip header, the pieces, the metrics gathered at scrape time compressed
-// as the last (final) block, and a trailer whose CRC-32 is combined from the pieces'
+// into one valid DEFLATE stream; a scrape writes a gzip header, the
+// pieces, the metrics gathered at scrape time compressed as the last
+// (final) block, and a trailer whose CRC-32 is combined from the pieces'
 // CRCs with the GF(2) arithmetic of zlib's crc32_combine. The response is a
 // single-member gzip stream any client decodes, and no scrape and no publish
 // ever compresses the data body whole. The per-job block, whose pieces are
@@ -497,8 +497,7 @@ func (e *encoder) layout(dst *[numFormats]body, n int, unit func(i int) *pieceSe
 // rebuilt neighbour. It must be called with the writer lock held: it
 // repoints the pieces' raw into the new run.
 func nextRun(seq []*piece) (*run, int) {
-	if r := seq[0].run; r != nil && runAt(seq, 0) &&
-		(len(r.buf) >= runTarget/2 || r.n == len(seq) || runAt(seq, r.n)) {
+	if r := seq[0].run; runAt(seq, 0) && (len(r.buf) >= runTarget/2 || r.n == len(seq) || runAt(seq, r.n)) {
 		return r, r.n
 	}
 	size, k := 0, 0

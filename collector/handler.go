@@ -306,8 +306,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // pieceWriter writes pieces to a ResponseWriter: small ones (family
 // headers, the live part) are coalesced in a buffer, large ones (the runs
 // of data lines, about 128 KB, and the compressed blocks) go straight
-// through, so each byte is copied once. After an
-// error it writes nothing more and flush returns the error.
+// through, so each byte is copied once. After an error it writes nothing
+// more and flush returns the error.
 type pieceWriter struct {
 	w   io.Writer
 	buf []byte
