@@ -36,10 +36,13 @@ type backfillFlags struct {
 	step                           time.Duration
 	demo, dryRun                   bool
 	logLevel, logFormat            string
+	// labels are added to every series (--label): the live series' target
+	// labels.
+	labels map[string]string
 }
 
 func parseBackfillFlags(args []string, stdout, stderr io.Writer) (*backfillFlags, int, bool) {
-	var f backfillFlags
+	f := backfillFlags{labels: map[string]string{}}
 	app := kingpin.New(exporterName, "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report.")
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
@@ -55,10 +58,16 @@ func parseBackfillFlags(args []string, stdout, stderr io.Writer) (*backfillFlags
 	cmd.Flag("dry-run", "Print the plan (points, reports, estimated requests and time per bot) and exit.").BoolVar(&f.dryRun)
 	cmd.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	cmd.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	cmd.Flag("label", "NAME=VALUE added to every series, repeatable: the labels your Prometheus adds to the live exporter's series (job, and namespace or cluster where it adds them), so history and live data are one series. Given at all, it replaces the default: include job.").
+		Default("job=kore_exporter").StringMapVar(&f.labels)
 	exited, code := false, 0
 	app.Terminate(func(c int) { exited, code = true, c })
 	if _, err := app.Parse(append([]string{backfillCommand}, args...)); err != nil {
 		fmt.Fprintf(stderr, "%s %s: %v\n", exporterName, backfillCommand, err)
+		return nil, exitBackfillUsage, true
+	}
+	if err := backfill.CheckTargetLabels(f.labels); !exited && err != nil {
+		fmt.Fprintf(stderr, "%s %s: --label: %v\n", exporterName, backfillCommand, err)
 		return nil, exitBackfillUsage, true
 	}
 	if !exited && f.output == "" && !f.dryRun {
@@ -145,7 +154,7 @@ func runBackfillPlan(ctx context.Context, f *backfillFlags, plan *backfill.Plan,
 		level.Error(logger).Log("msg", "backfill failed", "err", runErr)
 		return 1
 	}
-	written, err := writeBackfillOutput(f.output, plan, state, stdout)
+	written, err := writeBackfillOutput(f.output, plan, state, f.labels, stdout)
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot write the output", "err", err)
 		return 1
@@ -175,16 +184,16 @@ func runBackfillPlan(ctx context.Context, f *backfillFlags, plan *backfill.Plan,
 // writeBackfillOutput writes the OpenMetrics file: to stdout for "-", else
 // to a temporary file renamed over path, so path always holds a complete
 // file (families whole, # EOF last) whenever the run stops.
-func writeBackfillOutput(path string, plan *backfill.Plan, state *backfill.State, stdout io.Writer) (int, error) {
+func writeBackfillOutput(path string, plan *backfill.Plan, state *backfill.State, target map[string]string, stdout io.Writer) (int, error) {
 	if path == "-" {
-		return backfill.WriteOpenMetrics(stdout, plan, state)
+		return backfill.WriteOpenMetrics(stdout, plan, state, target)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return 0, fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
-	n, err := backfill.WriteOpenMetrics(tmp, plan, state)
+	n, err := backfill.WriteOpenMetrics(tmp, plan, state, target)
 	if err == nil {
 		err = tmp.Sync()
 	}

@@ -249,6 +249,10 @@ func TestBackfillCommandBadFlags(t *testing.T) {
 		{[]string{"--end=+2h"}, 1, "in the future"},
 		{[]string{"--output="}, 2, "--output is required"},
 		{[]string{"--bogus"}, 2, "unknown long flag"},
+		{[]string{"--label=task_name=x"}, 2, `--label: label "task_name": the exporter's series have this label already`},
+		{[]string{"--label=__name__=x"}, 2, `--label: label "__name__": not a valid label name`},
+		{[]string{"--label=team-x=y"}, 2, `--label: label "team-x": not a valid label name`},
+		{[]string{"--label=job"}, 2, "expected KEY=VALUE"},
 	} {
 		code, stdout, stderr := e.run(t, t.Context(), tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
@@ -261,5 +265,45 @@ func TestBackfillCommandBadFlags(t *testing.T) {
 	}
 	if n := e.sim.Stats(e.bot.ID).Requests; n != 0 {
 		t.Fatalf("%d requests made", n)
+	}
+}
+
+// TestBackfillCommandTargetLabels: every series of the output carries the
+// target labels: job="kore_exporter" by default, as the shipped scrape
+// configuration names the job, so backfilled history and the live series
+// are one series for the recording rules, which keep job; --label replaces
+// the default.
+func TestBackfillCommandTargetLabels(t *testing.T) {
+	t.Parallel()
+	e := newBackfillEnv(t, 0)
+	for _, tc := range []struct {
+		args []string
+		want map[string]string
+	}{
+		{nil, map[string]string{"job": "kore_exporter"}},
+		{[]string{"--label=job=kore", "--label=namespace=prod"}, map[string]string{"job": "kore", "namespace": "prod"}},
+	} {
+		code, stdout, stderr := e.run(t, t.Context(), append(tc.args, "--output=-")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", tc.args, code, stderr)
+		}
+		n, kinds := 0, map[string]bool{}
+		for _, line := range strings.Split(stdout, "\n") {
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			name, rest, _ := strings.Cut(line, "{")
+			labels, _, _ := strings.Cut(rest, "}")
+			for k, v := range tc.want {
+				if !strings.Contains(","+labels+",", fmt.Sprintf(",%s=%q,", k, v)) {
+					t.Fatalf("%v: series without %s=%q: %s", tc.args, k, v, line)
+				}
+			}
+			kinds[name] = true
+			n++
+		}
+		if n == 0 || !kinds["kore_bot_info"] || !kinds["kore_task_sessions"] {
+			t.Fatalf("%v: %d series of %v", tc.args, n, kinds)
+		}
 	}
 }

@@ -385,13 +385,12 @@ func startDemo(logger log.Logger, surge, fast bool) (stop func(), load func() (*
 	}
 	sim := koretest.NewServer(opts...)
 	var bots []demoBot
-	for i, b := range koretest.DemoBots(3, 1) {
+	for i, b := range koretest.ExporterDemoBots() {
 		sim.AddBot(b)
 		bots = append(bots, demoBot{Name: demoBotNames[i%len(demoBotNames)], BotID: b.ID, ClientID: b.ClientID, ClientSecret: b.ClientSecret})
 	}
 	if surge {
-		task := sim.Tasks(bots[0].BotID)[0].Name
-		sim.SetDropOffSurge(bots[0].BotID, task, time.Now().Add(-45*time.Minute), 1.5)
+		task := sim.StartDemoSurge(bots[0].BotID, time.Now())
 		level.Info(logger).Log("msg", "demo: drop-off of one task is climbing", "bot", bots[0].Name, "task", task)
 	}
 	level.Info(logger).Log("msg", "demo: simulated Kore.ai API started", "url", sim.URL)

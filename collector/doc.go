@@ -10,9 +10,10 @@
 // DEFLATE) and swaps in a new Snapshot with one atomic pointer store. A
 // scrape (NewHandler) loads the current snapshot, writes its bytes, and
 // adds the self-metrics (Metrics, NewRegistry): the per-job ones
-// (kore_exporter_report_*), pre-encoded the same way whenever a run starts,
-// finishes or is skipped; the others, encoded by the first scrape after a
-// change; and the Go runtime and process metrics, gathered at scrape time.
+// (kore_exporter_report_*), pre-encoded the same way whenever a job is
+// configured or a run starts, finishes or is skipped; the others, encoded
+// by the first scrape after a change; and the Go runtime and process
+// metrics, gathered at scrape time.
 // Scrapes never call Kore.ai and never wait for a job.
 //
 // Scheduler.Apply applies a configuration while jobs run: jobs whose bot

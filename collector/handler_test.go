@@ -41,11 +41,16 @@ func liveRegistry() *prometheus.Registry {
 
 // selfRegistry returns self-metrics whose values do not change between
 // gathers: a live registry (liveRegistry) and the Metrics. A job with a
-// troublesome name and a running job are among them.
+// troublesome name, a running job and a job configured but not run yet are
+// among them.
 func selfRegistry(t testing.TB) (*prometheus.Registry, *Metrics) {
 	t.Helper()
 	reg := liveRegistry()
 	m := NewMetrics()
+	m.JobConfigured("support", "24h", 5*time.Minute, 15*time.Minute)
+	m.JobConfigured(`we"ird\bot`, "7d", 90*time.Second, 4500*time.Millisecond)
+	m.JobConfigured("support", "1h", 5*time.Minute, 15*time.Minute)
+	m.JobConfigured("idle", "1h", time.Hour, 3*time.Hour)
 	m.RunStarted("support", "24h")
 	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 0})
 	m.RunStarted(`we"ird\bot`, "7d")
@@ -480,6 +485,7 @@ func jobMetricsFor(t testing.TB, jobs int) (*prometheus.Registry, *Metrics) {
 	for i := range jobs {
 		bot := fmt.Sprintf("bot-%03d", i/2)
 		w := []string{"24h", "7d"}[i%2]
+		m.JobConfigured(bot, w, 5*time.Minute, 15*time.Minute)
 		m.RunStarted(bot, w)
 		m.RunFinished(bot, w, RunOutcome{Result: ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 200, Reruns: 1})
 		m.RunSkipped(bot, w)

@@ -10,8 +10,9 @@ import (
 )
 
 // The per-job self-metrics (kore_exporter_report_*{bot,window}) change only
-// when a run of the job starts, finishes or is skipped, or when a reload
-// forgets the job: minutes apart, like the data. So they are pre-encoded the
+// when a configuration creates or changes the job, when a run of the job
+// starts, finishes or is skipped, or when a reload forgets the job: minutes
+// apart, like the data. So they are pre-encoded the
 // same way (README, "Performance"): every change re-encodes the lines of
 // that one job, per family and format, into pieces (exposition.go), and
 // publishes a new immutable jobSet with one atomic pointer swap. A scrape
@@ -26,12 +27,14 @@ import (
 const (
 	jobDuration = iota
 	jobFolded
+	jobInterval
 	jobLastSuccess
 	jobRequests
 	jobReruns
 	jobRows
 	jobRuns
 	jobSkipped
+	jobStaleAfter
 	jobSuccess
 	numJobFamilies
 )
@@ -46,6 +49,10 @@ var jobFamilies = [numJobFamilies]familySpec{
 	jobFolded: {
 		name: namespace + "_report_folded_rows",
 		help: "Task rows of the job's last successful report folded into the reserved other-tasks rows because the bot's max_task_rows cap was reached.",
+	},
+	jobInterval: {
+		name: namespace + "_report_interval_seconds",
+		help: "Configured interval between report runs of the bot × window job (interval).",
 	},
 	jobLastSuccess: {
 		name: namespace + "_report_last_success_timestamp_seconds",
@@ -73,6 +80,10 @@ var jobFamilies = [numJobFamilies]familySpec{
 		name:    namespace + "_report_skipped_runs_total",
 		help:    "Report runs skipped because the job's previous run, or its wait for a job slot, outlasted the interval.",
 		counter: true,
+	},
+	jobStaleAfter: {
+		name: namespace + "_report_stale_after_seconds",
+		help: "Configured time the job's last good rows are served after its last successful run (stale_after).",
 	},
 	jobSuccess: {
 		name: namespace + "_report_success",

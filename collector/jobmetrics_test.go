@@ -22,10 +22,13 @@ func trickyJobs(t testing.TB) *Metrics {
 	t.Helper()
 	m := NewMetrics()
 	at := time.Unix(1777636800, 500_000_000)
+	m.JobConfigured("support", "24h", 5*time.Minute, 15*time.Minute)
+	m.JobConfigured("support", "24h", 10*time.Minute, 30*time.Minute) // reconfigured: the last wins
 	m.RunStarted("support", "24h")
 	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
 	m.RunStarted("support", "24h")
 	m.RunFinished("support", "24h", RunOutcome{Result: ResultTimeout, Duration: 10 * time.Minute, At: at.Add(time.Minute), Rows: 0, Reruns: 0})
+	m.JobConfigured(`we"ird\bot`+"\nx", "7d", 1500*time.Millisecond, 7*24*time.Hour+time.Nanosecond)
 	m.RunStarted(`we"ird\bot`+"\nx", "7d")
 	m.RunFinished(`we"ird\bot`+"\nx", "7d", RunOutcome{Result: ResultAPIError, Duration: 1234567 * time.Microsecond, At: at, Rows: 0, Reruns: 0})
 	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
@@ -35,6 +38,9 @@ func trickyJobs(t testing.TB) *Metrics {
 	m.RunSkipped("skipped-only", "1h") // never ran: only its skip counter
 	m.RunStarted("running", "1h")      // counters at zero, a live progress series
 	m.Progress("running", "1h", 10)
+	// Not run yet: only its schedule.
+	m.JobConfigured("configured-only", "1h", time.Minute, 3*time.Minute)
+	m.JobConfigured("forgotten", "1h", time.Minute, 3*time.Minute)
 	m.RunStarted("forgotten", "1h")
 	m.RunFinished("forgotten", "1h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: at, Rows: 1, Reruns: 0})
 	m.Forget("forgotten", "1h")
@@ -136,6 +142,7 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.JobConfigured("support", "24h", 5*time.Minute, 15*time.Minute)
 	m.RunStarted("support", "24h")
 	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 1})
 	m.RunSkipped("support", "24h")
@@ -204,6 +211,9 @@ func TestJobMetricsConcurrent(t *testing.T) {
 				if r%10 == 5 {
 					m.Forget(bot, "1h") // starts over: the invariants hold anew
 				}
+				if r%3 == 0 { // a reload that changes the schedule
+					m.JobConfigured(bot, "1h", time.Duration(r+1)*time.Minute, time.Duration(3*(r+1))*time.Minute)
+				}
 				m.RunStarted(bot, "1h")
 				m.RunFinished(bot, "1h", RunOutcome{Result: ResultSuccess, Duration: time.Duration(r) * time.Second, At: t0, Rows: r, Reruns: 1})
 				m.RunSkipped(bot, "1h")
@@ -242,18 +252,25 @@ func TestJobMetricsConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for w := range writers {
-		// Forgotten at round 45, then rounds 45..49: 5 runs.
-		want := fmt.Sprintf(`kore_exporter_report_runs_total{bot="bot%d",result="success",window="1h"} 5`, w)
-		if !bytes.Contains(body, []byte(want+"\n")) {
-			t.Errorf("final exposition lacks %s", want)
+		// Forgotten at round 45, then rounds 45..49: 5 runs, and the
+		// schedule of round 48.
+		for _, want := range []string{
+			fmt.Sprintf(`kore_exporter_report_runs_total{bot="bot%d",result="success",window="1h"} 5`, w),
+			fmt.Sprintf(`kore_exporter_report_interval_seconds{bot="bot%d",window="1h"} 2940`, w),
+			fmt.Sprintf(`kore_exporter_report_stale_after_seconds{bot="bot%d",window="1h"} 8820`, w),
+		} {
+			if !bytes.Contains(body, []byte(want+"\n")) {
+				t.Errorf("final exposition lacks %s", want)
+			}
 		}
 	}
 }
 
 // checkJobInvariants checks what TestJobMetricsConcurrent's writers keep
 // true after every update of a job: runs = reruns and rows = duration
-// in seconds (RunFinished sets them together), and skipped is runs or, after
-// a RunFinished and before its RunSkipped, one less.
+// in seconds (RunFinished sets them together), skipped is runs or, after
+// a RunFinished and before its RunSkipped, one less, and stale_after is
+// 3 × interval, or both are absent (JobConfigured sets them together).
 func checkJobInvariants(body []byte) error {
 	values := map[string]map[string]string{} // bot → family → value
 	for _, line := range strings.Split(string(body), "\n") {
@@ -272,6 +289,21 @@ func checkJobInvariants(body []byte) error {
 		values[bot][name] = v
 	}
 	for bot, v := range values {
+		interval, hasInterval := v["kore_exporter_report_interval_seconds"]
+		staleAfter, hasStaleAfter := v["kore_exporter_report_stale_after_seconds"]
+		if hasInterval != hasStaleAfter {
+			return fmt.Errorf("torn schedule of job %s: %v", bot, v)
+		}
+		if hasInterval {
+			i, err1 := strconv.ParseFloat(interval, 64)
+			s, err2 := strconv.ParseFloat(staleAfter, 64)
+			if err1 != nil || err2 != nil || i <= 0 || s != 3*i {
+				return fmt.Errorf("torn schedule of job %s: %v", bot, v)
+			}
+			if len(v) == 2 {
+				continue // configured again after Forget, before its RunStarted
+			}
+		}
 		runs, err1 := strconv.Atoi(v["kore_exporter_report_runs_total"])
 		skipped, err2 := strconv.Atoi(v["kore_exporter_report_skipped_runs_total"])
 		if err1 != nil || err2 != nil || (skipped != runs && skipped != runs-1) ||
@@ -281,4 +313,27 @@ func checkJobInvariants(body []byte) error {
 		}
 	}
 	return nil
+}
+
+// TestJobFamiliesOrder: the per-job families are indexed in the order a
+// registry gathers them (sorted by name), and jobCollectors lists them in
+// that order.
+func TestJobFamiliesOrder(t *testing.T) {
+	t.Parallel()
+	names := make([]string, 0, numJobFamilies)
+	for _, spec := range jobFamilies {
+		names = append(names, spec.name)
+	}
+	if !slices.IsSorted(names) {
+		t.Errorf("jobFamilies not sorted by name: %v", names)
+	}
+	cs := NewMetrics().jobCollectors()
+	if len(cs) != numJobFamilies {
+		t.Fatalf("jobCollectors has %d families, want %d", len(cs), numJobFamilies)
+	}
+	for i, c := range cs {
+		if f, ok := c.(*jobFamily); !ok || f.fam != i {
+			t.Errorf("jobCollectors()[%d] is not family %s", i, jobFamilies[i].name)
+		}
+	}
 }

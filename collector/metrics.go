@@ -27,8 +27,9 @@ var apiDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 // None is gathered at scrape time. The per-job families (report_success,
 // report_last_success_timestamp_seconds, report_duration_seconds,
 // report_runs_total, report_skipped_runs_total, report_rows,
-// report_folded_rows, report_reruns_total, report_requests) are
-// pre-encoded when they change (jobmetrics.go); the others are encoded at
+// report_folded_rows, report_reruns_total, report_requests,
+// report_interval_seconds, report_stale_after_seconds) are pre-encoded
+// when they change (jobmetrics.go); the others are encoded at
 // most once per change, in two blocks (selfblock.go): the API block (the
 // per-bot request and retry counters and the request durations) and the
 // state block (run progress, reloads, shard, job slots, build_info). The
@@ -50,6 +51,8 @@ type Metrics struct {
 	reportFolded      *jobFamily
 	reportReruns      *jobFamily
 	reportRequests    *jobFamily
+	reportInterval    *jobFamily
+	reportStaleAfter  *jobFamily
 
 	reportProgress *prometheus.GaugeVec
 
@@ -98,6 +101,8 @@ func NewMetrics() *Metrics {
 	m.reportFolded = newJobFamily(jobs, jobFolded)
 	m.reportReruns = newJobFamily(jobs, jobReruns)
 	m.reportRequests = newJobFamily(jobs, jobRequests)
+	m.reportInterval = newJobFamily(jobs, jobInterval)
+	m.reportStaleAfter = newJobFamily(jobs, jobStaleAfter)
 	m.reportProgress = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: name("report_job_progress_ratio"),
 		Help: "Completion (0 to 1) of the job's running report, as Kore.ai reports it; absent when no run is going.",
@@ -157,8 +162,8 @@ func (m *Metrics) preEncoded() collectorList {
 // order.
 func (m *Metrics) jobCollectors() collectorList {
 	return collectorList{
-		m.reportDuration, m.reportFolded, m.reportLastSuccess, m.reportRequests, m.reportReruns,
-		m.reportRows, m.runsTotal, m.skipped, m.success,
+		m.reportDuration, m.reportFolded, m.reportInterval, m.reportLastSuccess, m.reportRequests,
+		m.reportReruns, m.reportRows, m.runsTotal, m.skipped, m.reportStaleAfter, m.success,
 	}
 }
 
@@ -202,6 +207,22 @@ func (o botObserver) RequestDone(_ string, endpoint kore.Endpoint, code int, d t
 func (o botObserver) Retry(_ string, endpoint kore.Endpoint, reason string) {
 	o.m.apiRetries.WithLabelValues(o.bot, string(endpoint), reason).Inc()
 	o.m.api.changed()
+}
+
+// JobConfigured records the schedule of the bot × window job a
+// configuration creates or changes: its interval and its stale_after, the
+// series alerting rules judge the job's staleness by. They exist from then
+// on, before the job's first run ends, until Forget.
+func (m *Metrics) JobConfigured(bot, window string, interval, staleAfter time.Duration) {
+	iv, sa := interval.Seconds(), staleAfter.Seconds()
+	m.jobs.update(bot, window, func(j *jobState) bool {
+		if j.has[jobInterval] && j.has[jobStaleAfter] && j.values[jobInterval] == iv && j.values[jobStaleAfter] == sa {
+			return false
+		}
+		j.set(jobInterval, iv)
+		j.set(jobStaleAfter, sa)
+		return true
+	})
 }
 
 // RunStarted marks a report run of bot × window as going: its progress

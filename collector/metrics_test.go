@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,8 @@ func TestMetricsRunLifecycle(t *testing.T) {
 	m := newTestMetrics(t)
 	at := time.Unix(1777636800, 500_000_000)
 
+	m.JobConfigured("support", "24h", 5*time.Minute, 15*time.Minute)
+	m.JobConfigured("support", "1h", 90*time.Second, 1500*time.Millisecond)
 	m.RunStarted("support", "24h")
 	m.Progress("support", "24h", 42)
 	const running = `
@@ -130,6 +133,10 @@ kore_exporter_report_duration_seconds{bot="support",window="24h"} 3.5
 # HELP kore_exporter_report_folded_rows Task rows of the job's last successful report folded into the reserved other-tasks rows because the bot's max_task_rows cap was reached.
 # TYPE kore_exporter_report_folded_rows gauge
 kore_exporter_report_folded_rows{bot="support",window="24h"} 0
+# HELP kore_exporter_report_interval_seconds Configured interval between report runs of the bot × window job (interval).
+# TYPE kore_exporter_report_interval_seconds gauge
+kore_exporter_report_interval_seconds{bot="support",window="1h"} 90
+kore_exporter_report_interval_seconds{bot="support",window="24h"} 300
 # HELP kore_exporter_report_last_success_timestamp_seconds Unix time the last successful report run of the job finished.
 # TYPE kore_exporter_report_last_success_timestamp_seconds gauge
 kore_exporter_report_last_success_timestamp_seconds{bot="support",window="24h"} 1.7776368005e+09
@@ -153,6 +160,10 @@ kore_exporter_report_runs_total{bot="support",result="timeout",window="1h"} 1
 # TYPE kore_exporter_report_skipped_runs_total counter
 kore_exporter_report_skipped_runs_total{bot="support",window="1h"} 1
 kore_exporter_report_skipped_runs_total{bot="support",window="24h"} 0
+# HELP kore_exporter_report_stale_after_seconds Configured time the job's last good rows are served after its last successful run (stale_after).
+# TYPE kore_exporter_report_stale_after_seconds gauge
+kore_exporter_report_stale_after_seconds{bot="support",window="1h"} 1.5
+kore_exporter_report_stale_after_seconds{bot="support",window="24h"} 900
 # HELP kore_exporter_report_success Whether the last report run of the bot × window job succeeded (1) or failed (0).
 # TYPE kore_exporter_report_success gauge
 kore_exporter_report_success{bot="support",window="1h"} 0
@@ -174,12 +185,78 @@ kore_exporter_shards 1
 	// API series of a bot no longer configured.
 	m.Forget("support", "1h")
 	if n := testutil.CollectAndCount(m, "kore_exporter_report_runs_total", "kore_exporter_report_success",
-		"kore_exporter_report_skipped_runs_total", "kore_exporter_report_duration_seconds"); n != 4 {
-		t.Errorf("after Forget: %d job series, want 4 (support/24h only)", n)
+		"kore_exporter_report_skipped_runs_total", "kore_exporter_report_duration_seconds",
+		"kore_exporter_report_interval_seconds", "kore_exporter_report_stale_after_seconds"); n != 6 {
+		t.Errorf("after Forget: %d job series, want 6 (support/24h only)", n)
 	}
 	m.ForgetBot("support")
 	if n := testutil.CollectAndCount(m, "kore_exporter_api_requests_total", "kore_exporter_api_retries_total"); n != 0 {
 		t.Errorf("after ForgetBot: %d API series", n)
+	}
+}
+
+// TestMetricsJobConfigured: a job's interval and stale_after series exist
+// from JobConfigured on, before any run (and alone: no run series yet),
+// survive its runs, follow a new configuration, are not re-encoded by an
+// unchanged one, and go with the job on Forget.
+func TestMetricsJobConfigured(t *testing.T) {
+	t.Parallel()
+	m := newTestMetrics(t)
+	schedule := func(interval, staleAfter string) string {
+		return `
+# HELP kore_exporter_report_interval_seconds Configured interval between report runs of the bot × window job (interval).
+# TYPE kore_exporter_report_interval_seconds gauge
+kore_exporter_report_interval_seconds{bot="support",window="1h"} ` + interval + `
+# HELP kore_exporter_report_stale_after_seconds Configured time the job's last good rows are served after its last successful run (stale_after).
+# TYPE kore_exporter_report_stale_after_seconds gauge
+kore_exporter_report_stale_after_seconds{bot="support",window="1h"} ` + staleAfter + `
+`
+	}
+	check := func(when string, want string) {
+		t.Helper()
+		if err := testutil.CollectAndCompare(m, strings.NewReader(want),
+			"kore_exporter_report_interval_seconds", "kore_exporter_report_stale_after_seconds"); err != nil {
+			t.Errorf("%s: %v", when, err)
+		}
+	}
+
+	m.JobConfigured("support", "1h", 5*time.Minute, 15*time.Minute)
+	check("configured, no run yet", schedule("300", "900"))
+	if n := testutil.CollectAndCount(m.jobCollectors()); n != 2 {
+		t.Errorf("configured, no run yet: %d job series, want the 2 of the schedule", n)
+	}
+	// The pre-encoded block /metrics serves has them too.
+	h := NewHandler(NewStore(), nil, HandlerOpts{Metrics: m})
+	_, body := scrape(t, h, http.MethodGet, acceptText, "")
+	for _, line := range []string{
+		`kore_exporter_report_interval_seconds{bot="support",window="1h"} 300`,
+		`kore_exporter_report_stale_after_seconds{bot="support",window="1h"} 900`,
+	} {
+		if !strings.Contains(string(body), line+"\n") {
+			t.Errorf("/metrics before the first run lacks %s:\n%s", line, body)
+		}
+	}
+
+	m.RunStarted("support", "1h")
+	m.RunFinished("support", "1h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: time.Unix(1777636800, 0), Rows: 3})
+	check("after a run", schedule("300", "900"))
+
+	before := m.jobs.load()
+	m.JobConfigured("support", "1h", 5*time.Minute, 15*time.Minute)
+	if m.jobs.load() != before {
+		t.Error("an unchanged schedule published a new job set")
+	}
+
+	m.JobConfigured("support", "1h", 2*time.Minute, 90*time.Second)
+	check("reconfigured", schedule("120", "90"))
+	if got := testutil.ToFloat64(m.success.WithLabelValues("support", "1h")); got != 1 {
+		t.Errorf("a new schedule reset report_success to %v", got)
+	}
+
+	m.Forget("support", "1h")
+	check("forgotten", "")
+	if n := testutil.CollectAndCount(m.jobCollectors()); n != 0 {
+		t.Errorf("after Forget: %d job series", n)
 	}
 }
 
@@ -192,6 +269,8 @@ func TestPromlint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.JobConfigured("a", "1h", 5*time.Minute, 15*time.Minute)
+	m.JobConfigured("a", "24h", 5*time.Minute, 15*time.Minute)
 	m.RunStarted("a", "1h")
 	m.Progress("a", "1h", 50)
 	m.RunStarted("a", "24h")
@@ -220,6 +299,7 @@ func TestPromlint(t *testing.T) {
 		"kore_exporter_build_info", "kore_exporter_report_job_progress_ratio", "kore_exporter_api_retries_total",
 		"go_goroutines", "process_cpu_seconds_total", "kore_task_executions", "kore_bot_info",
 		"kore_exporter_report_success", "kore_exporter_report_runs_total", "kore_exporter_report_rows",
+		"kore_exporter_report_interval_seconds", "kore_exporter_report_stale_after_seconds",
 	} {
 		if !names[want] && !(strings.HasPrefix(want, "process_") && !processMetricsSupported()) {
 			t.Errorf("%s not exposed", want)

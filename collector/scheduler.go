@@ -302,6 +302,9 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 		return ok
 	})
 	for _, r := range start {
+		// The job's schedule is in its self-metrics before its first run
+		// ends, and a changed interval or stale_after replaces the old.
+		s.opts.Metrics.JobConfigured(r.bot.Name, r.window.Name, r.bot.Interval, r.bot.StaleAfter)
 		jctx, cancel := context.WithCancel(ctx)
 		r.cancel = cancel
 		go func() {

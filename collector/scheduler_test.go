@@ -470,6 +470,81 @@ func TestSchedulerReloadForgetsRemovedJobs(t *testing.T) {
 	})
 }
 
+// TestSchedulerJobScheduleMetrics: every job's interval and stale_after
+// series exist as soon as Apply returns, before any run ends; a reload that
+// changes a bot's interval and stale_after updates them, keeps those of an
+// unchanged job, and removes those of the jobs it drops.
+func TestSchedulerJobScheduleMetrics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		blocked := func() *fakeRunner { // a run that never ends before its deadline
+			return &fakeRunner{run: func(ctx context.Context, _ int, _ kore.ReportRequest) (*kore.Report, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}}
+		}
+		h := newHarness(t, map[string]*fakeRunner{"a": blocked(), "b": blocked(), "c": blocked()})
+		defer h.sched.Stop()
+		// check compares the schedule series with want: job → interval
+		// and stale_after in seconds.
+		check := func(when string, want map[string][2]float64) {
+			t.Helper()
+			if n := testutil.CollectAndCount(h.metrics.reportInterval); n != len(want) {
+				t.Errorf("%s: %d report_interval_seconds series, want %d", when, n, len(want))
+			}
+			if n := testutil.CollectAndCount(h.metrics.reportStaleAfter); n != len(want) {
+				t.Errorf("%s: %d report_stale_after_seconds series, want %d", when, n, len(want))
+			}
+			for job, w := range want {
+				bot, window, _ := strings.Cut(job, "/")
+				if got := testutil.ToFloat64(h.metrics.reportInterval.WithLabelValues(bot, window)); got != w[0] {
+					t.Errorf("%s: report_interval_seconds of %s = %v, want %v", when, job, got, w[0])
+				}
+				if got := testutil.ToFloat64(h.metrics.reportStaleAfter.WithLabelValues(bot, window)); got != w[1] {
+					t.Errorf("%s: report_stale_after_seconds of %s = %v, want %v", when, job, got, w[1])
+				}
+			}
+		}
+
+		first := &config.Config{Bots: []config.Bot{testBot("a", "1h", "24h"), testBot("b", "1h"), testBot("c", "1h")},
+			Limits: config.Limits{MaxConcurrentJobs: 4}}
+		if err := h.sched.Apply(t.Context(), first); err != nil {
+			t.Fatal(err)
+		}
+		// At once, before any run has started or ended.
+		if n := testutil.CollectAndCount(h.metrics.success); n != 0 {
+			t.Fatalf("%d report_success series before any run ended", n)
+		}
+		check("after Apply", map[string][2]float64{"a/1h": {60, 180}, "a/24h": {60, 180}, "b/1h": {60, 180}, "c/1h": {60, 180}})
+		time.Sleep(2 * time.Second) // every job's run has started, none has ended
+		synctest.Wait()
+		if n := testutil.CollectAndCount(h.metrics.success); n != 0 {
+			t.Fatalf("%d report_success series: a run ended", n)
+		}
+		check("while the first runs go", map[string][2]float64{"a/1h": {60, 180}, "a/24h": {60, 180}, "b/1h": {60, 180}, "c/1h": {60, 180}})
+
+		// The reload changes a's interval and stale_after, drops a's 24h
+		// window and bot b, and leaves c alone.
+		a := testBot("a", "1h")
+		a.Interval, a.StaleAfter = 2*time.Minute, 10*time.Minute
+		second := &config.Config{Bots: []config.Bot{a, testBot("c", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 4}}
+		if err := h.sched.Apply(t.Context(), second); err != nil {
+			t.Fatal(err)
+		}
+		check("after the reload", map[string][2]float64{"a/1h": {120, 600}, "c/1h": {60, 180}})
+
+		// The same configuration again changes nothing.
+		before := h.metrics.jobs.load()
+		again := &config.Config{Bots: []config.Bot{a, testBot("c", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 4}}
+		if err := h.sched.Apply(t.Context(), again); err != nil {
+			t.Fatal(err)
+		}
+		if h.metrics.jobs.load() != before {
+			t.Error("an unchanged Apply re-published the per-job self-metrics")
+		}
+		check("after an unchanged reload", map[string][2]float64{"a/1h": {120, 600}, "c/1h": {60, 180}})
+	})
+}
+
 func TestSchedulerSurvivesPanickingRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := testBot("a", "1h")

@@ -73,7 +73,7 @@ func (e *env) run(t *testing.T, ctx context.Context, plan *Plan, state *State, p
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if _, err := WriteOpenMetrics(&out, plan, state); err != nil {
+	if _, err := WriteOpenMetrics(&out, plan, state, nil); err != nil {
 		t.Fatal(err)
 	}
 	return res, out.Bytes()

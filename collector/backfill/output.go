@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kore-exporter/kore_exporter/collector"
@@ -27,8 +30,13 @@ type sample struct {
 // complete, each series in time order, then # EOF. The names, HELP texts
 // and labels are the exporter's (collector.TaskFamilies). The output
 // depends only on the plan and the rows, so a resumed run writes the same
-// bytes as an uninterrupted one. It returns the number of points written.
-func WriteOpenMetrics(w io.Writer, plan *Plan, state *State) (int, error) {
+// bytes as an uninterrupted one. target are labels added to every series:
+// the labels Prometheus adds to the live exporter's series when it scrapes
+// them (job, and namespace or cluster where there are), so that history and
+// live data are one series and the recording rules, which keep those labels,
+// compare them (CheckTargetLabels validates them). It returns the number of
+// points written.
+func WriteOpenMetrics(w io.Writer, plan *Plan, state *State, target map[string]string) (int, error) {
 	cfg := plan.Config
 	var samples []sample
 	botAt := map[int]map[int64]bool{} // bot index → instants with data
@@ -65,10 +73,11 @@ func WriteOpenMetrics(w io.Writer, plan *Plan, state *State) (int, error) {
 	}
 	slices.SortFunc(bots, func(a, b int) int { return cmp.Compare(cfg.Bots[a].Name, cfg.Bots[b].Name) })
 	for _, i := range bots {
-		var labels []*dto.LabelPair
+		labels := targetPairs(target)
 		for _, l := range collector.BotInfoLabels(cfg.Bots[i]) {
 			labels = append(labels, &dto.LabelPair{Name: proto.String(l[0]), Value: proto.String(l[1])})
 		}
+		sortPairs(labels)
 		for _, t := range plan.Instants {
 			if ms := t.UnixMilli(); botAt[i][ms] {
 				info.Metric = append(info.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: proto.Float64(1)}, TimestampMs: proto.Int64(ms)})
@@ -85,11 +94,11 @@ func WriteOpenMetrics(w io.Writer, plan *Plan, state *State) (int, error) {
 			Metric: make([]*dto.Metric, 0, len(samples))}
 		for _, s := range samples {
 			values := []string{s.bot, s.window, s.row.TaskName, s.row.TaskType, s.row.Status}
-			labels := make([]*dto.LabelPair, len(names))
+			labels := targetPairs(target)
 			for i := range names {
-				labels[i] = &dto.LabelPair{Name: proto.String(names[i]), Value: proto.String(values[i])}
+				labels = append(labels, &dto.LabelPair{Name: proto.String(names[i]), Value: proto.String(values[i])})
 			}
-			slices.SortFunc(labels, func(a, b *dto.LabelPair) int { return cmp.Compare(a.GetName(), b.GetName()) })
+			sortPairs(labels)
 			mf.Metric = append(mf.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: proto.Float64(float64(fam.Value(s.row)))},
 				TimestampMs: proto.Int64(s.at)})
 		}
@@ -101,6 +110,46 @@ func WriteOpenMetrics(w io.Writer, plan *Plan, state *State) (int, error) {
 		return 0, fmt.Errorf("write openmetrics: %w", err)
 	}
 	return written, nil
+}
+
+// targetPairs returns target as label pairs, with room for more.
+func targetPairs(target map[string]string) []*dto.LabelPair {
+	pairs := make([]*dto.LabelPair, 0, len(target)+8)
+	for name, value := range target {
+		pairs = append(pairs, &dto.LabelPair{Name: proto.String(name), Value: proto.String(value)})
+	}
+	return pairs
+}
+
+// sortPairs sorts labels by name, as the exposition writes them.
+func sortPairs(labels []*dto.LabelPair) {
+	slices.SortFunc(labels, func(a, b *dto.LabelPair) int { return cmp.Compare(a.GetName(), b.GetName()) })
+}
+
+// CheckTargetLabels checks labels meant for WriteOpenMetrics' target: valid
+// label names and values, none of them a label the exporter's own series
+// carry or Prometheus reserves.
+func CheckTargetLabels(target map[string]string) error {
+	taken := map[string]bool{"bot_id": true, "host": true}
+	for _, n := range collector.TaskLabelNames() {
+		taken[n] = true
+	}
+	names := make([]string, 0, len(target))
+	for name := range target {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		switch {
+		case !model.LabelName(name).IsValidLegacy() || strings.HasPrefix(name, "__"):
+			return fmt.Errorf("label %q: not a valid label name", name)
+		case taken[name]:
+			return fmt.Errorf("label %q: the exporter's series have this label already; give the labels your scrape adds (job, namespace, cluster)", name)
+		case !utf8.ValidString(target[name]):
+			return fmt.Errorf("label %q: value is not valid UTF-8", name)
+		}
+	}
+	return nil
 }
 
 // writeFamily writes one family; a family without samples is left out.

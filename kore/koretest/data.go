@@ -188,12 +188,12 @@ func (d *botData) buildTask(r *rng, seed uint64, i int, base float64) {
 	}
 	s.agent = (1 - s.self) * r.between(0.2, 0.6)
 	s.extra = r.between(0.05, 0.6)
-	s.amp, s.phase1, s.phase2 = r.between(0.02, 0.06), r.between(0, 2*math.Pi), r.between(0, 2*math.Pi)
+	s.amp, s.phase1, s.phase2 = r.between(0.01, 0.03), r.between(0, 2*math.Pi), r.between(0, 2*math.Pi)
 	models[statusSuccess] = s
 	// Failed runs are rarer and mostly end in a drop-off or a transfer.
 	f := shareModel{volume: r.between(0.04, 0.18), self: r.between(0.02, 0.2), agent: r.between(0.1, 0.35)}
 	f.extra = r.between(0, 0.25)
-	f.amp, f.phase1, f.phase2 = r.between(0.02, 0.05), r.between(0, 2*math.Pi), r.between(0, 2*math.Pi)
+	f.amp, f.phase1, f.phase2 = r.between(0.01, 0.025), r.between(0, 2*math.Pi), r.between(0, 2*math.Pi)
 	models[statusFail] = f
 
 	for st, m := range models {

@@ -273,7 +273,10 @@ func TestSurge(t *testing.T) {
 	if s < c+0.25 || s > surgeCap+0.01 {
 		t.Fatalf("drop-off share %.2f → %.2f; want a steep rise", c, s)
 	}
-	if sr.TotalSession != cr.TotalSession || sr.AgentTransferSessions != cr.AgentTransferSessions || sr.SelfServiceSessions >= cr.SelfServiceSessions {
+	// Self-service and drop-off are each floored from their expected
+	// counts, so the moved fraction of a session may round into both: the
+	// total may differ by one.
+	if d := sr.TotalSession - cr.TotalSession; d < -1 || d > 1 || sr.AgentTransferSessions != cr.AgentTransferSessions || sr.SelfServiceSessions >= cr.SelfServiceSessions {
 		t.Fatalf("surge must only move self-service to drop-off: %+v → %+v", cr, sr)
 	}
 	// Other tasks are untouched.
@@ -286,8 +289,11 @@ func TestSurge(t *testing.T) {
 	late := h.s.Expected(testBotID, t0.Add(-time.Hour), t0, Filters{IncludeTaskNames: []string{task}})
 	h.clock.Advance(48 * time.Hour)
 	late2 := h.s.Expected(testBotID, t0.Add(47*time.Hour), t0.Add(48*time.Hour), Filters{IncludeTaskNames: []string{task}})
-	if l, _ := share(late2, task, "success"); l > surgeCap+0.01 || l < 0.8 {
-		t.Fatalf("late drop-off share %.2f; want near the cap", l)
+	// The surge moves self-service sessions only: the cap, or all but the
+	// agent transfers, whichever is lower.
+	l, lr := share(late2, task, "success")
+	if capped := min(surgeCap, 1-float64(lr.AgentTransferSessions)/float64(lr.TotalSession)); l > surgeCap+0.01 || l < capped-0.02 {
+		t.Fatalf("late drop-off share %.2f; want near %.2f", l, capped)
 	}
 	// Still additive.
 	var sum []Row
