@@ -2,6 +2,10 @@ package deploy_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -11,6 +15,8 @@ import (
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -214,6 +220,13 @@ var chartCases = []struct {
 		}}},
 		"secretEnv": []any{map[string]any{"name": "KORE_SALES_SECRET", "key": "sales"}},
 	}},
+	{"rule options", map[string]any{"prometheusRule": map[string]any{
+		"enabled":                   true,
+		"disabled":                  map[string]any{"NoSuchAlert": true},
+		"additionalRuleLabels":      map[string]any{"team": "cx"},
+		"additionalRuleAnnotations": map[string]any{"dashboard": "https://grafana.example.com/d/kore"},
+		"runbookUrl":                "https://runbooks.example.com/kore",
+	}}},
 }
 
 func TestChartLint(t *testing.T) {
@@ -522,6 +535,334 @@ func TestChartPrometheusRuleIsTheRuleFiles(t *testing.T) {
 	if off := mustRender(t, nil); len(off.prometheusRules) != 0 || len(off.serviceMonitors) != 0 {
 		t.Error("PrometheusRule or ServiceMonitor rendered by default (the CRDs may not exist)")
 	}
+}
+
+// chartRuleGroups reads the chart's copies of the rule files, the groups
+// the PrometheusRule is built from, in the template's order (file names).
+func chartRuleGroups(t *testing.T) []monitoringv1.RuleGroup {
+	t.Helper()
+	var groups []monitoringv1.RuleGroup
+	for _, f := range sortedGlob(t, filepath.Join(chartDir, "files/rules/*.yml")) {
+		var file struct {
+			Groups []monitoringv1.RuleGroup `json:"groups"`
+		}
+		if err := yaml.UnmarshalStrict(readFile(t, f), &file); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		groups = append(groups, file.Groups...)
+	}
+	return groups
+}
+
+// ruleOptions are the prometheusRule options that rewrite the rules.
+type ruleOptions struct {
+	disabled    map[string]bool
+	labels      map[string]string
+	annotations map[string]string
+	runbookURL  string
+}
+
+// values returns them as chart values, the PrometheusRule enabled.
+func (o ruleOptions) values() map[string]any {
+	pr := map[string]any{"enabled": true}
+	if o.disabled != nil {
+		d := map[string]any{}
+		for k, v := range o.disabled {
+			d[k] = v
+		}
+		pr["disabled"] = d
+	}
+	for key, m := range map[string]map[string]string{"additionalRuleLabels": o.labels, "additionalRuleAnnotations": o.annotations} {
+		if m != nil {
+			v := map[string]any{}
+			for k, s := range m {
+				v[k] = s
+			}
+			pr[key] = v
+		}
+	}
+	if o.runbookURL != "" {
+		pr["runbookUrl"] = o.runbookURL
+	}
+	return map[string]any{"prometheusRule": pr}
+}
+
+// runbook returns the runbook_url runbookURL gives alert.
+func (o ruleOptions) runbook(alert string) string {
+	return strings.TrimSuffix(o.runbookURL, "#") + "#" + strings.ToLower(alert)
+}
+
+// apply is what the template does to groups, written in Go: disabled
+// alerts (and groups left empty) out; on the other alerts, runbook_url
+// rewritten, then the additional labels and annotations set over their
+// own. Recording rules and everything else unchanged. groups is not
+// modified.
+func (o ruleOptions) apply(groups []monitoringv1.RuleGroup) []monitoringv1.RuleGroup {
+	var out []monitoringv1.RuleGroup
+	for _, g := range groups {
+		var rules []monitoringv1.Rule
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				if o.disabled[r.Alert] {
+					continue
+				}
+				if len(o.labels) > 0 {
+					r.Labels = maps.Clone(r.Labels)
+					if r.Labels == nil {
+						r.Labels = map[string]string{}
+					}
+					maps.Copy(r.Labels, o.labels)
+				}
+				if o.runbookURL != "" || len(o.annotations) > 0 {
+					r.Annotations = maps.Clone(r.Annotations)
+					if r.Annotations == nil {
+						r.Annotations = map[string]string{}
+					}
+					if o.runbookURL != "" {
+						r.Annotations["runbook_url"] = o.runbook(r.Alert)
+					}
+					maps.Copy(r.Annotations, o.annotations)
+				}
+			}
+			rules = append(rules, r)
+		}
+		if len(rules) > 0 {
+			g.Rules = rules
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// renderedRuleGroups renders the chart with vals and returns the one
+// PrometheusRule's groups, checked as a Prometheus rule file (rulefmt: the
+// label and annotation names, the annotation templates, the expressions).
+func renderedRuleGroups(t *testing.T, vals map[string]any) []monitoringv1.RuleGroup {
+	t.Helper()
+	m := mustRender(t, vals)
+	if len(m.prometheusRules) != 1 {
+		t.Fatalf("want one PrometheusRule, got %d", len(m.prometheusRules))
+	}
+	groups := m.prometheusRules[0].Spec.Groups
+	file, err := yaml.Marshal(map[string]any{"groups": groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := rulefmt.Parse(file, false, model.UTF8Validation, promqlParser, slog.New(slog.DiscardHandler)); len(errs) > 0 {
+		t.Errorf("the rendered groups are not a valid rule file: %v", errors.Join(errs...))
+	}
+	return groups
+}
+
+// rulesNamed counts the rules of groups by alert or record name.
+func rulesNamed(groups []monitoringv1.RuleGroup) map[string]int {
+	n := map[string]int{}
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			n[r.Alert+r.Record]++
+		}
+	}
+	return n
+}
+
+func recordingRules(groups []monitoringv1.RuleGroup) []monitoringv1.Rule {
+	var out []monitoringv1.Rule
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// firstRuleDiff describes the first group or rule where got and want
+// differ, as YAML.
+func firstRuleDiff(got, want []monitoringv1.RuleGroup) string {
+	show := func(v any) string {
+		b, _ := yaml.Marshal(v)
+		return string(b)
+	}
+	for i := range max(len(got), len(want)) {
+		switch {
+		case i >= len(got):
+			return "group " + want[i].Name + " is missing"
+		case i >= len(want):
+			return "extra group " + got[i].Name
+		case reflect.DeepEqual(got[i], want[i]):
+			continue
+		}
+		g, w := got[i], want[i]
+		for j := range max(len(g.Rules), len(w.Rules)) {
+			switch {
+			case j >= len(g.Rules):
+				return fmt.Sprintf("group %s: rule %d missing:\n%s", w.Name, j, show(w.Rules[j]))
+			case j >= len(w.Rules):
+				return fmt.Sprintf("group %s: extra rule %d:\n%s", g.Name, j, show(g.Rules[j]))
+			case !reflect.DeepEqual(g.Rules[j], w.Rules[j]):
+				return fmt.Sprintf("group %s: rule %d is\n%swant\n%s", g.Name, j, show(g.Rules[j]), show(w.Rules[j]))
+			}
+		}
+		g.Rules, w.Rules = nil, nil
+		return fmt.Sprintf("group %d is\n%swant\n%s", i, show(g), show(w))
+	}
+	return "no difference"
+}
+
+// TestChartPrometheusRuleOptions renders the PrometheusRule with each of
+// disabled, additionalRuleLabels, additionalRuleAnnotations and runbookUrl,
+// and some together. The alert names come from the chart's rule files, so
+// the test follows their renames.
+func TestChartPrometheusRuleOptions(t *testing.T) {
+	shipped := chartRuleGroups(t)
+	var alerts []string // in file order, each once
+	for _, g := range shipped {
+		for _, r := range g.Rules {
+			if r.Alert != "" && !slices.Contains(alerts, r.Alert) {
+				alerts = append(alerts, r.Alert)
+			}
+		}
+	}
+	if len(alerts) < 2 || len(recordingRules(shipped)) == 0 {
+		t.Fatalf("the chart's rule files hold %d alerts and %d recording rules; the test needs 2 and 1", len(alerts), len(recordingRules(shipped)))
+	}
+	first, last := alerts[0], alerts[len(alerts)-1]
+	// The first alert's group: disabling all its alerts drops it, if it
+	// holds alerts only.
+	var firstGroup string
+	groupOf := map[string]bool{}
+	for _, g := range shipped {
+		if firstGroup != "" {
+			break
+		}
+		for _, r := range g.Rules {
+			if r.Alert == first {
+				firstGroup = g.Name
+			}
+		}
+		if firstGroup != "" {
+			for _, r := range g.Rules {
+				if r.Alert == "" {
+					groupOf = nil // a recording rule: the group stays
+					break
+				}
+				groupOf[r.Alert] = true
+			}
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		opts ruleOptions
+	}{
+		{"no options", ruleOptions{disabled: map[string]bool{}, labels: map[string]string{}, annotations: map[string]string{}}},
+		{"disabled false", ruleOptions{disabled: map[string]bool{first: false}}},
+		{"disabled", ruleOptions{disabled: map[string]bool{first: true}}},
+		{"disabled unknown name", ruleOptions{disabled: map[string]bool{"NoSuchAlert": true}}},
+		{"disabled whole group", ruleOptions{disabled: groupOf}},
+		{"additionalRuleLabels", ruleOptions{labels: map[string]string{"team": "cx"}}},
+		{"additionalRuleLabels over severity", ruleOptions{labels: map[string]string{"team": "cx", "severity": "page"}}},
+		{"additionalRuleAnnotations", ruleOptions{annotations: map[string]string{"dashboard": "https://grafana.example.com/d/kore"}}},
+		{"runbookUrl", ruleOptions{runbookURL: "https://runbooks.example.com/kore"}},
+		{"runbookUrl ending in #", ruleOptions{runbookURL: "https://runbooks.example.com/kore.md#"}},
+		{"runbook_url annotation over runbookUrl", ruleOptions{
+			runbookURL:  "https://runbooks.example.com/kore",
+			annotations: map[string]string{"runbook_url": "https://wiki.example.com/kore"},
+		}},
+		{"combination", ruleOptions{
+			disabled:    map[string]bool{first: true, last: true},
+			labels:      map[string]string{"team": "cx", "tier": "1"},
+			annotations: map[string]string{"dashboard": "https://grafana.example.com/d/kore"},
+			runbookURL:  "https://runbooks.example.com/kore",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.opts
+			got := renderedRuleGroups(t, o.values())
+			if want := o.apply(shipped); !reflect.DeepEqual(got, want) {
+				t.Errorf("the rendered groups are not the rule files with the options applied: %s", firstRuleDiff(got, want))
+			}
+
+			// The same, property by property.
+			n, shippedN := rulesNamed(got), rulesNamed(shipped)
+			for _, a := range alerts {
+				if want := map[bool]int{false: shippedN[a]}[o.disabled[a]]; n[a] != want {
+					t.Errorf("alert %s: %d rules, want %d (disabled: %v)", a, n[a], want, o.disabled[a])
+				}
+			}
+			if !reflect.DeepEqual(recordingRules(got), recordingRules(shipped)) {
+				t.Error("the recording rules changed; the options are for alerts only")
+			}
+			if groupOf != nil && reflect.DeepEqual(o.disabled, groupOf) {
+				for _, g := range got {
+					if g.Name == firstGroup {
+						t.Errorf("group %s is rendered although all its alerts are disabled", firstGroup)
+					}
+				}
+			}
+			for _, g := range got {
+				for _, r := range g.Rules {
+					if r.Alert == "" {
+						continue
+					}
+					for k, v := range o.labels {
+						if r.Labels[k] != v {
+							t.Errorf("alert %s: label %s = %q, want %q", r.Alert, k, r.Labels[k], v)
+						}
+					}
+					for k, v := range o.annotations {
+						if r.Annotations[k] != v {
+							t.Errorf("alert %s: annotation %s = %q, want %q", r.Alert, k, r.Annotations[k], v)
+						}
+					}
+					if _, set := o.annotations["runbook_url"]; o.runbookURL != "" && !set {
+						if got, want := r.Annotations["runbook_url"], o.runbook(r.Alert); got != want {
+							t.Errorf("alert %s: runbook_url = %q, want %q", r.Alert, got, want)
+						}
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("notes name unknown disabled alerts", func(t *testing.T) {
+		for _, tc := range []struct {
+			disabled map[string]bool
+			warn     bool
+		}{
+			{nil, false},
+			{map[string]bool{first: true}, false},
+			{map[string]bool{"NoSuchAlert": false}, false},
+			{map[string]bool{"NoSuchAlert": true, first: true}, true},
+		} {
+			notes := mustRender(t, ruleOptions{disabled: tc.disabled}.values()).notes
+			warned := strings.Contains(notes, "prometheusRule.disabled names no shipped alert: NoSuchAlert (")
+			if warned != tc.warn || strings.Contains(notes, first) {
+				t.Errorf("disabled %v: notes warn about NoSuchAlert: %v, want %v:\n%s", tc.disabled, warned, tc.warn, notes)
+			}
+		}
+	})
+
+	t.Run("the schema refuses wrong types", func(t *testing.T) {
+		for name, pr := range map[string]map[string]any{
+			"disabled a string":               {"disabled": "x"},
+			"disabled a list":                 {"disabled": []any{first}},
+			"disabled value a string":         {"disabled": map[string]any{first: "yes"}},
+			"additionalRuleLabels a list":     {"additionalRuleLabels": []any{"team=cx"}},
+			"additionalRuleLabels value int":  {"additionalRuleLabels": map[string]any{"tier": 1}},
+			"additionalRuleAnnotations a str": {"additionalRuleAnnotations": "dashboard"},
+			"runbookUrl a number":             {"runbookUrl": 42},
+			"runbookUrl without a scheme":     {"runbookUrl": "runbooks.example.com/kore"},
+			"runbookUrl with a fragment":      {"runbookUrl": "https://runbooks.example.com/kore#x"},
+			"typo":                            {"additionalRuleLabel": map[string]any{"team": "cx"}},
+		} {
+			pr["enabled"] = true
+			if _, err := renderChart(t, map[string]any{"prometheusRule": pr}); err == nil || !strings.Contains(err.Error(), "schema") {
+				t.Errorf("%s: err = %v, want a schema error", name, err)
+			}
+		}
+	})
 }
 
 func TestChartDashboardsConfigMaps(t *testing.T) {

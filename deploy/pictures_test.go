@@ -1,112 +1,271 @@
 package deploy_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"image/color"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// The README's pictures, rendered from the proof's Prometheus (Grafana
-// cannot run here) with gonum/plot:
+// The README's pictures of the dashboards, drawn from the proof's
+// Prometheus (Grafana cannot run here) with gonum/plot:
 //
 //	cd deploy && KORE_PROOF_PICTURES=../dashboards go test -count=1 -run TestProofOnRealPrometheus .
 //
-// Backfilled points are 1 h apart, so every query reads the raw series
-// through last_over_time(...[1h]), as the rules and dashboards do.
+// Each picture is one panel of a shipped dashboard: its queries are read
+// from the dashboard's JSON, with the dashboard's variables at their
+// current values except those the picture sets, and run over the minute
+// or two in which the proof's Prometheus has evaluated the recording rules
+// (the series the dashboards read begin there: backfilled history has no
+// recorded series).
+// Ratios are drawn in % on a 0-100 % axis, like the panels' percentunit.
 
-// renderPictures writes dropoff-rising.png (the surging task's drop-off
-// ratio against its 1-day and 1-week baselines, and when the alert fired)
-// and containment-per-bot.png (each bot's self-service ratio over 8 days).
-func renderPictures(t *testing.T, api promAPI, dir, bot, task string, firedAt time.Time) {
+// picture is one panel drawn into a PNG.
+type picture struct {
+	file, dashboard, panel string
+	vars                   map[string]string // variables the picture sets
+	yLabel                 string            // what the y axis counts, before its unit
+}
+
+// renderPictures draws the pictures of the surging task (bot, task) of the
+// proof, from the start of the proof (from) to now; firedAt is when
+// KoreTaskDropOffRising fired.
+func renderPictures(t *testing.T, api promAPI, dir, bot, task string, from, firedAt time.Time) {
 	t.Helper()
 	now := time.Now()
-	sel := fmt.Sprintf(`{bot=%q,window="1h",task_name=%q}`, bot, task)
-	ratio := func(offset string) string {
-		return fmt.Sprintf(`sum(last_over_time(kore_task_drop_off_sessions%s[1h]%s)) / sum(last_over_time(kore_task_sessions%s[1h]%s))`, sel, offset, sel, offset)
-	}
-	p := newPlot(fmt.Sprintf("Drop-off of %q (bot %s, 1h window)", task, bot), "drop-off ratio")
-	for i, line := range []struct{ name, expr string }{
-		{"now", ratio("")},
-		{"1 day earlier", ratio(" offset 1d")},
-		{"1 week earlier", ratio(" offset 1w")},
+	for _, pic := range []picture{
+		{"dropoff-rising.png", "kore-task-drilldown", "Drop-off ratio against its baselines",
+			map[string]string{"bot": regexp.QuoteMeta(bot), "task": task, "window": "1h"}, "drop-off ratio"},
+		{"containment-per-bot.png", "kore-containment-overview", "Task self-service ratio by bot",
+			map[string]string{"window": "24h"}, "task self-service ratio"},
+		{"oncall-sessions.png", "kore-oncall", "Task sessions (1h) against last week",
+			map[string]string{"bot": regexp.QuoteMeta(bot)}, "task sessions in the hour"},
 	} {
-		res, err := api.queryRange(line.expr, now.Add(-12*time.Hour), now, 5*time.Minute)
-		if err != nil || len(res) != 1 {
-			t.Fatalf("%s: %v, %d series", line.name, err, len(res))
+		p, leg := drawPanel(t, api, pic, from, now)
+		if pic.file == "dropoff-rising.png" {
+			x := secondsBefore(firedAt, now)
+			l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Color, l.Dashes = color.RGBA{R: 200, A: 255}, []vg.Length{vg.Points(4), vg.Points(2)}
+			p.Add(l)
+			leg.add("KoreTaskDropOffRising fired", l)
 		}
-		addLine(t, p, line.name, res[0], now, i)
+		save(t, p, leg, filepath.Join(dir, pic.file))
 	}
-	fired := plotter.XYs{{X: hoursBefore(firedAt, now), Y: 0}, {X: hoursBefore(firedAt, now), Y: 1}}
-	l, err := plotter.NewLine(fired)
-	if err != nil {
+}
+
+// picturePanel is what a picture reads of a dashboard panel.
+type picturePanel struct {
+	Title       string `json:"title"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit string `json:"unit"`
+		} `json:"defaults"`
+		Overrides []struct {
+			Matcher struct {
+				ID      string `json:"id"`
+				Options string `json:"options"`
+			} `json:"matcher"`
+			Properties []struct {
+				ID    string          `json:"id"`
+				Value json.RawMessage `json:"value"`
+			} `json:"properties"`
+		} `json:"overrides"`
+	} `json:"fieldConfig"`
+	Targets []struct {
+		RefID  string `json:"refId"`
+		Expr   string `json:"expr"`
+		Legend string `json:"legendFormat"`
+	} `json:"targets"`
+}
+
+// legend is a plot's legend, drawn under it rather than over its lines.
+type legend struct {
+	plot.Legend
+	n int
+}
+
+func (l *legend) add(name string, th plot.Thumbnailer) { l.Add(name, th); l.n++ }
+
+// drawPanel runs the queries of a dashboard panel over [from, to] and draws
+// each series as a line named by the query's legend, in the line style the
+// panel's overrides give it (dashed baselines, dotted red alert levels).
+func drawPanel(t *testing.T, api promAPI, pic picture, from, to time.Time) (*plot.Plot, *legend) {
+	t.Helper()
+	raw := dashboardFiles(t)[pic.dashboard+".json"]
+	var d struct {
+		Templating struct {
+			List []varJSON `json:"list"`
+		} `json:"templating"`
+		Panels []picturePanel `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatal(err)
 	}
-	l.Color, l.Dashes = color.RGBA{R: 200, A: 255}, []vg.Length{vg.Points(4), vg.Points(2)}
-	p.Add(l)
-	p.Legend.Add("KoreTaskDropOffRising fired", l)
-	p.Y.Min, p.Y.Max = 0, 1
-	save(t, p, filepath.Join(dir, "dropoff-rising.png"))
-
-	q := newPlot("Self-service ratio per bot (24h window)", "self-service ratio")
-	res, err := api.queryRange(`sum by (bot) (last_over_time(kore_task_self_service_sessions{window="24h"}[1h])) / sum by (bot) (last_over_time(kore_task_sessions{window="24h"}[1h]))`,
-		now.Add(-8*24*time.Hour), now, time.Hour)
-	if err != nil || len(res) == 0 {
-		t.Fatalf("containment per bot: %v, %d series", err, len(res))
+	vars := map[string]string{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = currentValue(v)
 	}
-	slices.SortFunc(res, func(a, b series) int { return cmpStr(a.Metric["bot"], b.Metric["bot"]) })
-	for i, s := range res {
-		addLine(t, q, s.Metric["bot"], s, now, i)
+	for k, v := range pic.vars {
+		if _, ok := vars[k]; !ok {
+			t.Fatalf("%s: %s has no variable %s", pic.file, pic.dashboard, k)
+		}
+		vars[k] = v
 	}
-	q.Legend.Top = false
-	save(t, q, filepath.Join(dir, "containment-per-bot.png"))
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+	i := slices.IndexFunc(d.Panels, func(p picturePanel) bool {
+		return p.Title == pic.panel
+	})
+	if i < 0 {
+		t.Fatalf("%s: no panel %q in %s", pic.file, pic.panel, pic.dashboard)
 	}
-	return 0
-}
+	panel := d.Panels[i]
 
-func newPlot(title, y string) *plot.Plot {
+	unit := panel.FieldConfig.Defaults.Unit
+	scale, yLabel := 1.0, pic.yLabel
+	switch unit {
+	case "percentunit":
+		scale, yLabel = 100, yLabel+" (%)"
+	case "s":
+		yLabel += " (s)"
+	}
 	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "hours before the end of the proof"
-	p.Y.Label.Text = y
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Title.Text = fmt.Sprintf("%s: %q (%s)", dashboardTitle(t, raw), panel.Title, describeVars(pic.vars))
+	p.X.Label.Text = "seconds before the end of the proof"
+	p.Y.Label.Text = yLabel
 	p.Add(plotter.NewGrid())
-	return p
+	leg := &legend{Legend: plot.NewLegend()}
+	leg.Top, leg.Left = true, true
+	if unit == "percentunit" {
+		p.Y.Min, p.Y.Max = 0, 100
+		p.Y.Tick.Marker = percentTicks{}
+	} else {
+		p.Y.Min = 0
+	}
+
+	n := 0
+	for _, target := range panel.Targets {
+		res, err := api.queryRange(substitute(target.Expr, vars), from, to, 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s: query %s: %v", pic.file, target.RefID, err)
+		}
+		slices.SortFunc(res, func(a, b series) int {
+			return strings.Compare(legendText(target.Legend, a.Metric), legendText(target.Legend, b.Metric))
+		})
+		for _, s := range res {
+			l := addLine(t, p, s, to, scale, n)
+			leg.add(legendText(target.Legend, s.Metric), l)
+			n++
+			for _, o := range panel.FieldConfig.Overrides {
+				if o.Matcher.ID != "byFrameRefID" || o.Matcher.Options != target.RefID {
+					continue
+				}
+				for _, prop := range o.Properties {
+					switch prop.ID {
+					case "custom.lineStyle":
+						var style struct {
+							Dash []float64 `json:"dash"`
+						}
+						_ = json.Unmarshal(prop.Value, &style)
+						l.Dashes = nil
+						for _, dash := range style.Dash {
+							l.Dashes = append(l.Dashes, vg.Points(dash/2))
+						}
+					case "color":
+						l.Color = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("%s: the panel's queries returned no series", pic.file)
+	}
+	if unit != "percentunit" {
+		p.Y.Max *= 1.1 // room above the highest line
+	}
+	return p, leg
 }
 
-func hoursBefore(at, now time.Time) float64 { return -now.Sub(at).Hours() }
+func dashboardTitle(t *testing.T, raw []byte) string {
+	var d struct {
+		Title string `json:"title"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.Title
+}
 
-// addLine adds series s to p as a line named name, in the i-th color.
-func addLine(t *testing.T, p *plot.Plot, name string, s series, now time.Time, i int) {
+func describeVars(vars map[string]string) string {
+	keys := slices.Sorted(maps.Keys(vars))
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%s", k, strings.ReplaceAll(vars[k], `\`, "")))
+	}
+	return strings.Join(parts, ", ")
+}
+
+var legendLabelRE = regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`)
+
+// legendText renders a Grafana legend format for a series' labels, as
+// Grafana does: a missing label is empty.
+func legendText(format string, labels map[string]string) string {
+	s := legendLabelRE.ReplaceAllStringFunc(format, func(m string) string {
+		return labels[legendLabelRE.FindStringSubmatch(m)[1]]
+	})
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// percentTicks marks a 0-100 % axis every 20 %.
+type percentTicks struct{}
+
+func (percentTicks) Ticks(float64, float64) []plot.Tick {
+	var ts []plot.Tick
+	for v := 0.0; v <= 100; v += 10 {
+		label := ""
+		if math.Mod(v, 20) == 0 {
+			label = fmt.Sprintf("%g %%", v)
+		}
+		ts = append(ts, plot.Tick{Value: v, Label: label})
+	}
+	return ts
+}
+
+func secondsBefore(at, now time.Time) float64 { return -now.Sub(at).Seconds() }
+
+// addLine adds series s, its values times scale, to p as a line in the i-th
+// colour.
+func addLine(t *testing.T, p *plot.Plot, s series, now time.Time, scale float64, i int) *plotter.Line {
 	t.Helper()
 	var xys plotter.XYs
 	for _, v := range s.Values {
 		ts, _ := v[0].(float64)
 		str, _ := v[1].(string)
 		y, err := strconv.ParseFloat(str, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(y) || math.IsInf(y, 0) {
 			continue
 		}
-		xys = append(xys, plotter.XY{X: hoursBefore(time.Unix(int64(ts), 0), now), Y: y})
+		xys = append(xys, plotter.XY{X: secondsBefore(time.Unix(int64(ts), 0), now), Y: y * scale})
 	}
 	if len(xys) == 0 {
-		t.Fatalf("%s: no points", name)
+		t.Fatalf("%v: no points", s.Metric)
 	}
 	l, err := plotter.NewLine(xys)
 	if err != nil {
@@ -115,7 +274,7 @@ func addLine(t *testing.T, p *plot.Plot, name string, s series, now time.Time, i
 	l.Color = plotColors[i%len(plotColors)]
 	l.Width = vg.Points(1.5)
 	p.Add(l)
-	p.Legend.Add(name, l)
+	return l
 }
 
 var plotColors = []color.Color{
@@ -123,17 +282,28 @@ var plotColors = []color.Color{
 	color.RGBA{R: 255, G: 127, B: 14, A: 255},
 	color.RGBA{R: 44, G: 160, B: 44, A: 255},
 	color.RGBA{R: 148, G: 103, B: 189, A: 255},
+	color.RGBA{R: 140, G: 86, B: 75, A: 255},
+	color.RGBA{R: 23, G: 190, B: 207, A: 255},
 }
 
-func save(t *testing.T, p *plot.Plot, path string) {
+// save writes p as a PNG, its legend under it.
+func save(t *testing.T, p *plot.Plot, leg *legend, path string) {
 	t.Helper()
-	p.Legend.YOffs = -vg.Points(4)
-	p.Legend.Padding = vg.Points(2)
-	if err := p.Save(9*vg.Inch, 4*vg.Inch, path); err != nil {
+	const w, h = 9 * vg.Inch, 4 * vg.Inch
+	legendHeight := vg.Length(leg.n)*(leg.TextStyle.Font.Size+vg.Points(2)) + vg.Points(8)
+	img := vgimg.New(w, h+legendHeight)
+	c := draw.New(img)
+	p.Draw(draw.Crop(c, 0, 0, legendHeight, 0))
+	leg.Draw(draw.Crop(c, vg.Points(40), 0, 0, -h))
+	f, err := os.Create(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
-		t.Fatalf("%s not written: %v", path, err)
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("wrote %s", path)
 }

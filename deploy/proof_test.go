@@ -415,7 +415,7 @@ func TestProofOnRealPrometheus(t *testing.T) {
 	checkDashboardQueries(t, api, map[string]string{"bot": ".+", "task": regexp.QuoteMeta(surgeTask)})
 
 	if dir := os.Getenv("KORE_PROOF_PICTURES"); dir != "" {
-		renderPictures(t, api, dir, surgeBot, surgeTask, rising.ActiveAt)
+		renderPictures(t, api, dir, surgeBot, surgeTask, started, rising.ActiveAt)
 	}
 
 	// The exporter stops: its target goes down and KoreExporterDown fires.
@@ -438,8 +438,9 @@ func TestProofOnRealPrometheus(t *testing.T) {
 }
 
 // checkDashboardQueries runs every panel query of every dashboard over the
-// last day, with each variable at its current value unless vars overrides
-// it, and fails for a query that returns no series.
+// last day, with each variable at its current value, or vars' value for a
+// variable without one (the drill-down's task), and fails for a query that
+// returns no series.
 func checkDashboardQueries(t *testing.T, api promAPI, vars map[string]string) {
 	t.Helper()
 	for name, raw := range dashboardFiles(t) {
@@ -452,7 +453,7 @@ func checkDashboardQueries(t *testing.T, api promAPI, vars map[string]string) {
 			values[v.Name] = currentValue(v)
 		}
 		for k, v := range vars {
-			if _, ok := values[k]; ok {
+			if cur, ok := values[k]; ok && cur == "" {
 				values[k] = v
 			}
 		}

@@ -20,8 +20,11 @@ import (
 // rulesDir holds the recording and alerting rules the project ships.
 const rulesDir = "prometheus/rules"
 
-// readmePath is the README the runbook_url anchors point into.
+// readmePath is the project's README.
 const readmePath = "../README.md"
+
+// runbookPath is the page the runbook_url anchors point into.
+const runbookPath = "../docs/alerts.md"
 
 // ruleFiles returns the rule files under dir. It skips the test while the
 // directory does not exist (the rules come in their own change); once it
@@ -49,20 +52,20 @@ func ruleFiles(t *testing.T, dir string) []string {
 // TestRules checks the shipped rule files with checkRules.
 func TestRules(t *testing.T) {
 	files := ruleFiles(t, rulesDir)
-	readme, err := os.ReadFile(readmePath)
+	runbooks, err := os.ReadFile(runbookPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkRules(files, readme, exporterMetrics(t)); err != nil {
+	if err := checkRules(files, runbooks, exporterMetrics(t)); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // TestRuleChecksCatchErrors runs checkRules on fixtures, one fault each,
-// against a fixture README: the checks must report the fault, and the good
+// against a fixture runbook page: the checks must report the fault, and the good
 // fixture must pass.
 func TestRuleChecksCatchErrors(t *testing.T) {
-	readme, err := os.ReadFile("testdata/README.md")
+	runbooks, err := os.ReadFile("testdata/alerts.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +80,8 @@ func TestRuleChecksCatchErrors(t *testing.T) {
 		{[]string{"bad-unknown-metric.yml"}, "metric kore_task_dropoff_sessions is not exported"},
 		{[]string{"bad-label.yml"}, `metric kore_task_sessions has no label "task"`},
 		{[]string{"good-alerts.yml"}, "metric kore_bot_window_task:drop_off:ratio is not exported"}, // its recording rules not loaded
-		{[]string{"bad-anchor.yml"}, `runbook_url "https://github.com/kore-exporter/kore_exporter#koretaskdropoffnone": no heading with anchor "koretaskdropoffnone"`},
-		{[]string{"bad-runbook-file.yml"}, "want the project's README"},
+		{[]string{"bad-anchor.yml"}, `runbook_url "https://github.com/kore-exporter/kore_exporter/blob/main/docs/alerts.md#koretaskdropoffnone": no heading with anchor "koretaskdropoffnone"`},
+		{[]string{"bad-runbook-file.yml"}, "want the project's docs/alerts.md"},
 		{[]string{"bad-no-runbook.yml"}, "no runbook_url"},
 	} {
 		t.Run(strings.Join(tc.files, "+"), func(t *testing.T) {
@@ -86,7 +89,7 @@ func TestRuleChecksCatchErrors(t *testing.T) {
 			for _, f := range tc.files {
 				paths = append(paths, filepath.Join("testdata", "rules", f))
 			}
-			err := checkRules(paths, readme, exported)
+			err := checkRules(paths, runbooks, exported)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("want no error, got %v", err)
@@ -106,9 +109,9 @@ func TestRuleChecksCatchErrors(t *testing.T) {
 //     (exported), a standard series (up, ALERTS), or recorded by a rule of
 //     the set;
 //   - every alert has a runbook_url, and every runbook_url points at a
-//     heading of the README (readme): the project's README, with an anchor
+//     heading of the runbook page (runbooks): docs/alerts.md, with an anchor
 //     GitHub generates for one of its headings.
-func checkRules(files []string, readme []byte, exported metricSet) error {
+func checkRules(files []string, runbooks []byte, exported metricSet) error {
 	logger := slog.New(slog.DiscardHandler)
 	var (
 		errs     []error
@@ -131,7 +134,7 @@ func checkRules(files []string, readme []byte, exported metricSet) error {
 		}
 	}
 	known := exported.with(recorded...)
-	anchors := markdownAnchors(readme)
+	anchors := markdownAnchors(runbooks)
 	for _, f := range files {
 		rgs := groups[f]
 		if rgs == nil {
@@ -161,22 +164,22 @@ func checkRules(files []string, readme []byte, exported metricSet) error {
 	return errors.Join(errs...)
 }
 
-// readmeURLRE matches the URLs of the project's README: the repository's
-// page, or its README.md on a branch, absolute or relative.
-var readmeURLRE = regexp.MustCompile(`^(https://github\.com/kore-exporter/kore_exporter(/blob/[^/#]+/README\.md)?/?|(\.\./)*README\.md)?$`)
+// runbookURLRE matches the URLs of the project's runbook page,
+// docs/alerts.md: on a branch of the repository, or relative.
+var runbookURLRE = regexp.MustCompile(`^(https://github\.com/kore-exporter/kore_exporter/blob/[^/#]+/docs/alerts\.md|(\.\./)*docs/alerts\.md|alerts\.md)?$`)
 
-// checkRunbookURL checks that url is the README with an anchor among
+// checkRunbookURL checks that url is the runbook page with an anchor among
 // anchors.
 func checkRunbookURL(url string, anchors map[string]bool) error {
 	base, anchor, ok := strings.Cut(url, "#")
 	if !ok || anchor == "" {
 		return fmt.Errorf("runbook_url %q: no #anchor", url)
 	}
-	if !readmeURLRE.MatchString(base) {
-		return fmt.Errorf("runbook_url %q: want the project's README (https://github.com/kore-exporter/kore_exporter#anchor)", url)
+	if !runbookURLRE.MatchString(base) {
+		return fmt.Errorf("runbook_url %q: want the project's docs/alerts.md (https://github.com/kore-exporter/kore_exporter/blob/main/docs/alerts.md#anchor)", url)
 	}
 	if !anchors[anchor] {
-		return fmt.Errorf("runbook_url %q: no heading with anchor %q in the README", url, anchor)
+		return fmt.Errorf("runbook_url %q: no heading with anchor %q in docs/alerts.md", url, anchor)
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func TestShardingOnRealPrometheus(t *testing.T) {
 	// Every bot's report has arrived: in the fleet from one instance, in
 	// the single exporter's Prometheus from it. The bots of one bot × window
 	// job come in one scrape, so a bot with its sessions has all of them.
-	const ratio = `kore_bot_window:drop_off:ratio{window="7d"}`
+	const ratio = `kore_bot_window:task_drop_off:ratio{window="7d"}`
 	eventually(t, 60*time.Second, "every bot's recorded drop-off ratio, in both Prometheus servers", func() string {
 		for name, api := range map[string]promAPI{"fleet": fleet, "single": single} {
 			got, err := byLabel(api, ratio, "bot")
@@ -226,8 +226,8 @@ func TestShardingOnRealPrometheus(t *testing.T) {
 	// but the window's start is still each exporter's own now minus a week.)
 	worst, worstAt := 0.0, ""
 	for _, rec := range []string{
-		"kore_bot_window:self_service:ratio", "kore_bot_window:drop_off:ratio",
-		"kore_bot_window:agent_transfer:ratio", "kore_bot_window:sessions:sum",
+		"kore_bot_window:task_self_service:ratio", "kore_bot_window:task_drop_off:ratio",
+		"kore_bot_window:task_agent_transfer:ratio", "kore_bot_window:task_sessions:sum",
 	} {
 		expr := rec + `{window="7d"}`
 		a, err := byLabel(fleet, expr, "bot")
