@@ -46,7 +46,7 @@ type ruleEngine struct {
 	tb     testing.TB
 	db     *tsdb.DB
 	engine *promql.Engine
-	groups []*rules.Group // in file order, then in the order of the file
+	groups []*rules.Group // in evaluation order (dependencyOrder)
 	last   []time.Time    // by groups index: the group's last evaluation
 
 	app     storage.AppenderV2 // the open batch of add, or nil
@@ -83,10 +83,11 @@ const ruleEngineBatch = 50000
 func newRuleEngine(tb testing.TB, files ...string) *ruleEngine {
 	tb.Helper()
 	opts := tsdb.DefaultOptions()
-	// The simulations append weeks of samples in time order and then query
-	// them; keep everything in the head (no compaction into blocks, which
-	// would run in the background, nor time retention: the simulated clock
-	// is not the wall clock) and write no WAL.
+	// The simulations append weeks of samples in time order and query them
+	// as they go: keep everything in the head (no compaction into blocks,
+	// which would run in the background, and no time retention, which
+	// would follow the wall clock; forget is the simulation's retention)
+	// and write no WAL.
 	opts.MinBlockDuration = int64(400 * 24 * time.Hour / time.Millisecond)
 	opts.MaxBlockDuration = opts.MinBlockDuration
 	opts.RetentionDuration = 0
@@ -286,10 +287,21 @@ func (e *ruleEngine) eval(ts time.Time) {
 // after an infinite history: the longest time a rule reads back into the
 // series that rules record, following a recorded series to the rule that
 // records it (offset, range or lookback delta, subquery ranges), plus the
-// longest `for` + `keep_firing_for` of an alert. The raw series must of
-// course reach further back, as far as the rules read them; that is the
-// caller's warm-up.
+// longest `for` + `keep_firing_for` of an alert. The raw series must reach
+// further back, as far as history (see reach).
 func (e *ruleEngine) warmup() time.Duration {
+	return e.lookback(true)
+}
+
+// reach returns how far back the rules read any series, raw or recorded
+// (following recorded series as warmup does, but without `for`): the
+// history that an evaluation at t needs is the samples from t - reach on.
+func (e *ruleEngine) reach() time.Duration {
+	return e.lookback(false)
+}
+
+// lookback is warmup (recordedOnly) or reach.
+func (e *ruleEngine) lookback(recordedOnly bool) time.Duration {
 	recorded := map[string]parser.Expr{}
 	for _, g := range e.groups {
 		for _, r := range g.Rules() {
@@ -313,8 +325,8 @@ func (e *ruleEngine) warmup() time.Duration {
 					name = m.Value
 				}
 			}
-			src, ok := recorded[name]
-			if !ok {
+			src, isRecorded := recorded[name]
+			if recordedOnly && !isRecorded {
 				return nil
 			}
 			d := vs.OriginalOffset + ruleEngineLookback
@@ -328,7 +340,7 @@ func (e *ruleEngine) warmup() time.Duration {
 					d += p.Range + p.OriginalOffset
 				}
 			}
-			if depth < len(recorded) { // a cycle cannot loop
+			if isRecorded && depth < len(recorded) { // a cycle cannot loop
 				m, ok := memo[name]
 				if !ok {
 					m = back(src, depth+1)
@@ -345,13 +357,24 @@ func (e *ruleEngine) warmup() time.Duration {
 	for _, g := range e.groups {
 		for _, r := range g.Rules() {
 			d := back(r.Query(), 0)
-			if ar, ok := r.(*rules.AlertingRule); ok {
+			if ar, ok := r.(*rules.AlertingRule); ok && recordedOnly {
 				d += ar.HoldDuration() + ar.KeepFiringFor()
 			}
 			longest = max(longest, d)
 		}
 	}
 	return longest
+}
+
+// forget drops the samples before mint from the storage, as retention
+// would: a simulation that keeps only the history its rules read keeps the
+// cost of a query from growing with the simulated time (a series' chunks
+// are listed one by one).
+func (e *ruleEngine) forget(mint time.Time) {
+	e.commit()
+	if err := e.db.Head().Truncate(timestamp.FromTime(mint)); err != nil {
+		e.tb.Fatalf("truncate the head before %s: %v", mint.UTC().Format(time.RFC3339), err)
+	}
 }
 
 // alerts returns the active alerts (pending and firing) after the last
@@ -415,6 +438,39 @@ func (e *ruleEngine) query(ts time.Time, expr string) promql.Vector {
 	return v
 }
 
+// TestRuleEngineWarmup checks warmup on a chain of recorded series read
+// through an offset, a range and a subquery.
+func TestRuleEngineWarmup(t *testing.T) {
+	const ruleFile = `groups:
+  - name: alerts
+    rules:
+      - alert: BHigh
+        expr: max_over_time(b:1[30m:1m]) > 0
+        for: 10m
+  - name: rec
+    rules:
+      - record: a:1
+        expr: sum(x)
+      - record: b:1
+        expr: avg_over_time(a:1[1h] offset 1d)
+`
+	file := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(file, []byte(ruleFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// BHigh reads b:1 over 30m (+5m lookback), b:1 reads a:1 1d+1h back,
+	// and BHigh holds for 10m.
+	want := 5*time.Minute + 30*time.Minute + 25*time.Hour + 10*time.Minute
+	e := newRuleEngine(t, file)
+	if got := e.warmup(); got != want {
+		t.Errorf("warmup %s, want %s", got, want)
+	}
+	// BHigh reads x through b:1 and a:1: 35m + 25h + 5m.
+	if got, want := e.reach(), 35*time.Minute+25*time.Hour+5*time.Minute; got != want {
+		t.Errorf("reach %s, want %s", got, want)
+	}
+}
+
 // TestRuleEngine proves the harness on a rule file of its own: a recording
 // rule read at the same timestamp by alerts of a group listed before it,
 // `for`, `keep_firing_for`, a group with a longer interval, and staleness.
@@ -462,11 +518,11 @@ func TestRuleEngine(t *testing.T) {
 	x := labels.FromStrings("__name__", "x", "job", "j", "instance", "i")
 
 	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	at := func(min int) time.Time { return start.Add(time.Duration(min) * time.Minute) }
+	at := func(minute int) time.Time { return start.Add(time.Duration(minute) * time.Minute) }
 	// x is 20 from minute 3 to minute 7, 5 before and after; absent
 	// (stale) from minute 14.
-	value := func(min int) float64 {
-		if min >= 3 && min < 8 {
+	xAt := func(minute int) float64 {
+		if minute >= 3 && minute < 8 {
 			return 20
 		}
 		return 5
@@ -484,26 +540,29 @@ func TestRuleEngine(t *testing.T) {
 		11: "",
 	}
 	fired := map[int][]string{}
-	for min := 0; min <= 15; min++ {
-		if min < 14 {
-			e.add(at(min), x, value(min))
-		} else if min == 14 {
-			e.stale(at(min), x)
+	for minute := 0; minute <= 15; minute++ {
+		switch {
+		case minute == 0:
+			e.addMap(at(minute), x.Map(), xAt(minute))
+		case minute < 14:
+			e.add(at(minute), x, xAt(minute))
+		case minute == 14:
+			e.stale(at(minute), x)
 		}
-		e.eval(at(min))
-		if w, ok := want[min]; ok {
+		e.eval(at(minute))
+		if w, ok := want[minute]; ok {
 			var got []string
 			for _, a := range e.alerts() {
 				got = append(got, a.Name+":"+a.State.String())
 			}
 			if g := strings.Join(got, " "); g != w {
-				t.Errorf("minute %d: alerts %q, want %q", min, g, w)
+				t.Errorf("minute %d: alerts %q, want %q", minute, g, w)
 			}
 		}
-		for _, a := range e.firedAt(at(min)) {
-			fired[min] = append(fired[min], a.Name)
+		for _, a := range e.firedAt(at(minute)) {
+			fired[minute] = append(fired[minute], a.Name)
 			if !a.ActiveAt.Equal(at(3)) {
-				t.Errorf("minute %d: %s active at %s, want minute 3", min, a.Name, a.ActiveAt)
+				t.Errorf("minute %d: %s active at %s, want minute 3", minute, a.Name, a.ActiveAt)
 			}
 			if a.Name == "XHigh" && a.Labels.Get("severity") != "critical" {
 				t.Errorf("XHigh labels %s lack severity=critical", a.Labels)

@@ -34,19 +34,21 @@ local lib = import 'lib.libsonnet';
       } + (if link != null then { dashboard_url: link } else {}),
     } + (if keep then { keep_firing_for: c.keepFiringFor } else {}),
 
-    // The drop-off rising test, shared by its warning and critical rules.
+    // The drop-off rising test, shared by its warning rule (tasks below
+    // criticalSessions sessions in the hour) and its critical rule (tasks
+    // at or above): one alert per task and event, its severity by volume.
     local r = c.dropOffRising,
-    local risingExpr(extra) = |||
+    local risingExpr(volume) = |||
       kore_bot_window_task:drop_off:ratio{%(w)s}
       and
       kore_bot_window_task:drop_off:same_time_zscore{%(w)s} > %(z)g
       and
       kore_bot_window_task:drop_off:ratio{%(w)s} - kore_bot_window_task:drop_off:same_time_ratio{%(w)s} > %(rise)g
       and
-      kore_bot_window_task:sessions:sum{%(w)s} >= %(n)s
+      %(volume)s
       and
       kore_bot_window_task:sessions:same_time_sum{%(w)s} >= %(n0)s
-    ||| % { w: w(r), z: r.zScore, rise: r.minRise, n: std.max(r.minSessions, extra), n0: r.minBaselineSessions },
+    ||| % { w: w(r), z: r.zScore, rise: r.minRise, volume: volume % w(r), n0: r.minBaselineSessions },
     local risingDescription = |||
       Drop-off of task "{{ $labels.task_name }}" ({{ $labels.task_type }}) of bot {{ $labels.bot }}
       is {{ $value | humanizePercentage }} over the last {{ $labels.window }}
@@ -63,9 +65,11 @@ local lib = import 'lib.libsonnet';
       {
         name: 'kore_task.alerts',
         rules: [
-          alert('KoreTaskDropOffRising', risingExpr(0), 'warning',
+          alert('KoreTaskDropOffRising',
+                risingExpr('kore_bot_window_task:sessions:sum{%%s} >= %d < %d' % [r.minSessions, r.criticalSessions]), 'warning',
                 "A task's drop-off ratio is rising.", risingDescription, r['for'], taskLink, keep=true),
-          alert('KoreTaskDropOffRising', risingExpr(r.criticalSessions), 'critical',
+          alert('KoreTaskDropOffRising',
+                risingExpr('kore_bot_window_task:sessions:sum{%%s} >= %d' % r.criticalSessions), 'critical',
                 "A busy task's drop-off ratio is rising.", risingDescription, r['for'], taskLink, keep=true),
 
           local e = c.dropOffElevated;

@@ -34,16 +34,16 @@
 
     // A task's drop-off ratio over the 1h window against its baseline: a
     // one-sided two-proportion z-test on the counts, an absolute rise, and
-    // volume guards on both sides. Warning for every task; critical as well
-    // for a task with at least criticalSessions sessions in the hour.
+    // volume guards on both sides. A warning for a task with fewer than
+    // criticalSessions sessions in the hour, critical from there on.
     dropOffRising: {
       window: '1h',
-      zScore: 3.5,
+      zScore: 3.8,
       minRise: 0.10,
       minSessions: 20,
       minBaselineSessions: 60,
       criticalSessions: 100,
-      'for': '10m',
+      'for': '5m',
     },
 
     // A task's drop-off over the 24h window against the same 24 hours one
