@@ -283,6 +283,7 @@ var badFiles = map[string][]string{
 	"bad-secret-env-empty.yml":    {"bots[0].client_secret: expands to an empty value"},
 	"bad-secret-env-unset.yml":    {"bots[0].client_secret: environment variable KORE_TEST_UNSET is not set"},
 	"bad-secret-env-syntax.yml":   {"bots[0].client_secret: unterminated ${"},
+	"bad-secret-env-nobraces.yml": {"bots[0].client_secret: is $KORE_TEST_SECRET, taken as it is: write ${KORE_TEST_SECRET} to use the environment variable"},
 	"bad-secret-file-missing.yml": {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "missing.secret") + " does not exist"},
 	"bad-secret-file-empty.yml":   {"bots[0].client_secret_file: file " + filepath.Join("testdata", "secrets", "empty.secret") + " is empty"},
 	"bad-private-key-not-pem.yml": {"bots[0].private_key_file: " + filepath.Join("testdata", "secrets", "not-a-key.pem") + ": no PEM block found"},

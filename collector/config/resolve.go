@@ -411,6 +411,10 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 	switch {
 	case rb.ClientSecret != nil:
 		path := prefix + ".client_secret"
+		if m := bareEnvRef.FindStringSubmatch(*rb.ClientSecret); m != nil {
+			r.add(path, "is $%s, taken as it is: write ${%s} to use the environment variable (a secret that really reads like this goes in client_secret_file)", m[1], m[1])
+			return
+		}
 		v, msg := expandEnv(*rb.ClientSecret, r.opts.LookupEnv)
 		switch {
 		case msg != "":
@@ -499,6 +503,10 @@ func secretKind(path string) string {
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// bareEnvRef matches a whole value of the form $NAME: a forgotten ${NAME}
+// (only ${NAME} expands). Kore.ai client secrets do not look like this.
+var bareEnvRef = regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)$`)
 
 // expandEnv replaces each ${NAME} in s with the variable's value; "$${"
 // is a literal "${". On failure it returns a message naming the variable
