@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -332,6 +333,22 @@ func logConfigError(logger log.Logger, msg, source string, err error) {
 	for i, p := range problems {
 		level.Error(logger).Log("msg", msg, "file", source, "problem", fmt.Sprintf("%d/%d", i+1, len(problems)), "err", p)
 	}
+	if hint := missingConfigHint(source, err); hint != "" {
+		level.Error(logger).Log("msg", hint, "file", source)
+	}
+}
+
+// missingConfigHint returns a hint for a configuration file that does not
+// exist (the first thing a new user meets when starting without flags),
+// else "".
+func missingConfigHint(file string, err error) string {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if _, serr := os.Stat(file); !errors.Is(serr, fs.ErrNotExist) {
+		return "" // a file the configuration names is missing, not the configuration
+	}
+	return "no configuration file: give one with --config.file=PATH (see config.example.yml), or try the exporter without credentials with --demo"
 }
 
 // writeConfigError writes a configuration error for a person to read
@@ -341,6 +358,9 @@ func writeConfigError(w io.Writer, file string, err error) {
 	fmt.Fprintf(w, "%s: invalid configuration %s: %d problem(s):\n", exporterName, file, len(problems))
 	for _, p := range problems {
 		fmt.Fprintf(w, "  %v\n", p)
+	}
+	if hint := missingConfigHint(file, err); hint != "" {
+		fmt.Fprintf(w, "%s\n", hint)
 	}
 }
 

@@ -971,3 +971,38 @@ func TestGCPercent(t *testing.T) {
 		t.Errorf("GOGC set: target changed to %d, want it left to the runtime (100 here)", got)
 	}
 }
+
+// TestMissingConfigFileHint: started without a configuration file (the
+// first run of a new user), the exporter, --config.check and backfill say
+// how to give one, or to try --demo; a missing secret file named by a
+// configuration that exists gets no such hint.
+func TestMissingConfigFileHint(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "kore_exporter.yml")
+	for _, args := range [][]string{
+		{"--config.file=" + missing, "--web.listen-address=127.0.0.1:0"},
+		{"--config.file=" + missing, "--config.check"},
+		{"backfill", "--config.file=" + missing, "--start=-2h", "--output=-"},
+	} {
+		var out, logs syncBuffer
+		if code := run(t.Context(), args, &out, &logs); code == 0 {
+			t.Fatalf("%v: exit 0", args)
+		}
+		if !strings.Contains(logs.String(), "--config.file=PATH") || !strings.Contains(logs.String(), "--demo") {
+			t.Errorf("%v: no hint naming --config.file and --demo:\n%s", args, logs.String())
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kore.yml")
+	cfg := "bots:\n  - {bot_id: st-1, client_id: cs-1, client_secret_file: " + filepath.Join(dir, "missing.secret") + "}\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, logs syncBuffer
+	if code := run(t.Context(), []string{"--config.file=" + path, "--config.check"}, &out, &logs); code != 1 {
+		t.Fatalf("--config.check of a configuration with a missing secret file exited %d, want 1", code)
+	}
+	if !strings.Contains(logs.String(), "missing.secret") || strings.Contains(logs.String(), "--demo") {
+		t.Errorf("a missing secret file: want its error and no --demo hint:\n%s", logs.String())
+	}
+}
