@@ -13,10 +13,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -264,6 +267,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return checkPlan(cfg, f.checkVerbose, stdout, stderr)
 	}
 
+	// Listen before any report job starts: an address in use fails the
+	// start at once, without a request to Kore.ai.
+	listeners, err := listen(f.toolkitFlags)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot listen: choose another address with --web.listen-address", "err", err)
+		return 1
+	}
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close() // already closed once served
+		}
+	}()
+
 	reg, metrics, err := collector.NewRegistry()
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot register metrics", "err", err)
@@ -302,7 +318,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	srv := collector.NewServer(mux, collector.ServerOpts{IdleTimeout: f.idleTimeout})
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.ListenAndServe(srv, f.toolkitFlags, slogger) }()
+	go func() {
+		if listeners != nil {
+			srvErr <- web.ServeMultiple(listeners, srv, f.toolkitFlags, slogger)
+			return
+		}
+		srvErr <- web.ListenAndServe(srv, f.toolkitFlags, slogger)
+	}()
 	for {
 		select {
 		case <-hup:
@@ -323,6 +345,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// listen opens the TCP listeners of --web.listen-address. It returns none
+// (and exporter-toolkit's ListenAndServe opens them) for systemd socket
+// activation and vsock addresses.
+func listen(flags *web.FlagConfig) ([]net.Listener, error) {
+	if *flags.WebSystemdSocket || slices.ContainsFunc(*flags.WebListenAddresses, func(a string) bool { return strings.HasPrefix(a, "vsock://") }) {
+		return nil, nil
+	}
+	var listeners []net.Listener
+	for _, addr := range *flags.WebListenAddresses {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range listeners {
+				_ = l.Close()
+			}
+			return nil, err
+		}
+		listeners = append(listeners, l)
+	}
+	return listeners, nil
 }
 
 // logConfigError logs a configuration error as one record per problem,

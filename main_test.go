@@ -1006,3 +1006,24 @@ func TestMissingConfigFileHint(t *testing.T) {
 		t.Errorf("a missing secret file: want its error and no --demo hint:\n%s", logs.String())
 	}
 }
+
+// TestAddressInUseFailsBeforeJobsStart: an address in use fails the start
+// with a hint naming --web.listen-address, before any report job starts.
+func TestAddressInUseFailsBeforeJobsStart(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var out, logs syncBuffer
+	if code := run(t.Context(), []string{"--demo", "--web.listen-address=" + l.Addr().String()}, &out, &logs); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, logs.String())
+	}
+	if !strings.Contains(logs.String(), "--web.listen-address") || !strings.Contains(logs.String(), "address already in use") {
+		t.Errorf("no hint naming --web.listen-address:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "starting kore_exporter") {
+		t.Errorf("report jobs started before the listen failed:\n%s", logs.String())
+	}
+}
