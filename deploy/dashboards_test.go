@@ -147,12 +147,14 @@ type (
 		FieldConfig *struct {
 			Defaults  json.RawMessage `json:"defaults"`
 			Overrides []struct {
-				Properties []struct {
-					ID    string          `json:"id"`
-					Value json.RawMessage `json:"value"`
-				} `json:"properties"`
+				Properties []overrideProperty `json:"properties"`
 			} `json:"overrides"`
 		} `json:"fieldConfig"`
+	}
+	// overrideProperty is one property a panel's field override sets.
+	overrideProperty struct {
+		ID    string          `json:"id"`
+		Value json.RawMessage `json:"value"`
 	}
 	varJSON struct {
 		Type       string                `json:"type"`

@@ -83,10 +83,7 @@ type picturePanel struct {
 				ID      string `json:"id"`
 				Options string `json:"options"`
 			} `json:"matcher"`
-			Properties []struct {
-				ID    string          `json:"id"`
-				Value json.RawMessage `json:"value"`
-			} `json:"properties"`
+			Properties []overrideProperty `json:"properties"`
 		} `json:"overrides"`
 	} `json:"fieldConfig"`
 	Targets []struct {
