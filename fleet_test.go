@@ -28,7 +28,7 @@ import (
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
 
-// The fleet benchmark (README, "Fleet benchmark"): TestFleet starts the
+// The fleet benchmark (docs/performance.md, "Fleet benchmark"): TestFleet starts the
 // simulator with N bots whose jobs finish at submit, and the exporter as a
 // subprocess against it, waits for full data, runs at least one more
 // interval with concurrent scrapers, and prints what a fleet costs. The

@@ -17,7 +17,7 @@ import (
 )
 
 // This file turns snapshot rows and per-job self-metrics into exposition
-// bytes ahead of any scrape (README, "Performance"). The unit of
+// bytes ahead of any scrape (docs/performance.md). The unit of
 // pre-encoding is a piece: the sample lines of one metric family for one
 // unit (a bot × window part, a job, the configured bots) in one format, as
 // expfmt writes them (the encoder promhttp uses, so labels, escaping and
@@ -96,8 +96,7 @@ type familySpec struct {
 	counter    bool
 }
 
-// dataFamilies is the fixed metric contract of the data metrics (README,
-// "Metrics"), indexed by the fam* constants.
+// dataFamilies is the fixed metric contract of the data metrics (docs/metrics.md), indexed by the fam* constants.
 var dataFamilies = [numFamilies]familySpec{
 	famBotInfo: {
 		name: "kore_bot_info",

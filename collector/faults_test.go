@@ -33,7 +33,7 @@ import (
 // The exporter's failure contract: one row per fault of the Kore.ai API,
 // injected through the simulator into the real Scheduler, Store, Metrics,
 // kore.Client and /metrics handler, inside a synctest bubble (half an hour
-// of fake time per row, no wall-clock waits). README "Reliability" holds
+// of fake time per row, no wall-clock waits). docs/reliability.md holds
 // the same table; `go test -run '^TestFailureContract$' -v ./collector`
 // prints it with the figures of the run.
 
@@ -66,7 +66,7 @@ var fcBot = koretest.Bot{
 
 // faultCase is one row of the failure contract.
 type faultCase struct {
-	name  string // the fault, as the README's table names it
+	name  string // the fault, as the table of docs/reliability.md names it
 	fault koretest.Fault
 	does  string // what the exporter does, for the table
 	// kept: the exporter absorbs the fault and the data stays served
@@ -566,7 +566,7 @@ func (s *scrape) lastSuccess() time.Time {
 	return time.Unix(0, int64(v*1e9)).Round(time.Millisecond)
 }
 
-// contractTable renders the results as the README's table.
+// contractTable renders the results as the table of docs/reliability.md.
 func contractTable(results []*faultResult) string {
 	var b strings.Builder
 	b.WriteString("| fault | what the exporter does | self-metric that shows it | data | recovery after the fault ends | requests per run under the fault |\n")

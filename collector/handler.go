@@ -116,7 +116,7 @@ const writeBufferSize = 32 << 10
 
 // NewHandler returns the /metrics handler: it serves the data metrics of
 // store's current snapshot and the self-metrics of opts.Metrics, already
-// encoded (README, "Performance"), and self, gathered at scrape time (the
+// encoded (docs/performance.md), and self, gathered at scrape time (the
 // Go runtime and process collectors of NewRegistry). self and opts.Metrics
 // may be nil.
 //
@@ -536,7 +536,7 @@ func isTokenChar(c byte) bool {
 // Default server timeouts (ServerOpts).
 const (
 	// DefaultIdleTimeout closes a keep-alive connection idle this long:
-	// longer than the 1-2 minute scrape interval the README advises, so
+	// longer than the 1-2 minute scrape interval docs/metrics.md advises, so
 	// scrapes reuse their connection.
 	DefaultIdleTimeout = 3 * time.Minute
 	// DefaultReadHeaderTimeout bounds the time to send a request's header.

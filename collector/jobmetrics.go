@@ -13,7 +13,7 @@ import (
 // when a configuration creates or changes the job, when a run of the job
 // starts, finishes or is skipped, or when a reload forgets the job: minutes
 // apart, like the data. So they are pre-encoded the
-// same way (README, "Performance"): every change re-encodes the lines of
+// same way (docs/performance.md): every change re-encodes the lines of
 // that one job, per family and format, into pieces (exposition.go), and
 // publishes a new immutable jobSet with one atomic pointer swap. A scrape
 // writes the jobSet's body after the data block with the same piece
@@ -39,8 +39,7 @@ const (
 	numJobFamilies
 )
 
-// jobFamilies is the contract of the per-job self-metrics (README,
-// "Metrics"), indexed by the job* constants.
+// jobFamilies is the contract of the per-job self-metrics (docs/metrics.md), indexed by the job* constants.
 var jobFamilies = [numJobFamilies]familySpec{
 	jobDuration: {
 		name: namespace + "_report_duration_seconds",

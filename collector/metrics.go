@@ -129,7 +129,7 @@ func NewMetrics() *Metrics {
 	m.jobSlots = gauge("job_slots",
 		"Report jobs that may run at once (limits.max_concurrent_jobs, or the size the exporter chose when it is not set).")
 	m.jobsWaiting = gauge("jobs_waiting",
-		"Report jobs due to run but waiting for a free job slot; often above 0 means too few slots (README, Sizing).")
+		"Report jobs due to run but waiting for a free job slot; often above 0 means too few slots (docs/sizing.md).")
 	m.buildInfo = version.NewCollector(namespace)
 	m.names = append(m.names, buildInfoName)
 	m.shardCount.Set(1)

@@ -123,7 +123,7 @@ kore_exporter_config_last_reload_successful 0
 # HELP kore_exporter_job_slots Report jobs that may run at once (limits.max_concurrent_jobs, or the size the exporter chose when it is not set).
 # TYPE kore_exporter_job_slots gauge
 kore_exporter_job_slots 8
-# HELP kore_exporter_jobs_waiting Report jobs due to run but waiting for a free job slot; often above 0 means too few slots (README, Sizing).
+# HELP kore_exporter_jobs_waiting Report jobs due to run but waiting for a free job slot; often above 0 means too few slots (docs/sizing.md).
 # TYPE kore_exporter_jobs_waiting gauge
 kore_exporter_jobs_waiting 3
 # HELP kore_exporter_report_duration_seconds Duration of the last report run of the job (submit, polls and pages).

@@ -12,7 +12,7 @@ import (
 // the one whose last run started longest ago, a job that never ran first,
 // ties to the one that asked first. So while jobs queue, every waiting job
 // runs once before any job runs twice, and none starves while others run
-// every interval (the bound is in the README, "Sizing").
+// every interval (the bound is in the docs/sizing.md).
 //
 // A buffered channel would hand slots out in the order jobs asked; with
 // the scheduler skipping the ticks a late job missed, that let some jobs

@@ -85,7 +85,7 @@ func TestSlotsWaitEndsWithContext(t *testing.T) {
 }
 
 // TestSchedulerFairSlots: with far too few slots, every job still runs in
-// turn. The bound (README, "Sizing"): the start of a job's run follows the
+// turn. The bound (docs/sizing.md): the start of a job's run follows the
 // start of its previous run by at most max(interval, D) + ceil(N/S) × D, for
 // N jobs, S slots and runs of at most D, because a waiting job is passed by
 // each other job at most once; so a job's data is never older than that

@@ -29,7 +29,7 @@ import (
 // TestSoak's size: the short form runs in .ci/run (the README's test
 // command runs it outside -race, which would make it ten times slower; the
 // code it drives is under -race in the other tests); the long form is in
-// the README ("Reliability").
+// docs/reliability.md.
 var (
 	soakBots     = flag.Int("soak.bots", 20, "TestSoak: bots, with windows 1h and 24h each")
 	soakDuration = flag.Duration("soak.duration", time.Hour, "TestSoak: simulated time to run")

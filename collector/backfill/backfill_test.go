@@ -23,7 +23,7 @@ import (
 // TestEightDaysMatchSimulator backfills 8 days at 1h steps for one bot with
 // windows 1h and 24h against the simulator (jobs of 1.5 s, as in --demo; the
 // demo's budget of 30 requests/minute): every point equals the simulator's
-// Expected totals. It logs the figures of the README's cost table: run
+// Expected totals. It logs the figures of the cost table of docs/backfill.md: run
 //
 //	go test -run '^TestEightDaysMatchSimulator$' -v ./collector/backfill
 //

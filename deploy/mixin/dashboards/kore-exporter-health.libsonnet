@@ -147,7 +147,7 @@ function(c)
                    d.grid(12, 61, 12, 6),
                    [d.target('process_resident_memory_bytes%s and on (%s) kore_exporter_build_info%s' % [all, byInstance, all], instanceLegend)], 'bytes', min=0),
       d.timeseries('Job slots and waiting jobs',
-                   'Report jobs that may run at once (limits.max_concurrent_jobs, or the size chosen from the bots) and jobs due to run but waiting for a slot. Waiting jobs most of the time mean too few slots: data ages and runs are skipped (README, Sizing).',
+                   'Report jobs that may run at once (limits.max_concurrent_jobs, or the size chosen from the bots) and jobs due to run but waiting for a slot. Waiting jobs most of the time mean too few slots: data ages and runs are skipped (docs/sizing.md).',
                    d.grid(0, 67, 24, 8),
                    [
                      d.target('max by (%s) (kore_exporter_job_slots%s)' % [byInstance, all], d.legend(c, 'slots {{instance}}')),
