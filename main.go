@@ -66,14 +66,17 @@ func setGCPercent(lookupEnv func(string) (string, bool)) {
 }
 
 // setVersion fills the version, when the build did not set it with
-// -ldflags, from the module version Go records in the binary (a tag for
-// `go install …@vX`, "(devel)" for a local build).
+// -ldflags, from the module version Go records in the binary: the tag for
+// `go install …@vX`, and for `go build` in a git checkout the tag of the
+// commit or a pseudo-version past it (the revision comes from the VCS
+// information too). A build without VCS information records "(devel)",
+// which prints as "unknown".
 func setVersion() {
 	if version.Version != "" {
 		return
 	}
 	version.Version = "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		version.Version = bi.Main.Version
 	}
 }
