@@ -227,7 +227,35 @@ var chartCases = []struct {
 		"additionalRuleAnnotations": map[string]any{"dashboard": "https://grafana.example.com/d/kore"},
 		"runbookUrl":                "https://runbooks.example.com/kore",
 	}}},
+	{"config file", map[string]any{
+		"existingSecret": "kore-secrets",
+		"secretEnv":      []any{map[string]any{"name": "KORE_SALES_SECRET", "key": "sales"}},
+		"config":         configFileText, // helm install --set-file config=kore.yml
+	}},
 }
+
+// configFileText is an exporter configuration as a user keeps it in its
+// own file and passes it with --set-file config=kore.yml.
+const configFileText = `# kore.yml: checked with
+#   kore_exporter --config.check --config.check.skip-secrets --config.file=kore.yml
+defaults:
+  interval: 10m
+  windows: [1h, 24h]   # 1h feeds the drop-off alerts
+  labels: {team: cx}
+
+bots:
+  - name: support
+    bot_id: st-1a2b3c4d-0000-5000-8000-00000000a001
+    client_id: cs-5e6f7a8b-0000-5000-8000-00000000b001
+    client_secret_file: /etc/kore_exporter/secrets/support.secret
+  - name: sales
+    bot_id: st-2b3c4d5e-0000-5000-8000-00000000a002
+    client_id: cs-6f7a8b9c-0000-5000-8000-00000000b003
+    client_secret: ${KORE_SALES_SECRET}
+    page_size: 500
+limits:
+  max_concurrent_jobs: 2
+`
 
 func TestChartLint(t *testing.T) {
 	for _, tc := range chartCases {
@@ -461,6 +489,121 @@ func TestChartValuesSchemaRejectsTypos(t *testing.T) {
 		"nested typo":     {"serviceMonitor": map[string]any{"enable": true}},
 	} {
 		if _, err := renderChart(t, vals); err == nil || !strings.Contains(err.Error(), "schema") {
+			t.Errorf("%s: err = %v, want a schema error", name, err)
+		}
+	}
+}
+
+// TestChartRefusesReplicas checks that `replicas` fails the install with
+// a message naming `shards` (the schema lets it through for that).
+func TestChartRefusesReplicas(t *testing.T) {
+	for name, vals := range map[string]map[string]any{
+		"replicas":             {"replicas": 3},
+		"replicas with shards": {"replicas": 2, "shards": 2},
+		"replicas 1":           {"replicas": 1},
+	} {
+		_, err := renderChart(t, vals)
+		if err == nil {
+			t.Errorf("%s: rendered; want replicas refused", name)
+			continue
+		}
+		for _, want := range []string{"replicas is not a value of this chart", "per bot", "shards: N"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error does not contain %q: %v", name, want, err)
+			}
+		}
+	}
+}
+
+// TestChartConfigAsString checks --set-file config=kore.yml: the ConfigMap
+// holds the file as written, which the exporter reads as it reads the same
+// configuration given as YAML values; the rest of the release is the same.
+func TestChartConfigAsString(t *testing.T) {
+	var asMap map[string]any
+	if err := yaml.Unmarshal([]byte(configFileText), &asMap); err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]any{
+		"existingSecret": "kore-secrets",
+		"secretEnv":      []any{map[string]any{"name": "KORE_SALES_SECRET", "key": "sales"}},
+	}
+	with := func(config any) map[string]any {
+		v := maps.Clone(base)
+		v["config"] = config
+		return v
+	}
+	fromText, fromMap := mustRender(t, with(configFileText)), mustRender(t, with(asMap))
+	name := releaseName + "-kore-exporter"
+	cmText, cmMap := fromText.configMap(name), fromMap.configMap(name)
+	if cmText == nil || cmMap == nil {
+		t.Fatalf("no ConfigMap %s (text: %v, map: %v)", name, cmText != nil, cmMap != nil)
+	}
+	if got := cmText.Data["config.yml"]; got != configFileText {
+		t.Errorf("config.yml is not the file as written:\n%s\nwant:\n%s", got, configFileText)
+	}
+	if !reflect.DeepEqual(cmText.ObjectMeta, cmMap.ObjectMeta) || !slices.Equal(slices.Sorted(maps.Keys(cmText.Data)), slices.Sorted(maps.Keys(cmMap.Data))) {
+		t.Errorf("ConfigMaps differ beyond config.yml:\n%+v\n%+v", cmText, cmMap)
+	}
+	parse := func(data string) *config.Config {
+		t.Helper()
+		cfg, err := config.ParseWith([]byte(data), config.ParseOptions{SkipSecrets: true})
+		if err != nil {
+			t.Fatalf("config.yml does not parse: %v\n%s", err, data)
+		}
+		return cfg
+	}
+	if a, b := parse(cmText.Data["config.yml"]), parse(cmMap.Data["config.yml"]); !reflect.DeepEqual(a, b) {
+		t.Errorf("the exporter reads different configurations:\nfrom the text: %+v\nfrom the map:  %+v", a, b)
+	}
+	// The rest of the release is the same, but for the checksum of the
+	// config's text.
+	podText, _ := fromText.pod(t)
+	podMap, _ := fromMap.pod(t)
+	if podText.Annotations["checksum/config"] == "" || podText.Annotations["checksum/config"] == podMap.Annotations["checksum/config"] {
+		t.Errorf("checksum/config %q: want one of the text itself", podText.Annotations["checksum/config"])
+	}
+	delete(podText.Annotations, "checksum/config")
+	delete(podMap.Annotations, "checksum/config")
+	if !reflect.DeepEqual(podText, podMap) {
+		t.Errorf("pod templates differ:\n%+v\n%+v", podText, podMap)
+	}
+
+	// A text whose first line is indented keeps its indentation.
+	indented := "  # indented first line\nbots:\n  - {bot_id: st-1, client_id: cs-1, client_secret_file: /etc/kore_exporter/secrets/a}\n"
+	if got := mustRender(t, with(indented)).configMap(name).Data["config.yml"]; got != indented {
+		t.Errorf("indented text: config.yml = %q, want %q", got, indented)
+	}
+
+	// A literal secret in the text is refused, without echoing it.
+	_, err := renderChart(t, with(strings.Replace(configFileText, "${KORE_SALES_SECRET}", secretCanary, 1)))
+	if err == nil || !strings.Contains(err.Error(), "config.bots[1].client_secret: a literal secret") || strings.Contains(err.Error(), secretCanary) {
+		t.Errorf("literal secret in the text: err = %v, want it refused (not echoed)", err)
+	}
+	// Text that is not a YAML mapping.
+	for _, bad := range []string{"bots: [\n", "- a\n- b\n"} {
+		if _, err := renderChart(t, with(bad)); err == nil || !strings.Contains(err.Error(), "--config.check") {
+			t.Errorf("config %q: err = %v, want a pointer to --config.check", bad, err)
+		}
+	}
+}
+
+// TestChartValuesSchemaConfig checks that the schema takes `config` as a
+// mapping or a string, and nothing else.
+func TestChartValuesSchemaConfig(t *testing.T) {
+	for name, cfg := range map[string]any{
+		"mapping": map[string]any{"bots": []any{map[string]any{"bot_id": "st-1", "client_id": "cs-1", "client_secret_file": "/etc/kore_exporter/secrets/a"}}},
+		"string":  configFileText,
+	} {
+		if _, err := renderChart(t, map[string]any{"config": cfg}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, cfg := range map[string]any{
+		"number": 3,
+		"list":   []any{"bots"},
+		"bool":   true,
+	} {
+		if _, err := renderChart(t, map[string]any{"config": cfg}); err == nil || !strings.Contains(err.Error(), "schema") {
 			t.Errorf("%s: err = %v, want a schema error", name, err)
 		}
 	}

@@ -232,10 +232,10 @@ func TestParseGoodFiles(t *testing.T) {
 // badFiles maps each testdata/bad-*.yml (one per rule) to substrings its
 // error must contain.
 var badFiles = map[string][]string{
-	"bad-unknown-field.yml":             {`bots[0]: unknown field "clinet_id" (line 4)`, "known fields: "},
-	"bad-unknown-top.yml":               {`(top level): unknown field "bot" (line 2)`},
-	"bad-unknown-defaults-field.yml":    {`defaults: unknown field "bot_id" (line 3)`},
-	"bad-unknown-filter.yml":            {`bots[0].filters: unknown field "conversation_typ"`},
+	"bad-unknown-field.yml":             {`bots[0]: unknown field "clinet_id" (line 4); did you mean "client_id"?`, "known fields: "},
+	"bad-unknown-top.yml":               {`(top level): unknown field "bot" (line 2); did you mean "bots"?`},
+	"bad-unknown-defaults-field.yml":    {`defaults: unknown field "bot_id" (line 3); known fields: `},
+	"bad-unknown-filter.yml":            {`bots[0].filters: unknown field "conversation_typ" (line 7); did you mean "conversation_type"?`},
 	"bad-empty.yml":                     {"config is empty"},
 	"bad-no-bots.yml":                   {"bots: at least one bot is required"},
 	"bad-multi-doc.yml":                 {"multiple YAML documents (the second starts at line 6)"},

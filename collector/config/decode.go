@@ -27,6 +27,14 @@ type ParseOptions struct {
 	// ReadFile reads secret and key files; nil means ReadSecretFile.
 	// Whatever it returns is refused above MaxSecretFileSize bytes.
 	ReadFile func(path string) ([]byte, error)
+	// SkipSecrets checks the secret sources only for their form, for a
+	// configuration checked away from where it runs (kore_exporter
+	// --config.check.skip-secrets): each bot has exactly one of
+	// client_secret, client_secret_file and private_key_file, a file name
+	// is set, a ${NAME} is well-formed. Neither ReadFile nor LookupEnv is
+	// called. The Config returned holds no secrets (the file paths are
+	// resolved): it is for checking and planning, not for running.
+	SkipSecrets bool
 }
 
 // Load reads the config file at path and parses it with Parse. Relative
@@ -35,11 +43,20 @@ type ParseOptions struct {
 //
 // The file must be a regular file of at most MaxConfigFileSize bytes.
 func Load(path string) (*Config, error) {
+	return LoadWith(path, ParseOptions{})
+}
+
+// LoadWith is Load with options (see ParseWith); an empty opts.BaseDir
+// means the directory of path.
+func LoadWith(path string, opts ParseOptions) (*Config, error) {
 	data, err := readRegularFile(path, MaxConfigFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	cfg, err := ParseWith(data, ParseOptions{BaseDir: filepath.Dir(path)})
+	if opts.BaseDir == "" {
+		opts.BaseDir = filepath.Dir(path)
+	}
+	cfg, err := ParseWith(data, opts)
 	if err != nil {
 		return nil, &LoadError{Path: path, Err: err}
 	}
@@ -116,10 +133,24 @@ func ParseWith(data []byte, opts ParseOptions) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	// Backstop: the resolved config must hold every invariant.
-	if err := cfg.Validate(); err != nil {
+	if err := backstop(cfg, opts.SkipSecrets); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// backstop validates the resolved cfg. With skipSecrets its bots hold no
+// secrets (none was read): a copy with a stand-in secret is validated.
+func backstop(cfg *Config, skipSecrets bool) error {
+	if !skipSecrets {
+		return cfg.Validate()
+	}
+	c := *cfg
+	c.Bots = slices.Clone(cfg.Bots)
+	for i := range c.Bots {
+		c.Bots[i].ClientSecret, c.Bots[i].PrivateKey = "unchecked", ""
+	}
+	return c.Validate()
 }
 
 // The file as written. Pointers tell "absent" (inherit, default) from
@@ -388,7 +419,7 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 			}
 			ft, ok := fields[k.Value]
 			if !ok {
-				sc.add(path, "unknown field %q (line %d)%s", k.Value, k.Line, knownFieldsHint(fields))
+				sc.add(path, "unknown field %q (line %d)%s", k.Value, k.Line, knownFieldsHint(k.Value, fields))
 				continue
 			}
 			sc.check(v, ft, join(path, k.Value), depth+1)
@@ -449,13 +480,20 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	return m
 }
 
-func knownFieldsHint(fields map[string]reflect.Type) string {
+// knownFieldsHint lists the known fields of a mapping after an unknown
+// key, preceded by the one key it is most likely a misspelling of (see
+// nearest): "; did you mean "windows"? known fields: ...".
+func knownFieldsHint(key string, fields map[string]reflect.Type) string {
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	return "; known fields: " + strings.Join(names, ", ")
+	known := "known fields: " + strings.Join(names, ", ")
+	if best := nearest(key, names); best != "" {
+		return fmt.Sprintf("; did you mean %q? %s", best, known)
+	}
+	return "; " + known
 }
 
 func isNull(n *yaml.Node) bool {

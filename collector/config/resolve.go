@@ -415,6 +415,18 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 			r.add(path, "is $%s, taken as it is: write ${%s} to use the environment variable (a secret that really reads like this goes in client_secret_file)", m[1], m[1])
 			return
 		}
+		if r.opts.SkipSecrets {
+			// The form only: every ${NAME} counts as set (to a value that
+			// is not empty); the environment is not read.
+			_, msg := expandEnv(*rb.ClientSecret, func(string) (string, bool) { return "unchecked", true })
+			switch {
+			case msg != "":
+				r.add(path, "%s", msg)
+			case *rb.ClientSecret == "":
+				r.add(path, "is empty")
+			}
+			return
+		}
 		v, msg := expandEnv(*rb.ClientSecret, r.opts.LookupEnv)
 		switch {
 		case msg != "":
@@ -426,6 +438,10 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 		default:
 			b.ClientSecret = Secret(v)
 		}
+	case rb.ClientSecretFile != nil && r.opts.SkipSecrets:
+		b.ClientSecretFile, _ = r.secretFileName(*rb.ClientSecretFile, prefix+".client_secret_file")
+	case rb.PrivateKeyFile != nil && r.opts.SkipSecrets:
+		b.PrivateKeyFile, _ = r.secretFileName(*rb.PrivateKeyFile, prefix+".private_key_file")
 	case rb.ClientSecretFile != nil:
 		path := prefix + ".client_secret_file"
 		file, data, ok := r.readSecretFile(*rb.ClientSecretFile, path)
@@ -452,13 +468,9 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 // readSecretFile reads a secret or key file named at path, relative names
 // resolving against the base directory.
 func (r *resolver) readSecretFile(name, path string) (string, []byte, bool) {
-	if strings.TrimSpace(name) == "" {
-		r.add(path, "is empty; set a file name")
+	file, ok := r.secretFileName(name, path)
+	if !ok {
 		return "", nil, false
-	}
-	file := name
-	if !filepath.IsAbs(file) && r.opts.BaseDir != "" {
-		file = filepath.Join(r.opts.BaseDir, file)
 	}
 	data, err := r.opts.ReadFile(file)
 	switch {
@@ -483,6 +495,20 @@ func (r *resolver) readSecretFile(name, path string) (string, []byte, bool) {
 		return "", nil, false
 	}
 	return file, data, true
+}
+
+// secretFileName resolves the name of a secret or key file written at
+// path against the base directory, reporting an empty name.
+func (r *resolver) secretFileName(name, path string) (string, bool) {
+	if strings.TrimSpace(name) == "" {
+		r.add(path, "is empty; set a file name")
+		return "", false
+	}
+	file := name
+	if !filepath.IsAbs(file) && r.opts.BaseDir != "" {
+		file = filepath.Join(r.opts.BaseDir, file)
+	}
+	return file, true
 }
 
 // notRegularKind returns what readRegularFile said the file is.

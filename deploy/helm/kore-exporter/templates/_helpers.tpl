@@ -48,18 +48,41 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (include "kore-exporter.fullname" .) .Values.existingConfigMap }}
 {{- end }}
 
-{{/* The config file as rendered into the ConfigMap. Refuses literal secrets. */}}
+{{/* The config file as rendered into the ConfigMap: `config` as YAML, or
+as written when it is a string (helm install --set-file config=kore.yml:
+the file checked with kore_exporter --config.check, comments and line
+numbers kept). Refuses literal secrets. */}}
 {{- define "kore-exporter.config" -}}
-{{- range $i, $bot := .Values.config.bots }}
-{{- if and (hasKey $bot "client_secret") (not (regexMatch "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$" (toString $bot.client_secret))) }}
+{{- $cfg := .Values.config }}
+{{- if kindIs "string" .Values.config }}
+{{- $cfg = fromYaml .Values.config }}
+{{- if hasKey $cfg "Error" }}
+{{- fail (printf "config: the string is not a YAML mapping (%s); check the file with kore_exporter --config.check --config.check.skip-secrets --config.file=FILE" $cfg.Error) }}
+{{- end }}
+{{- end }}
+{{- range $i, $bot := $cfg.bots }}
+{{- if and (kindIs "map" $bot) (hasKey $bot "client_secret") (not (regexMatch "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$" (toString $bot.client_secret))) }}
 {{- fail (printf "config.bots[%d].client_secret: a literal secret would be stored in a ConfigMap; put it in existingSecret and use client_secret_file (under secretMountPath) or client_secret: ${NAME} with secretEnv" $i) }}
 {{- end }}
 {{- end }}
+{{- if kindIs "string" .Values.config }}
+{{- .Values.config | trimSuffix "\n" }}
+{{- else }}
 {{- toYaml .Values.config }}
+{{- end }}
+{{- end }}
+
+{{/* Values the chart refuses with an explanation (the schema lets them
+through so that the message can name what to use instead). */}}
+{{- define "kore-exporter.refuseValues" -}}
+{{- if hasKey .Values "replicas" }}
+{{- fail "replicas is not a value of this chart: every replica would poll every bot, and Kore.ai's request budget is per bot, so replicas would split it; use shards: N to split the bots over N pods (each bot polled by one pod)" }}
+{{- end }}
 {{- end }}
 
 {{/* The pod template of the Deployment and the StatefulSet. */}}
 {{- define "kore-exporter.podTemplate" -}}
+{{- include "kore-exporter.refuseValues" . }}
 {{- $tcp := or (eq .Values.probes.type "tcpSocket") (ne .Values.webConfig.existingSecret "") -}}
 metadata:
   labels:
