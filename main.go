@@ -86,6 +86,8 @@ type flags struct {
 	configFile   string
 	configCheck  bool
 	checkVerbose bool
+	checkProbe   bool // --config.check.probe (sets configCheck)
+	skipSecrets  bool // --config.check.skip-secrets
 	metricsPath  string
 	lifecycle    bool
 	logLevel     string
@@ -112,6 +114,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("config.file", "Configuration file.").Default("kore_exporter.yml").StringVar(&f.configFile)
 	app.Flag("config.check", "Validate the configuration, print the plan (bots, windows, estimated Kore.ai requests per hour against the per-bot budget), then exit.").BoolVar(&f.configCheck)
 	app.Flag("config.check.verbose", "With --config.check, list every bot in the plan, not only those with problems or warnings.").BoolVar(&f.checkVerbose)
+	app.Flag("config.check.probe", "Implies --config.check. After the check, send each configured bot one small report request (the last minute, limit=1) and print per bot: ok with the requests it cost, or the likely cause and its fix (wrong host or region, credentials, scope, clock skew). Exit 4 when a bot fails.").BoolVar(&f.checkProbe)
+	app.Flag("config.check.skip-secrets", "With --config.check, check the secret sources for their form only (one of client_secret, client_secret_file, private_key_file per bot; a file name; a well-formed ${NAME}) without reading the files or the environment: for a configuration checked away from the machine or cluster it runs on.").BoolVar(&f.skipSecrets)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
 	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
@@ -132,6 +136,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
 		return nil, 2, true
 	}
+	f.configCheck = f.configCheck || f.checkProbe
 	return &f, code, exited
 }
 
@@ -145,6 +150,12 @@ func (f *flags) check() error {
 	}
 	if f.writeTimeout < 0 {
 		return fmt.Errorf("--web.write-timeout %v: must not be negative", f.writeTimeout)
+	}
+	if f.skipSecrets && !f.configCheck {
+		return errors.New("--config.check.skip-secrets needs --config.check: the exporter cannot run without its secrets")
+	}
+	if f.skipSecrets && f.checkProbe {
+		return errors.New("--config.check.probe cannot probe without the secrets: drop --config.check.skip-secrets")
 	}
 	if f.demoSurge && !f.demo {
 		return errors.New("--demo.drop-off-surge needs --demo")
@@ -237,7 +248,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	load := func() (*config.Config, error) { return config.Load(f.configFile) }
+	load := func() (*config.Config, error) {
+		return config.LoadWith(f.configFile, config.ParseOptions{SkipSecrets: f.skipSecrets})
+	}
 	source := f.configFile // names the configuration's source
 	if f.demo {
 		source = "demo configuration (--demo ignores --config.file)"
@@ -265,6 +278,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			logConfigError(logger, "invalid configuration", source, err)
 		}
 		return exitInvalid
+	}
+	if f.checkProbe {
+		return checkAndProbe(ctx, cfg, f.checkVerbose, stdout, stderr)
 	}
 	if f.configCheck {
 		return checkPlan(cfg, f.checkVerbose, stdout, stderr)

@@ -55,6 +55,7 @@ type Client struct {
 	maxAttempts    int
 	pollBackoff    Backoff
 	retryBackoff   Backoff
+	now            func() time.Time // signs tokens, reads Date headers
 
 	// set by options, checked once all options ran
 	host     string
@@ -78,6 +79,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		maxAttempts:    DefaultMaxAttempts,
 		pollBackoff:    defaultPollBackoff,
 		retryBackoff:   defaultRetryBackoff,
+		now:            time.Now,
 	}
 	var errs []error
 	for _, o := range opts {
@@ -257,6 +259,20 @@ func WithRetryBackoff(b Backoff) Option {
 			return fmt.Errorf("kore: WithRetryBackoff: %w", err)
 		}
 		c.retryBackoff = b
+		return nil
+	}
+}
+
+// WithClock sets the clock the client signs its tokens with (iat, exp) and
+// compares the server's Date header against (APIError.ClockOffset); default
+// time.Now. Waits and timeouts always use the real clock. For tests of
+// clock skew.
+func WithClock(now func() time.Time) Option {
+	return func(c *Client) error {
+		if now == nil {
+			return fmt.Errorf("kore: WithClock: nil clock")
+		}
+		c.now = now
 		return nil
 	}
 }

@@ -47,6 +47,10 @@ type APIError struct {
 	// ({"errors":[{"msg":…,"code":…}]}), when there was one.
 	Code    int
 	Message string
+	// ClockOffset is the server's clock (the answer's Date header) minus
+	// the client's when the answer arrived, to the second; 0 when the
+	// answer had no usable Date.
+	ClockOffset time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -76,9 +80,14 @@ type AuthError struct {
 	*APIError
 }
 
+// Error is the answer, its reason and a hint at what to fix (see Diagnose),
+// so that a 401 in a log or on a status page says what to do.
 func (e *AuthError) Error() string {
-	return fmt.Sprintf("%s [%s]", e.APIError.Error(), e.Reason)
+	return fmt.Sprintf("%s [%s]: %s", e.APIError.Error(), e.Reason, e.Hint())
 }
+
+// Hint is the likely causes of the answer and their fixes, on one line.
+func (e *AuthError) Hint() string { return Hint(Diagnose(e, Signals{})) }
 
 // Unwrap returns the underlying APIError.
 func (e *AuthError) Unwrap() error { return e.APIError }

@@ -194,7 +194,7 @@ func (c *Client) exchange(ctx context.Context, cl *call) (body []byte, retryAfte
 	rctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
 	defer cancel()
 
-	token, err := c.signer.sign(time.Now())
+	token, err := c.signer.sign(c.now())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -244,7 +244,12 @@ func (c *Client) exchange(ctx context.Context, cl *call) (body []byte, retryAfte
 		if int64(len(body)) > limit {
 			body = body[:limit] // the start is enough for a message
 		}
-		return nil, retryAfter, c.apiError(cl, resp.StatusCode, body, retryAfter)
+		err := c.apiError(cl, resp.StatusCode, body, retryAfter)
+		var ae *APIError
+		if errors.As(err, &ae) {
+			ae.ClockOffset = clockOffset(resp.Header.Get("Date"), c.now())
+		}
+		return nil, retryAfter, err
 	}
 	if int64(len(body)) > limit {
 		return nil, 0, &DecodeError{Endpoint: cl.endpoint, Err: fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)}
@@ -314,6 +319,16 @@ func (c *Client) apiError(cl *call, status int, body []byte, retryAfter time.Dur
 		return &RateLimitError{RetryAfter: retryAfter, APIError: e}
 	}
 	return e
+}
+
+// clockOffset is the server's time, by its Date header, minus now, to the
+// second (the header's resolution); 0 without a usable header.
+func clockOffset(date string, now time.Time) time.Duration {
+	t, err := http.ParseTime(date)
+	if err != nil {
+		return 0
+	}
+	return t.Sub(now.Truncate(time.Second))
 }
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP

@@ -16,6 +16,9 @@ const (
 	msgScope          = "Permission denied. Scope is incorrect!"
 	msgReplay         = "error verifying the jwt: possibly a replay"
 	codeAuth          = 4002
+
+	// iatLeeway is how far in the future a token's iat may be.
+	iatLeeway = 30 * time.Second
 )
 
 // authError is a refused token: HTTP 401 with code and msg.
@@ -33,6 +36,17 @@ type authError struct {
 //   - an expired token, a bad signature, an algorithm the app does not
 //     allow (HS256 always, RS256 when the bot has a public key) and a
 //     missing or wrong appId are all "Invalid SDK credentials"; no leeway;
+//   - so is a token issued in the future (iat more than iatLeeway after
+//     now): a token refused for its times is well-formed and verified like
+//     one with a wrong signature, while "Invalid JWT token" is, in Kore.ai's
+//     answers, a token that cannot be read at all. A client whose clock is
+//     ahead gets this answer, one whose clock is behind by more than its
+//     tokens' lifetime gets the expired one: the same text either way, as
+//     the docs give no other (a client tells clock skew by the Date header,
+//     which every answer carries);
+//   - an app that is not published, or whose scope mapping was not saved
+//     (Bot.Unpublished), answers "Invalid SDK credentials" to every token,
+//     as kore/API.md §2 says;
 //   - with EnforceJTI, exp is required and must be ≤ iat + 1h (now when iat
 //     is absent); each jti may be used once per app while its token lives.
 func verifyToken(bs *botState, jtis map[string]time.Time, r *http.Request, now time.Time) *authError {
@@ -65,6 +79,12 @@ func verifyToken(bs *botState, jtis map[string]time.Time, r *http.Request, now t
 		return &authError{codeAuth, msgBadCredentials}
 	}
 	if appID, ok := claims["appId"].(string); !ok || appID != b.ClientID || b.ClientID == "" {
+		return &authError{codeAuth, msgBadCredentials}
+	}
+	if iat, err := claims.GetIssuedAt(); err != nil || (iat != nil && iat.After(now.Add(iatLeeway))) {
+		return &authError{codeAuth, msgBadCredentials}
+	}
+	if b.Unpublished {
 		return &authError{codeAuth, msgBadCredentials}
 	}
 	if b.EnforceJTI {

@@ -24,6 +24,7 @@ func TestAuth(t *testing.T) {
 	rsaBot := Bot{ID: "st-rsa", ClientID: "cs-rsa", ClientSecret: "rsa-app-secret", RSAPublicKey: &key.PublicKey, Tasks: 20}
 	h.s.AddBot(rsaBot)
 	h.s.AddBot(Bot{ID: "st-noscope", ClientID: testClientID, ClientSecret: testSecret, NoMetricsScope: true, Tasks: 20})
+	h.s.AddBot(Bot{ID: "st-unpublished", ClientID: testClientID, ClientSecret: testSecret, Unpublished: true, Tasks: 20})
 
 	with := func(mod func(c jwt.MapClaims)) string {
 		c := h.claims()
@@ -76,6 +77,10 @@ func TestAuth(t *testing.T) {
 		{name: "unknown bot", bot: "st-unknown", token: h.token(), wantCode: 401, wantAPI: 4002, wantMsg: msgBadCredentials},
 		{name: "bot not linked to app", bot: "st-rsa", token: h.token(), wantCode: 401, wantAPI: 4002, wantMsg: msgBadCredentials},
 		{name: "no Metrics scope", bot: "st-noscope", token: h.token(), wantCode: 401, wantAPI: 4002, wantMsg: msgScope},
+		{name: "app not published", bot: "st-unpublished", token: h.token(), wantCode: 401, wantAPI: 4002, wantMsg: msgBadCredentials},
+		{name: "iat in the future", token: with(func(c jwt.MapClaims) { c["iat"] = t0.Add(iatLeeway + time.Second).Unix() }), wantCode: 401, wantAPI: 4002, wantMsg: msgBadCredentials},
+		{name: "iat within the leeway", token: with(func(c jwt.MapClaims) { c["iat"] = t0.Add(iatLeeway).Unix() }), wantCode: 200},
+		{name: "iat not a number", token: with(func(c jwt.MapClaims) { c["iat"] = "soon" }), wantCode: 401, wantAPI: 4002, wantMsg: msgBadCredentials},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,6 +103,9 @@ func TestAuth(t *testing.T) {
 			defer resp.Body.Close()
 			if resp.StatusCode != tt.wantCode {
 				t.Fatalf("HTTP %d, want %d", resp.StatusCode, tt.wantCode)
+			}
+			if d, err := http.ParseTime(resp.Header.Get("Date")); err != nil || !d.Equal(t0.Truncate(time.Second)) {
+				t.Errorf("Date %q, want the server clock's %s", resp.Header.Get("Date"), t0.Format(http.TimeFormat))
 			}
 			if tt.wantCode == 200 {
 				return

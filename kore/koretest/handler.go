@@ -22,7 +22,13 @@ func (s *Server) routes() http.Handler {
 		// Assumption: unknown paths answer a JSON 404.
 		writeError(w, http.StatusNotFound, http.StatusNotFound, "Not Found")
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every answer carries the server clock's Date, as net/http's
+		// server sends the real clock's (clients measure clock skew by
+		// it).
+		w.Header().Set("Date", s.clock.Now().UTC().Format(http.TimeFormat))
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // admit runs the steps every call shares: method, bot lookup, injected

@@ -31,6 +31,10 @@ type Bot struct {
 	// NoMetricsScope makes every authenticated call answer 401
 	// "Permission denied. Scope is incorrect!".
 	NoMetricsScope bool
+	// Unpublished is a JWT app whose mapping to the bot was not saved, or
+	// a bot not published since: every call answers 401 "Invalid SDK
+	// credentials", whatever the token.
+	Unpublished bool
 	// Tasks is the number of tasks (at most 60); 0 picks 20 to 60 from the
 	// seed.
 	Tasks int
