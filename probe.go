@@ -194,13 +194,9 @@ func probeOne(ctx context.Context, t *probeTarget, budgets *kore.Budgets, o prob
 // newProbeClient is the bot's kore.Client, as the exporter makes it, with
 // probeAttempts and the probe's clock.
 func newProbeClient(b config.Bot, budgets *kore.Budgets, o probeOpts) (*kore.Client, error) {
-	creds := kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}
-	if b.PrivateKey != "" {
-		key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
-		if err != nil {
-			return nil, fmt.Errorf("private key: %w", err)
-		}
-		creds = kore.Credentials{ClientID: b.ClientID, PrivateKey: key}
+	creds, err := collector.BotCredentials(b)
+	if err != nil {
+		return nil, err
 	}
 	opts := []kore.Option{
 		kore.WithHost(b.Host),

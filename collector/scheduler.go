@@ -705,16 +705,25 @@ func NewKoreClients() *KoreClients {
 	return &KoreClients{hc: kore.NewHTTPClient(koreIdleConns)}
 }
 
+// BotCredentials are the bot's client id with its secret, or with its
+// parsed RSA private key.
+func BotCredentials(b config.Bot) (kore.Credentials, error) {
+	if b.PrivateKey == "" {
+		return kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}, nil
+	}
+	key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
+	if err != nil {
+		return kore.Credentials{}, fmt.Errorf("private key: %w", err)
+	}
+	return kore.Credentials{ClientID: b.ClientID, PrivateKey: key}, nil
+}
+
 // New returns a kore.Client for the bot's host and credentials, taking its
 // requests from budgets, over the shared HTTP client.
 func (k *KoreClients) New(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (ReportRunner, error) {
-	creds := kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}
-	if b.PrivateKey != "" {
-		key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
-		if err != nil {
-			return nil, fmt.Errorf("private key: %w", err)
-		}
-		creds = kore.Credentials{ClientID: b.ClientID, PrivateKey: key}
+	creds, err := BotCredentials(b)
+	if err != nil {
+		return nil, err
 	}
 	opts := []kore.Option{
 		kore.WithHost(b.Host),
