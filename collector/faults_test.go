@@ -3,10 +3,12 @@ package collector_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +28,8 @@ import (
 
 	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/contract"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
@@ -84,17 +88,17 @@ type faultCase struct {
 func faultCases() []faultCase {
 	rateLimited := func(name string, f koretest.Fault, does string) faultCase {
 		f.RateLimited = true
-		return faultCase{name: name, fault: f, does: does, result: collector.ResultRateLimited, retry: "rate_limited", code: "429"}
+		return faultCase{name: name, fault: f, does: does, result: report.ResultRateLimited, retry: "rate_limited", code: "429"}
 	}
 	return []faultCase{
 		{name: "one 5xx on submit", fault: koretest.Fault{ServerErrors: 1},
 			does: "the run fails (a POST that may have created a job is not repeated); the next run succeeds",
-			kept: true, result: collector.ResultAPIError, code: "500"},
+			kept: true, result: report.ResultAPIError, code: "500"},
 		{name: "5xx burst on poll (3)", fault: koretest.Fault{StatusServerErrors: 3},
 			does: "retries the status call (backoff 1 s, doubling, ±50 %); the run succeeds",
-			kept: true, result: collector.ResultSuccess, retry: "server_error", code: "502"},
+			kept: true, result: report.ResultSuccess, retry: "server_error", code: "502"},
 		{name: "5xx outage (every call)", fault: koretest.Fault{ServerErrors: math.MaxInt32},
-			does: "every run fails at its submit", result: collector.ResultAPIError, code: "500"},
+			does: "every run fails at its submit", result: report.ResultAPIError, code: "500"},
 		rateLimited("429, Retry-After: 30 (seconds)", koretest.Fault{RetryAfter: 30 * time.Second},
 			"waits 30 s between attempts, 5 attempts, then fails the run; the bot's limiter pauses too"),
 		rateLimited("429, Retry-After: HTTP date (+30 s)", koretest.Fault{RetryAfter: 30 * time.Second, RetryAfterDate: true},
@@ -106,40 +110,40 @@ func faultCases() []faultCase {
 		rateLimited("429, Retry-After: soon (garbage)", koretest.Fault{RetryAfterHeader: "soon"},
 			"ignores the header: waits 60–70 s between attempts"),
 		{name: "hung connection", fault: koretest.Fault{Hang: true},
-			does: "gives up on the submit after the 30 s request timeout; not repeated", result: collector.ResultNetwork, code: "0"},
+			does: "gives up on the submit after the 30 s request timeout; not repeated", result: report.ResultNetwork, code: "0"},
 		{name: "endless slow body", fault: koretest.Fault{SlowBody: true},
-			does: "gives up reading after the 30 s request timeout; not repeated", result: collector.ResultNetwork, code: "200"},
+			does: "gives up reading after the 30 s request timeout; not repeated", result: report.ResultNetwork, code: "200"},
 		{name: "body over the size cap", fault: koretest.Fault{Oversize: 2 << 20},
-			does: "reads 1 MiB + 1 byte of the submit's answer, fails the run", result: collector.ResultInvalidResponse, code: "200"},
+			does: "reads 1 MiB + 1 byte of the submit's answer, fails the run", result: report.ResultInvalidResponse, code: "200"},
 		{name: "truncated JSON", fault: koretest.Fault{Truncated: true},
-			does: "fails the run on the short body", result: collector.ResultNetwork, code: "200"},
+			does: "fails the run on the short body", result: report.ResultNetwork, code: "200"},
 		{name: "HTML instead of JSON", fault: koretest.Fault{Malformed: true},
-			does: "fails the run, naming the bad body", result: collector.ResultInvalidResponse, code: "200"},
+			does: "fails the run, naming the bad body", result: report.ResultInvalidResponse, code: "200"},
 		{name: "wrong field types", fault: koretest.Fault{WrongTypes: true},
-			does: "fails the run, naming the field", result: collector.ResultInvalidResponse, code: "200"},
+			does: "fails the run, naming the field", result: report.ResultInvalidResponse, code: "200"},
 		{name: "job failed", fault: koretest.Fault{FailJobs: true},
-			does: "fails the run when the job says FAILED", result: collector.ResultJobFailed, code: "200"},
+			does: "fails the run when the job says FAILED", result: report.ResultJobFailed, code: "200"},
 		{name: "job never finishes", fault: koretest.Fault{NeverFinish: true},
-			does: "polls until the run's timeout (10 m); the ticks it outlasts are skipped", result: collector.ResultTimeout, code: "200"},
+			does: "polls until the run's timeout (10 m); the ticks it outlasts are skipped", result: report.ResultTimeout, code: "200"},
 		{name: "job id expired (404)", fault: koretest.Fault{ForgetJobs: true},
-			does: "fails the run at the first 404 on the job's status", result: collector.ResultJobExpired, code: "404"},
+			does: "fails the run at the first 404 on the job's status", result: report.ResultJobExpired, code: "404"},
 		{name: "401 (bad credentials)", fault: koretest.Fault{BadCredentials: true},
-			does: "fails the run at once; not retried", result: collector.ResultUnauthorized, code: "401"},
+			does: "fails the run at once; not retried", result: report.ResultUnauthorized, code: "401"},
 		{name: "connection refused", fault: koretest.Fault{Refuse: true},
-			does: "retries the submit (the server never saw it), 5 attempts, then fails the run", result: collector.ResultNetwork,
+			does: "retries the submit (the server never saw it), 5 attempts, then fails the run", result: report.ResultNetwork,
 			retry: "network", code: "0"},
 		{name: "a total that lies (+3)", fault: koretest.Fault{TotalOffset: 3},
-			does: "runs the report again twice, then fails the run", result: collector.ResultInvalidResponse, code: "200",
+			does: "runs the report again twice, then fails the run", result: report.ResultInvalidResponse, code: "200",
 			check: func(t *testing.T, s *scrape) {
 				if v := s.sum("kore_exporter_report_reruns_total", nil); v < 2 {
 					t.Errorf("report_reruns_total = %v, want ≥ 2", v)
 				}
 			}},
 		{name: "rows that overflow int64", fault: koretest.Fault{OverflowCounts: true},
-			does: "fails the run instead of wrapping around", result: collector.ResultInvalidResponse, code: "200"},
+			does: "fails the run instead of wrapping around", result: report.ResultInvalidResponse, code: "200"},
 		{name: "task-name flood (+300 tasks)", fault: koretest.Fault{TaskFlood: 300},
 			does: "keeps the largest tasks up to max_task_rows (100), folds the rest into __other_tasks__; totals exact",
-			kept: true, result: collector.ResultSuccess, code: "200",
+			kept: true, result: report.ResultSuccess, code: "200",
 			check: func(t *testing.T, s *scrape) {
 				if rows := s.botRows(); rows > fcMaxTasks {
 					t.Errorf("%d task rows served, want at most max_task_rows = %d", rows, fcMaxTasks)
@@ -148,8 +152,8 @@ func faultCases() []faultCase {
 				if v := s.sum("kore_exporter_report_folded_rows", nil); v < 300-fcMaxTasks {
 					t.Errorf("report_folded_rows = %v, want ≥ %d", v, 300-fcMaxTasks)
 				}
-				if v := s.sum("kore_task_sessions", map[string]string{"task_name": collector.OtherTasksName}); v <= 0 {
-					t.Errorf("sessions of %s = %v, want the folded tasks' sessions", collector.OtherTasksName, v)
+				if v := s.sum("kore_task_sessions", map[string]string{"task_name": contract.OtherTasks}); v <= 0 {
+					t.Errorf("sessions of %s = %v, want the folded tasks' sessions", contract.OtherTasks, v)
 				}
 			}},
 	}
@@ -181,7 +185,41 @@ func TestFailureContract(t *testing.T) {
 		return
 	}
 	goleak.VerifyNone(t, leaks)
-	t.Log("\n" + contractTable(results))
+	checkContractTable(t, contractTable(results))
+}
+
+// updateContract makes TestFailureContract write its table into
+// docs/reliability.md instead of comparing it.
+var updateContract = flag.Bool("update", false, "rewrite the failure-contract table of docs/reliability.md (TestFailureContract)")
+
+// contractDoc holds the table between these markers.
+const (
+	contractDoc   = "../docs/reliability.md"
+	contractBegin = "<!-- failure contract: begin; written by go test -run '^TestFailureContract$' ./collector -update -->\n"
+	contractEnd   = "<!-- failure contract: end -->\n"
+)
+
+// checkContractTable compares table with the one in contractDoc, or with
+// -update writes it there.
+func checkContractTable(t *testing.T, table string) {
+	doc, err := os.ReadFile(contractDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, rest, ok1 := strings.Cut(string(doc), contractBegin)
+	old, after, ok2 := strings.Cut(rest, contractEnd)
+	if !ok1 || !ok2 {
+		t.Fatalf("%s: the failure-contract markers are missing", contractDoc)
+	}
+	if *updateContract {
+		if err := os.WriteFile(contractDoc, []byte(before+contractBegin+table+contractEnd+after), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if old != table {
+		t.Errorf("the failure contract differs from %s: rewrite it with go test -run '^TestFailureContract$' ./collector -update\nnow:\n%s", contractDoc, table)
+	}
 }
 
 func runFaultCase(t *testing.T, c faultCase) *faultResult {
@@ -203,7 +241,7 @@ func runFaultCase(t *testing.T, c faultCase) *faultResult {
 		sched := collector.NewScheduler(collector.SchedulerOpts{
 			Logger: log.NewLogfmtLogger(log.NewSyncWriter(&logs)),
 			Store:  store, Metrics: metrics, MaxStartSpread: time.Second,
-			NewClient: func(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (collector.ReportRunner, error) {
+			NewClient: func(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (report.Runner, error) {
 				c, err := kore.NewClient(
 					kore.WithHost(b.Host),
 					kore.WithCredentials(kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}),
@@ -242,7 +280,7 @@ func runFaultCase(t *testing.T, c faultCase) *faultResult {
 
 		// Healthy: one good run publishes the data.
 		s := waitFor(t, scrapeNow, time.Minute, func(s *scrape) bool { return s.botRows() > 0 })
-		if s.runs(collector.ResultSuccess) != 1 {
+		if s.runs(report.ResultSuccess) != 1 {
 			t.Fatalf("healthy start: runs %v", s.sum("kore_exporter_report_runs_total", nil))
 		}
 		res.healthyRequests = s.requests("")
@@ -297,12 +335,12 @@ func runFaultCase(t *testing.T, c faultCase) *faultResult {
 		switch got := s.value("kore_exporter_report_success", nil); {
 		case !c.kept && got != 0:
 			t.Errorf("report_success = %v after failed runs, want 0", got)
-		case c.result == collector.ResultSuccess && got != 1:
+		case c.result == report.ResultSuccess && got != 1:
 			t.Errorf("report_success = %v under an absorbed fault, want 1", got)
 		}
 		// The self-metrics that show the fault.
 		res.resultDelta = s.runs(c.result) - before.runs(c.result)
-		if c.result == collector.ResultSuccess {
+		if c.result == report.ResultSuccess {
 			res.resultDelta-- // the first run of the fault window may have been healthy anyway; at least one more
 		}
 		if res.resultDelta <= 0 {
@@ -336,9 +374,9 @@ func runFaultCase(t *testing.T, c faultCase) *faultResult {
 			}
 			ready = time.Now()
 		}
-		successes := s.runs(collector.ResultSuccess)
+		successes := s.runs(report.ResultSuccess)
 		waitFor(t, scrapeNow, fcTimeout+fcRecovery, func(s *scrape) bool {
-			return s.botRows() > 0 && s.runs(collector.ResultSuccess) > successes && s.value("kore_exporter_report_success", nil) == 1
+			return s.botRows() > 0 && s.runs(report.ResultSuccess) > successes && s.value("kore_exporter_report_success", nil) == 1
 		})
 		res.recovery = time.Since(cleared)
 		if d := time.Since(ready); d > fcRecovery {
@@ -384,7 +422,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // recordingRunner records the time and the requests of each run.
 type recordingRunner struct {
-	collector.ReportRunner
+	report.Runner
 	sent *atomic.Int64
 	mu   sync.Mutex
 	runs []runCost
@@ -591,9 +629,12 @@ func contractTable(results []*faultResult) string {
 		if !c.kept {
 			data = "kept until stale_after, then gone"
 		}
+		// A run still in flight when the fault ends ends at a time its
+		// jittered waits decide; the next run's is then checked against
+		// the bound, not written down.
 		rec := "next run: " + fmtDur(r.recovery)
 		if r.inFlightAtClear {
-			rec += " (after the run in flight)"
+			rec = "the run in flight, then the next run"
 		}
 		perRun := "–"
 		if len(r.faultRunCosts) > 0 {
