@@ -52,6 +52,7 @@ const (
 // must cut them (its read-header timeout); afterwards the process's
 // goroutines and open file descriptors must come back to their baseline.
 func TestHTTPAbuse(t *testing.T) {
+	skipShort(t, "HTTP abuse on a real clock")
 	e := startExporter(t, "--demo")
 	a := &abuser{t: t, addr: strings.TrimPrefix(e.base, "http://")}
 	s := newGoodScraper(t, e.base+"/metrics")

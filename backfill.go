@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/common/version"
 	"golang.org/x/term"
 
-	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/backfill"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 )
 
 // backfillCommand is the command word that runs runBackfill instead of the
@@ -149,7 +149,7 @@ func runBackfillPlan(ctx context.Context, f *backfillFlags, plan *backfill.Plan,
 	if file, ok := stderr.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
 		progress = backfill.NewBar(stderr)
 	}
-	res, runErr := backfill.Run(ctx, plan, backfill.RunOptions{Logger: logger, NewClient: collector.NewKoreClients().New, State: state, Progress: progress})
+	res, runErr := backfill.Run(ctx, plan, backfill.RunOptions{Logger: logger, NewClient: report.NewKoreClients().New, State: state, Progress: progress})
 	if res == nil {
 		level.Error(logger).Log("msg", "backfill failed", "err", runErr)
 		return 1

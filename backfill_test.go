@@ -101,6 +101,7 @@ func findBin(t *testing.T, env, name string) string {
 // promtool, starts the real Prometheus on the blocks, and asks it for a
 // past point's value: the simulator's Expected total.
 func TestBackfillCommandIntoPrometheus(t *testing.T) {
+	skipShort(t, "starts promtool and Prometheus")
 	t.Parallel()
 	e := newBackfillEnv(t, 200*time.Millisecond)
 	code, stdout, stderr := e.run(t, t.Context())

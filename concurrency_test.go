@@ -21,6 +21,7 @@ import (
 
 	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
@@ -82,6 +83,7 @@ var badConfigs = []string{
 // /metrics holds the data of exactly the last good configuration's jobs.
 // Run it with -race.
 func TestConcurrentScrapesDuringReloads(t *testing.T) {
+	skipShort(t, "reload concurrency on real sockets, signals and a real clock")
 	sim := koretest.NewServer(koretest.WithJobDuration(100 * time.Millisecond))
 	defer sim.Close()
 	bots := koretest.DemoBots(len(reloadNames), 23)
@@ -383,7 +385,7 @@ func TestOverlappingReloadsApplyTheNewestConfiguration(t *testing.T) {
 	logger := log.NewNopLogger()
 	// The jobs' runs wait until they are stopped: only which jobs run
 	// matters here.
-	idle := func(config.Bot, *kore.Budgets, kore.Observer) (collector.ReportRunner, error) {
+	idle := func(config.Bot, *kore.Budgets, kore.Observer) (report.Runner, error) {
 		return waitingRunner{}, nil
 	}
 	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: collector.NewStore(), Metrics: metrics, NewClient: idle})

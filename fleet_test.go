@@ -31,9 +31,17 @@ import (
 // The fleet benchmark (docs/performance.md, "Fleet benchmark"): TestFleet starts the
 // simulator with N bots whose jobs finish at submit, and the exporter as a
 // subprocess against it, waits for full data, runs at least one more
-// interval with concurrent scrapers, and prints what a fleet costs. The
-// defaults are the short form that `go test -race ./...` runs; the flags
-// below give the long form, e.g.
+// interval with concurrent scrapers, and prints what a fleet costs.
+//
+// It is opt-in (its short form takes about 80 s and builds a binary): it
+// runs only with KORE_FLEET=1 in the environment or with any -fleet.* flag
+// below set, and skips otherwise, -short or not. The defaults are the short
+// form, which the README's test command (so .ci/run and make test) runs as
+// its fleet tier:
+//
+//	KORE_FLEET=1 go test -race -run '^TestFleet$' .
+//
+// The flags give the long form, e.g.
 //
 //	go test -run '^TestFleet$' -v -timeout 30m . -args -fleet.bots=1000 -fleet.duration=5m -fleet.slots=100 -fleet.scrapers=8
 //
@@ -60,7 +68,18 @@ const fleetSampleEvery = 5 * time.Second
 // 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
+// fleetAsked reports whether TestFleet was asked for: KORE_FLEET=1 or a
+// -fleet.* flag set on the command line.
+func fleetAsked() bool {
+	asked := os.Getenv("KORE_FLEET") == "1"
+	flag.Visit(func(f *flag.Flag) { asked = asked || strings.HasPrefix(f.Name, "fleet.") })
+	return asked
+}
+
 func TestFleet(t *testing.T) {
+	if !fleetAsked() {
+		t.Skip("the fleet benchmark is opt-in: set KORE_FLEET=1 or a -fleet.* flag (the README's test command does)")
+	}
 	if runtime.GOOS != "linux" {
 		t.Skipf("TestFleet reads the exporter's RSS and CPU from /proc: Linux only, this is %s", runtime.GOOS)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 )
 
 // FuzzEndpoints sends arbitrary methods, paths, queries, headers and
@@ -117,7 +118,7 @@ func fuzzMuxT(f testing.TB) http.Handler {
 		f.Fatal(err)
 	}
 	store := collector.NewStore()
-	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: store, Metrics: metrics, NewClient: collector.NewKoreClients().New,
+	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: store, Metrics: metrics, NewClient: report.NewKoreClients().New,
 		MaxStartSpread: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	f.Cleanup(func() { cancel(); sched.Stop() })

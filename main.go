@@ -35,6 +35,7 @@ import (
 
 	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
 
@@ -310,7 +311,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Logger:    logger,
 		Store:     store,
 		Metrics:   metrics,
-		NewClient: collector.NewKoreClients().New,
+		NewClient: report.NewKoreClients().New,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

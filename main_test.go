@@ -40,6 +40,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// skipShort skips t under -short (the fast tier: make test-short), saying
+// which slow tier it belongs to, e.g. "end-to-end on a real clock".
+func skipShort(t *testing.T, tier string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(tier + ": skipped with -short")
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -252,6 +261,7 @@ func writeCheckableConfig(t *testing.T, dir, host string, bots []koretest.Bot) s
 // TestEndToEnd runs the exporter's real wiring against the simulator and
 // checks every exported task gauge against the simulator's own totals.
 func TestEndToEnd(t *testing.T) {
+	skipShort(t, "end-to-end on a real clock")
 	sim := koretest.NewServer(koretest.WithJobDuration(500 * time.Millisecond))
 	defer sim.Close()
 	bots := koretest.DemoBots(2, 7)
@@ -393,6 +403,7 @@ func TestEndToEnd(t *testing.T) {
 // its last good rows (and says so in its self-metrics) while the other bot
 // is unaffected.
 func TestEndToEndAuthFailureIsReported(t *testing.T) {
+	skipShort(t, "end-to-end on a real clock")
 	sim := koretest.NewServer(koretest.WithJobDuration(200 * time.Millisecond))
 	defer sim.Close()
 	bots := koretest.DemoBots(2, 11)
@@ -504,6 +515,7 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestDemoServesTaskMetrics(t *testing.T) {
+	skipShort(t, "end-to-end on a real clock")
 	e := startExporter(t, "--demo", "--demo.drop-off-surge")
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -712,6 +724,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 // answers (no 404), with a telemetry path other than the default, and the
 // status page links that path.
 func TestNoDeadLinks(t *testing.T) {
+	skipShort(t, "end-to-end on a real clock")
 	e := startExporter(t, "--demo", "--web.telemetry-path=/kore/metrics")
 	e.waitReady(30 * time.Second)
 	href := regexp.MustCompile(`href="([^"]*)"`)

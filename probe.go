@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -118,7 +118,7 @@ func probeBots(ctx context.Context, cfg *config.Config, o probeOpts, w io.Writer
 	if o.timeout <= 0 {
 		o.timeout = probeTimeout
 	}
-	budgets, err := collector.NewBudgets(cfg.Limits)
+	budgets, err := report.NewBudgets(cfg.Limits)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -178,7 +178,7 @@ func probeOne(ctx context.Context, t *probeTarget, budgets *kore.Budgets, o prob
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	to := o.now().UTC().Truncate(time.Millisecond)
-	req := collector.NewReportRequest(t.bot, to.Add(-probeWindow), to)
+	req := report.NewRequest(t.bot, to.Add(-probeWindow), to)
 	req.PageSize, req.MaxRows = 1, 1
 	rep, err := c.RunContainmentReport(ctx, t.bot.BotID, req)
 	if rep != nil {
@@ -194,7 +194,7 @@ func probeOne(ctx context.Context, t *probeTarget, budgets *kore.Budgets, o prob
 // newProbeClient is the bot's kore.Client, as the exporter makes it, with
 // probeAttempts and the probe's clock.
 func newProbeClient(b config.Bot, budgets *kore.Budgets, o probeOpts) (*kore.Client, error) {
-	creds, err := collector.BotCredentials(b)
+	creds, err := report.BotCredentials(b)
 	if err != nil {
 		return nil, err
 	}

@@ -392,6 +392,7 @@ func TestProbeExitCodes(t *testing.T) {
 // TestProbeHintAtRuntime: a report run's 401 carries the probe's hint on
 // /status and in the logs, and no secret.
 func TestProbeHintAtRuntime(t *testing.T) {
+	skipShort(t, "end-to-end on a real clock")
 	sim := koretest.NewServer(koretest.WithJobDuration(0))
 	defer sim.Close()
 	bots := koretest.DemoBots(2, 67)

@@ -46,6 +46,7 @@ import (
 
 	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
@@ -441,6 +442,7 @@ func (c authClient) do(method, path string, hdr map[string]string) (int, string)
 // and searches everything the exporter says; no t.Parallel: it sets an
 // environment variable.
 func TestSecretsNeverShow(t *testing.T) {
+	skipShort(t, "secrets end-to-end on a real clock")
 	keys := newCanaryKeys(t)
 	search := keys.search()
 	search.selfCheck(t, canaryJWT(t))
@@ -653,7 +655,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	search.check(t, said)
 }
 
-// panicRunner is a ReportRunner whose run panics with a value that quotes
+// panicRunner is a report.Runner whose run panics with a value that quotes
 // its bot's credentials: the client secret or private key, and a JWT signed
 // with it, as a bug deep in a client could.
 type panicRunner struct {
@@ -676,7 +678,7 @@ func (p panicRunner) RunContainmentReport(context.Context, string, kore.ReportRe
 // report run into the run's error; a panic value that quotes the secret,
 // the private key or a token shows none of them in the log, /status
 // (HTML and JSON), /metrics or the landing page. The wiring is run's
-// (newLogger, the scheduler, the reloader, newMux), with a ReportRunner that
+// (newLogger, the scheduler, the reloader, newMux), with a report.Runner that
 // panics in place of the Kore.ai client.
 func TestSecretsNeverShowAfterAPanic(t *testing.T) {
 	keys := newCanaryKeys(t)
@@ -713,7 +715,7 @@ bots:
 	store := collector.NewStore()
 	sched := collector.NewScheduler(collector.SchedulerOpts{
 		Logger: logger, Store: store, Metrics: metrics, MaxStartSpread: 50 * time.Millisecond,
-		NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (collector.ReportRunner, error) {
+		NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (report.Runner, error) {
 			return panicRunner{bot: b, token: token}, nil
 		},
 	})
@@ -752,8 +754,8 @@ bots:
 		t.Fatalf("/status?format=json: %v: %s", err, said["/status?format=json"])
 	}
 	for _, j := range st {
-		if j.LastResult != collector.ResultError || !strings.Contains(j.LastError, "report run panicked") {
-			t.Errorf("%s: result %q, error %q; want %q, the panic recorded", j.Bot, j.LastResult, j.LastError, collector.ResultError)
+		if j.LastResult != report.ResultError || !strings.Contains(j.LastError, "report run panicked") {
+			t.Errorf("%s: result %q, error %q; want %q, the panic recorded", j.Bot, j.LastResult, j.LastError, report.ResultError)
 		}
 	}
 	sched.Stop()

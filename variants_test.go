@@ -15,6 +15,7 @@ import (
 // each variant's task gauges equal the simulator's totals for its channel,
 // the two add up to the whole bot, and kore_bot_info carries the labels.
 func TestVariantsEndToEnd(t *testing.T) {
+	skipShort(t, "end-to-end on a real clock")
 	sim := koretest.NewServer(koretest.WithJobDuration(300 * time.Millisecond))
 	defer sim.Close()
 	bot := koretest.DemoBots(1, 11)[0]

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -36,7 +37,7 @@ func benchSelf(b *testing.B) (*prometheus.Registry, *Metrics) {
 		bot := fmt.Sprintf("bot-%02d", i)
 		for _, w := range []string{"24h", "7d"} {
 			m.RunStarted(bot, w)
-			m.RunFinished(bot, w, RunOutcome{Result: ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 200, Reruns: 0})
+			m.RunFinished(bot, w, RunOutcome{Result: report.ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 200, Reruns: 0})
 		}
 		obs := m.Observer(bot)
 		obs.RequestDone(bot, kore.EndpointSubmit, 200, time.Second)

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/kore-exporter/kore_exporter/collector/contract"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -67,28 +68,6 @@ func formatOf(f expfmt.Format) (format, bool) {
 	return 0, false
 }
 
-// The data metric families, indexed in the order a prometheus.Registry
-// gathers them (sorted by name), so the pre-encoded body lists families in
-// the same order promhttp would.
-const (
-	famBotInfo = iota
-	famAgentTransfer
-	famDropOff
-	famExecutions
-	famSelfService
-	famSessions
-	numFamilies
-
-	// firstTaskFamily is the index of the first per-task family; the
-	// families from it on carry the task labels.
-	firstTaskFamily = famAgentTransfer
-	numTaskFamilies = numFamilies - firstTaskFamily
-)
-
-// helpSuffix ends the HELP text of every task family: the data is served from
-// the snapshot, never fetched at scrape time.
-const helpSuffix = " in the rolling window, from the last finished Kore.ai Task Execution-Based Containment Report job (cached; not fetched at scrape time)."
-
 // familySpec names and describes one pre-encoded metric family: a gauge,
 // or a counter (whose name ends in _total).
 type familySpec struct {
@@ -96,38 +75,26 @@ type familySpec struct {
 	counter    bool
 }
 
-// dataFamilies is the fixed metric contract of the data metrics (docs/metrics.md), indexed by the fam* constants.
-var dataFamilies = [numFamilies]familySpec{
-	famBotInfo: {
-		name: "kore_bot_info",
-		help: "Configured Kore.ai bot: bot is the configured name, bot_id the Kore.ai bot id, host the API host; constant 1.",
-	},
-	famAgentTransfer: {
-		name: "kore_task_agent_transfer_sessions",
-		help: "Task sessions transferred to a human agent" + helpSuffix,
-	},
-	famDropOff: {
-		name: "kore_task_drop_off_sessions",
-		help: "Task sessions that dropped off (the user left)" + helpSuffix,
-	},
-	famExecutions: {
-		name: "kore_task_executions",
-		help: "Task executions" + helpSuffix,
-	},
-	famSelfService: {
-		name: "kore_task_self_service_sessions",
-		help: "Task sessions that ended self-service (contained)" + helpSuffix,
-	},
-	famSessions: {
-		name: "kore_task_sessions",
-		help: "Conversation sessions in which the task ran" + helpSuffix,
-	},
-}
+// The data metric families (package contract), in the order a
+// prometheus.Registry gathers them (sorted by name): kore_bot_info, then
+// the task families, which carry the labels contract.TaskLabels.
+var (
+	taskFamilies = contract.TaskFamilies()
+	taskLabels   = contract.TaskLabels()
+	dataFamilies = func() []familySpec {
+		out := []familySpec{{name: contract.BotInfo().Name, help: contract.BotInfo().Help}}
+		for _, f := range taskFamilies {
+			out = append(out, familySpec{name: f.Name, help: f.Help})
+		}
+		return out
+	}()
+)
 
-// taskLabels are the variable labels of the task families, in the order the
-// Desc declares them. The exposition writes them sorted by name, as client
-// metrics carry them: bot, status, task_name, task_type, window.
-var taskLabels = []string{"bot", "window", "task_name", "task_type", "status"}
+// famBotInfo and firstTaskFamily index dataFamilies.
+const (
+	famBotInfo      = 0
+	firstTaskFamily = 1
+)
 
 // inFamilies reports whether name is one of specs, so a live self-metric
 // with such a name can be refused instead of breaking the exposition with
@@ -139,23 +106,6 @@ func inFamilies(specs []familySpec, name string) bool {
 		}
 	}
 	return false
-}
-
-// taskValue returns the source field of the task family fam.
-func taskValue(fam int, r *kore.TaskRow) int64 {
-	switch fam {
-	case famAgentTransfer:
-		return r.AgentTransferSessions
-	case famDropOff:
-		return r.DropOffSessions
-	case famExecutions:
-		return r.TotalExecution
-	case famSelfService:
-		return r.SelfServiceSessions
-	case famSessions:
-		return r.TotalSession
-	}
-	return 0
 }
 
 // piece is an immutable run of exposition bytes, with its compressed form
@@ -555,8 +505,8 @@ func (e *encoder) encodePart(bot, window string, rows []kore.TaskRow) pieceSet {
 	for r := range rows {
 		row := &rows[r]
 		labels := labelPairs(taskLabels, bot, window, row.TaskName, row.TaskType, row.Status)
-		for fam := firstTaskFamily; fam < numFamilies; fam++ {
-			addSample(mfs[fam], float64(taskValue(fam, row)), labels)
+		for i, f := range taskFamilies {
+			addSample(mfs[firstTaskFamily+i], float64(row.Count(f.Field)), labels)
 		}
 	}
 	return e.encode(mfs)

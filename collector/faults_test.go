@@ -218,8 +218,23 @@ func checkContractTable(t *testing.T, table string) {
 		return
 	}
 	if old != table {
-		t.Errorf("the failure contract differs from %s: rewrite it with go test -run '^TestFailureContract$' ./collector -update\nnow:\n%s", contractDoc, table)
+		var diff []string
+		was, now := strings.Split(old, "\n"), strings.Split(table, "\n")
+		for i := range max(len(was), len(now)) {
+			if i >= len(was) || i >= len(now) || was[i] != now[i] {
+				diff = append(diff, fmt.Sprintf("row %d:\n  doc: %s\n  now: %s", i, at(was, i), at(now, i)))
+			}
+		}
+		t.Errorf("the failure contract differs from %s (rewrite it with go test -run '^TestFailureContract$' ./collector -update):\n%s", contractDoc, strings.Join(diff, "\n"))
 	}
+}
+
+// at is lines[i], or "(none)" past the end.
+func at(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return "(none)"
 }
 
 func runFaultCase(t *testing.T, c faultCase) *faultResult {
@@ -252,7 +267,7 @@ func runFaultCase(t *testing.T, c faultCase) *faultResult {
 				if err != nil {
 					return nil, err
 				}
-				runner = &recordingRunner{ReportRunner: c, sent: &transport.n}
+				runner = &recordingRunner{Runner: c, sent: &transport.n}
 				return runner, nil
 			},
 		})
@@ -435,7 +450,7 @@ type runCost struct {
 
 func (r *recordingRunner) RunContainmentReport(ctx context.Context, botID string, req kore.ReportRequest) (*kore.Report, error) {
 	start, n := time.Now(), r.sent.Load()
-	rep, err := r.ReportRunner.RunContainmentReport(ctx, botID, req)
+	rep, err := r.Runner.RunContainmentReport(ctx, botID, req)
 	r.mu.Lock()
 	r.runs = append(r.runs, runCost{start: start, end: time.Now(), requests: r.sent.Load() - n})
 	r.mu.Unlock()

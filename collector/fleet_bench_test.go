@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -52,7 +53,7 @@ func fleetSelf(tb testing.TB, bots int) (*prometheus.Registry, *Metrics) {
 		bot := fmt.Sprintf("bot-%04d", i)
 		for _, w := range fleetWindows {
 			m.RunStarted(bot, w)
-			m.RunFinished(bot, w, RunOutcome{Result: ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 2 * fleetTasks})
+			m.RunFinished(bot, w, RunOutcome{Result: report.ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 2 * fleetTasks})
 		}
 		obs := m.Observer(bot)
 		obs.RequestDone(bot, kore.EndpointSubmit, 200, time.Second)

@@ -15,31 +15,21 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
 // HandlerOpts configures the /metrics handler. The zero value serves
-// pre-encoded data with gzip, no in-flight limit, and answers HTTP 500 when
-// the self-metrics cannot be gathered or encoded.
+// pre-encoded data with gzip when the client accepts it and no in-flight
+// limit. An error gathering or encoding the self-metrics is answered with
+// HTTP 500, as promhttp's HTTPErrorOnError does.
 type HandlerOpts struct {
 	// ErrorLog, if set, is told about errors gathering, encoding or
 	// writing metrics. A *slog.Logger will do.
 	ErrorLog ErrorLogger
-	// ErrorHandling is what to do on an error before the body is
-	// written, as in promhttp: HTTPErrorOnError (the default) answers 500,
-	// ContinueOnError serves what it can, PanicOnError panics.
-	ErrorHandling promhttp.HandlerErrorHandling
 	// MaxRequestsInFlight limits concurrent scrapes; more are answered 503.
 	// Zero or less means no limit.
 	MaxRequestsInFlight int
-	// DisableCompression never gzips the response.
-	DisableCompression bool
-	// DisablePreEncoding serves the data the way promhttp would: gathered
-	// through a DataCollector and encoded at scrape time, and the
-	// self-metrics of Metrics likewise. Its cost grows with the series; it
-	// exists for tests and to rule out the pre-encoder when debugging.
-	DisablePreEncoding bool
 	// WriteTimeout bounds the time to write one response, so a client
 	// that stops reading is cut off (its connection closed) and frees its
 	// in-flight slot. Zero sizes it from the body as sent:
@@ -144,14 +134,6 @@ func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.H
 	if opts.MaxRequestsInFlight > 0 {
 		h.inFlight = make(chan struct{}, opts.MaxRequestsInFlight)
 	}
-	if opts.DisablePreEncoding {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(NewDataCollector(store))
-		if opts.Metrics != nil {
-			reg.MustRegister(opts.Metrics.preEncoded())
-		}
-		h.data = reg
-	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	h.writers.New = func() any { return newPieceWriter() }
 	h.deflaters.New = func() any {
@@ -164,7 +146,6 @@ func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.H
 type handler struct {
 	store    *Store
 	self     prometheus.Gatherer
-	data     prometheus.Gatherer // set with DisablePreEncoding
 	opts     HandlerOpts
 	inFlight chan struct{}
 
@@ -193,7 +174,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	contentType := expfmt.NegotiateAccept(r.Header, acceptedFormats...)
 	f, _ := formatOf(contentType) // every accepted format has one
-	gz := !h.opts.DisableCompression && acceptsGzip(r.Header)
+	gz := acceptsGzip(r.Header)
 
 	// Encode everything live before the first byte goes out, so an error
 	// can still become an HTTP 500.
@@ -207,17 +188,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The pre-encoded blocks, in order: data, per-job self-metrics, the
 	// API block, the state block.
 	var blocks [4]*body
-	if h.data == nil {
-		blocks[0] = &h.store.Load().bodies[f]
-		if m := h.opts.Metrics; m != nil {
-			blocks[1] = &m.jobs.load().bodies[f]
-			for i, sb := range [...]*selfBlock{m.api, m.state} {
-				b, err := sb.block(f)
-				if err != nil && !h.handleError(w, "error encoding metrics", err) {
-					return
-				}
-				blocks[2+i] = b
+	blocks[0] = &h.store.Load().bodies[f]
+	if m := h.opts.Metrics; m != nil {
+		blocks[1] = &m.jobs.load().bodies[f]
+		for i, sb := range [...]*selfBlock{m.api, m.state} {
+			b, err := sb.block(f)
+			if err != nil {
+				h.fail(w, "error encoding metrics", err)
+				return
 			}
+			blocks[2+i] = b
 		}
 	}
 	var size, zsize int64 // of the blocks
@@ -234,9 +214,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	hdr := w.Header()
 	hdr.Add("Vary", "Accept")
-	if !h.opts.DisableCompression {
-		hdr.Add("Vary", "Accept-Encoding")
-	}
+	hdr.Add("Vary", "Accept-Encoding")
 	hdr.Set("Content-Type", string(contentType))
 
 	var zlive *bytes.Buffer
@@ -350,44 +328,34 @@ func (pw *pieceWriter) flush() error {
 // gzipTrailerLen is the length of the gzip trailer (CRC-32 and ISIZE).
 const gzipTrailerLen = 8
 
-// encodeLive encodes into buf what is gathered at scrape time: the data
-// when pre-encoding is disabled, the self-metrics, and the OpenMetrics
-// "# EOF". It reports false if it answered the request with an error.
+// encodeLive encodes into buf what is gathered at scrape time: the
+// self-metrics and the OpenMetrics "# EOF". A family named like a data
+// metric, or like a family of opts.Metrics, is refused: it would repeat a
+// family served from the pre-encoded blocks. It reports false if it
+// answered the request with an error.
 func (h *handler) encodeLive(w http.ResponseWriter, buf *bytes.Buffer, contentType expfmt.Format) bool {
 	enc := expfmt.NewEncoder(buf, contentType)
-	if h.data != nil && !h.gatherInto(w, enc, h.data, false) {
-		return false
-	}
-	if h.self != nil && !h.gatherInto(w, enc, h.self, true) {
-		return false
-	}
-	if c, ok := enc.(expfmt.Closer); ok {
-		if err := c.Close(); err != nil && !h.handleError(w, "error encoding metrics", err) {
+	var mfs []*dto.MetricFamily
+	if h.self != nil {
+		var err error
+		if mfs, err = h.self.Gather(); err != nil {
+			h.fail(w, "error gathering metrics", err)
 			return false
 		}
 	}
-	return true
-}
-
-// gatherInto gathers g and encodes its families with enc. With self set, a
-// family named like a data metric, or like a family of opts.Metrics, is
-// refused: it would repeat a family served from the
-// pre-encoded blocks (or, with DisablePreEncoding, from h.data). It reports
-// false if it answered with an error.
-func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g prometheus.Gatherer, self bool) bool {
-	mfs, err := g.Gather()
-	if err != nil && !h.handleError(w, "error gathering metrics", err) {
-		return false
-	}
 	for _, mf := range mfs {
-		if self && h.preEncoded(mf.GetName()) {
-			err := fmt.Errorf("collector: self-metric %q collides with a data metric", mf.GetName())
-			if !h.handleError(w, "error encoding metrics", err) {
-				return false
-			}
-			continue
+		if h.preEncoded(mf.GetName()) {
+			h.fail(w, "error encoding metrics", fmt.Errorf("collector: self-metric %q collides with a data metric", mf.GetName()))
+			return false
 		}
-		if err := enc.Encode(mf); err != nil && !h.handleError(w, "error encoding metrics", err) {
+		if err := enc.Encode(mf); err != nil {
+			h.fail(w, "error encoding metrics", err)
+			return false
+		}
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		if err := c.Close(); err != nil {
+			h.fail(w, "error encoding metrics", err)
 			return false
 		}
 	}
@@ -397,7 +365,7 @@ func (h *handler) gatherInto(w http.ResponseWriter, enc expfmt.Encoder, g promet
 // preEncoded reports whether the family name is served other than by the
 // self Gatherer: a data family, or a family of opts.Metrics.
 func (h *handler) preEncoded(name string) bool {
-	if inFamilies(dataFamilies[:], name) {
+	if inFamilies(dataFamilies, name) {
 		return true
 	}
 	if h.opts.Metrics == nil {
@@ -406,20 +374,11 @@ func (h *handler) preEncoded(name string) bool {
 	return h.opts.Metrics.serves(name)
 }
 
-// handleError logs err and applies ErrorHandling. It reports whether to go
-// on; if not, it has answered HTTP 500 (nothing has been written yet).
-func (h *handler) handleError(w http.ResponseWriter, msg string, err error) bool {
+// fail logs err and answers HTTP 500 (nothing has been written yet).
+func (h *handler) fail(w http.ResponseWriter, msg string, err error) {
 	h.logError(msg, err)
-	switch h.opts.ErrorHandling {
-	case promhttp.PanicOnError:
-		panic(err)
-	case promhttp.ContinueOnError:
-		return true
-	default:
-		w.Header().Del("Content-Encoding")
-		http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
-		return false
-	}
+	w.Header().Del("Content-Encoding")
+	http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
 }
 
 func (h *handler) logError(msg string, err error) {

@@ -258,9 +258,8 @@ func (s *jobMetrics) build(jobs []*jobState) *jobSet {
 
 // jobFamily is one per-job family as a prometheus.Collector: constant
 // metrics, from a fixed Desc, of the current jobSet's values. It serves
-// registries that want the family (tests, DisablePreEncoding, anyone
-// gathering Metrics); the /metrics handler writes the pre-encoded lines
-// instead.
+// registries that want the family (tests, anyone gathering Metrics); the
+// /metrics handler writes the pre-encoded lines instead.
 type jobFamily struct {
 	jobs *jobMetrics
 	fam  int
@@ -302,4 +301,14 @@ func (cs collectorList) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range cs {
 		c.Collect(ch)
 	}
+}
+
+// constMetric returns a constant metric of type t, or an invalid metric
+// carrying the error if the label values are refused.
+func constMetric(d *prometheus.Desc, t prometheus.ValueType, v float64, labelValues ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(d, t, v, labelValues...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
 }

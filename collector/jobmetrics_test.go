@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -25,16 +26,16 @@ func trickyJobs(t testing.TB) *Metrics {
 	m.JobConfigured("support", "24h", 5*time.Minute, 15*time.Minute)
 	m.JobConfigured("support", "24h", 10*time.Minute, 30*time.Minute) // reconfigured: the last wins
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
+	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", RunOutcome{Result: ResultTimeout, Duration: 10 * time.Minute, At: at.Add(time.Minute), Rows: 0, Reruns: 0})
+	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultTimeout, Duration: 10 * time.Minute, At: at.Add(time.Minute), Rows: 0, Reruns: 0})
 	m.JobConfigured(`we"ird\bot`+"\nx", "7d", 1500*time.Millisecond, 7*24*time.Hour+time.Nanosecond)
 	m.RunStarted(`we"ird\bot`+"\nx", "7d")
-	m.RunFinished(`we"ird\bot`+"\nx", "7d", RunOutcome{Result: ResultAPIError, Duration: 1234567 * time.Microsecond, At: at, Rows: 0, Reruns: 0})
+	m.RunFinished(`we"ird\bot`+"\nx", "7d", RunOutcome{Result: report.ResultAPIError, Duration: 1234567 * time.Microsecond, At: at, Rows: 0, Reruns: 0})
 	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
 	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
 	m.RunStarted("Ünïcödé ✈", "1h")
-	m.RunFinished("Ünïcödé ✈", "1h", RunOutcome{Result: ResultSuccess, Duration: 0, At: time.Unix(0, 1), Rows: 1 << 53, Reruns: 1e6})
+	m.RunFinished("Ünïcödé ✈", "1h", RunOutcome{Result: report.ResultSuccess, Duration: 0, At: time.Unix(0, 1), Rows: 1 << 53, Reruns: 1e6})
 	m.RunSkipped("skipped-only", "1h") // never ran: only its skip counter
 	m.RunStarted("running", "1h")      // counters at zero, a live progress series
 	m.Progress("running", "1h", 10)
@@ -42,7 +43,7 @@ func trickyJobs(t testing.TB) *Metrics {
 	m.JobConfigured("configured-only", "1h", time.Minute, 3*time.Minute)
 	m.JobConfigured("forgotten", "1h", time.Minute, 3*time.Minute)
 	m.RunStarted("forgotten", "1h")
-	m.RunFinished("forgotten", "1h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: at, Rows: 1, Reruns: 0})
+	m.RunFinished("forgotten", "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: at, Rows: 1, Reruns: 0})
 	m.Forget("forgotten", "1h")
 	return m
 }
@@ -134,8 +135,7 @@ func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
 // TestHandlerNoDuplicateFamilies scrapes everything /metrics serves in
 // main (NewRegistry's live registry, the pre-encoded data and per-job
 // self-metrics) and checks no family appears twice and every per-job
-// family appears, in both formats, plain and gzipped, and with
-// DisablePreEncoding.
+// family appears, in both formats, plain and gzipped.
 func TestHandlerNoDuplicateFamilies(t *testing.T) {
 	t.Parallel()
 	reg, m, err := NewRegistry()
@@ -144,7 +144,7 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 	}
 	m.JobConfigured("support", "24h", 5*time.Minute, 15*time.Minute)
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 1})
+	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 1})
 	m.RunSkipped("support", "24h")
 	m.RunStarted("support", "1h")
 	m.Progress("support", "1h", 50)
@@ -152,7 +152,7 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 	m.Observer("support").Retry("st-1", kore.EndpointSubmit, "network")
 	m.ConfigReloaded(true, t0)
 	s := trickyStore(t)
-	for _, opts := range []HandlerOpts{{Metrics: m}, {Metrics: m, DisablePreEncoding: true}} {
+	for _, opts := range []HandlerOpts{{Metrics: m}} {
 		h := NewHandler(s, reg, opts)
 		for _, accept := range []string{acceptText, acceptPrometheus} {
 			for _, enc := range []string{"", "gzip"} {
@@ -167,7 +167,7 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 				for _, line := range strings.Split(string(body), "\n") {
 					if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
 						if seen[rest] {
-							t.Errorf("%+v %s %q: family %s appears twice", opts.DisablePreEncoding, accept, enc, rest)
+							t.Errorf("%s %q: family %s appears twice", accept, enc, rest)
 						}
 						seen[rest] = true
 						name, _, _ := strings.Cut(rest, " ")
@@ -181,7 +181,7 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 						name = strings.TrimSuffix(name, "_total")
 					}
 					if types[name] != 1 {
-						t.Errorf("%+v %s %q: family %s missing", opts.DisablePreEncoding, accept, enc, name)
+						t.Errorf("%s %q: family %s missing", accept, enc, name)
 					}
 				}
 				if types["kore_exporter_report_job_progress_ratio"] != 1 || types["kore_exporter_api_requests"+map[bool]string{true: "", false: "_total"}[om]] != 1 {
@@ -215,7 +215,7 @@ func TestJobMetricsConcurrent(t *testing.T) {
 					m.JobConfigured(bot, "1h", time.Duration(r+1)*time.Minute, time.Duration(3*(r+1))*time.Minute)
 				}
 				m.RunStarted(bot, "1h")
-				m.RunFinished(bot, "1h", RunOutcome{Result: ResultSuccess, Duration: time.Duration(r) * time.Second, At: t0, Rows: r, Reruns: 1})
+				m.RunFinished(bot, "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Duration(r) * time.Second, At: t0, Rows: r, Reruns: 1})
 				m.RunSkipped(bot, "1h")
 			}
 		})

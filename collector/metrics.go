@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/collectors/version"
 
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -230,7 +231,7 @@ func (m *Metrics) JobConfigured(bot, window string, interval, staleAfter time.Du
 // from the first run.
 func (m *Metrics) RunStarted(bot, window string) {
 	m.jobs.update(bot, window, func(j *jobState) bool {
-		changed := j.addRun(ResultSuccess, 0)
+		changed := j.addRun(report.ResultSuccess, 0)
 		changed = j.create(jobSkipped) || changed
 		return j.create(jobReruns) || changed
 	})
@@ -246,7 +247,7 @@ func (m *Metrics) Progress(bot, window string, percent int) {
 
 // RunOutcome is what one finished report run did, for its self-metrics.
 type RunOutcome struct {
-	// Result is ResultSuccess or an error class (Classify).
+	// Result is report.ResultSuccess or an error class (report.Classify).
 	Result string
 	// Duration is how long the run took; At is when it ended.
 	Duration time.Duration
@@ -271,7 +272,7 @@ func (m *Metrics) RunFinished(bot, window string, o RunOutcome) {
 		j.set(jobDuration, o.Duration.Seconds())
 		j.add(jobReruns, float64(max(o.Reruns, 0)))
 		j.set(jobRequests, float64(max(o.Requests, 0)))
-		if o.Result != ResultSuccess {
+		if o.Result != report.ResultSuccess {
 			j.set(jobSuccess, 0)
 			return true
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -60,9 +61,9 @@ kore_exporter_report_job_progress_ratio{bot="support",window="24h"} 0.42
 		t.Errorf("progress %v, want clamped to 1", got)
 	}
 
-	m.RunFinished("support", "24h", RunOutcome{Result: ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2, Requests: 7})
+	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2, Requests: 7})
 	m.RunStarted("support", "1h")
-	m.RunFinished("support", "1h", RunOutcome{Result: ResultTimeout, Duration: 10 * time.Minute, At: at, Rows: 0, Reruns: 0, Requests: 31})
+	m.RunFinished("support", "1h", RunOutcome{Result: report.ResultTimeout, Duration: 10 * time.Minute, At: at, Rows: 0, Reruns: 0, Requests: 31})
 	m.RunSkipped("support", "1h")
 	obs := m.Observer("support")
 	obs.RequestDone("st-ignored", kore.EndpointSubmit, 200, 125*time.Millisecond)
@@ -238,7 +239,7 @@ kore_exporter_report_stale_after_seconds{bot="support",window="1h"} ` + staleAft
 	}
 
 	m.RunStarted("support", "1h")
-	m.RunFinished("support", "1h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: time.Unix(1777636800, 0), Rows: 3})
+	m.RunFinished("support", "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: time.Unix(1777636800, 0), Rows: 3})
 	check("after a run", schedule("300", "900"))
 
 	before := m.jobs.load()
@@ -274,7 +275,7 @@ func TestPromlint(t *testing.T) {
 	m.RunStarted("a", "1h")
 	m.Progress("a", "1h", 50)
 	m.RunStarted("a", "24h")
-	m.RunFinished("a", "24h", RunOutcome{Result: ResultSuccess, Duration: time.Second, At: time.Now(), Rows: 10, Reruns: 1})
+	m.RunFinished("a", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: time.Now(), Rows: 10, Reruns: 1})
 	m.RunSkipped("a", "24h")
 	m.Observer("a").RequestDone("st-a", kore.EndpointSubmit, 200, time.Second)
 	m.Observer("a").Retry("st-a", kore.EndpointSubmit, "network")

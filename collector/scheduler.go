@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"net/http"
 	"reflect"
 	"sort"
 	"sync"
@@ -16,68 +15,10 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/contract"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
-
-// ReportRunner runs one report job to its end. *kore.Client implements it;
-// tests pass fakes.
-type ReportRunner interface {
-	RunContainmentReport(ctx context.Context, botID string, req kore.ReportRequest) (*kore.Report, error)
-}
-
-// ClientFactory builds the ReportRunner of one bot. Its requests come from
-// budgets, shared by every client the Scheduler builds, so the variants of
-// one bot id share that bot's budget. obs receives the bot's API
-// self-metrics.
-type ClientFactory func(bot config.Bot, budgets *kore.Budgets, obs kore.Observer) (ReportRunner, error)
-
-// Run results, the values of the result label of
-// kore_exporter_report_runs_total.
-const (
-	ResultSuccess         = "success"
-	ResultUnauthorized    = "unauthorized"
-	ResultRateLimited     = "rate_limited"
-	ResultJobFailed       = "job_failed"
-	ResultJobExpired      = "job_expired"
-	ResultInvalidResponse = "invalid_response"
-	ResultAPIError        = "api_error"
-	ResultTimeout         = "timeout"
-	ResultNetwork         = "network"
-	ResultError           = "error"
-)
-
-// Classify maps a run's error to its result label value.
-func Classify(err error) string {
-	var (
-		apiErr *kore.APIError
-		reqErr *kore.RequestError
-	)
-	switch {
-	case err == nil:
-		return ResultSuccess
-	case errors.Is(err, context.DeadlineExceeded):
-		return ResultTimeout
-	case errors.Is(err, kore.ErrUnauthorized):
-		return ResultUnauthorized
-	case errors.Is(err, kore.ErrRateLimited):
-		return ResultRateLimited
-	case errors.Is(err, kore.ErrJobFailed):
-		return ResultJobFailed
-	case errors.Is(err, kore.ErrJobExpired):
-		return ResultJobExpired
-	case errors.Is(err, kore.ErrInvalidResponse), errors.Is(err, kore.ErrInconsistentPages),
-		errors.Is(err, kore.ErrReportTooLarge), errors.Is(err, kore.ErrCountOverflow):
-		return ResultInvalidResponse
-	case errors.As(err, &apiErr):
-		return ResultAPIError
-	case errors.As(err, &reqErr):
-		// No complete answer: refused, reset, hung past the request
-		// timeout, a body cut short.
-		return ResultNetwork
-	default:
-		return ResultError
-	}
-}
 
 // SchedulerOpts configures a Scheduler.
 type SchedulerOpts struct {
@@ -85,7 +26,7 @@ type SchedulerOpts struct {
 	Store   *Store
 	Metrics *Metrics
 	// NewClient builds each bot's client.
-	NewClient ClientFactory
+	NewClient report.ClientFactory
 	// MaxStartSpread bounds the random delay of each job's first run, so
 	// that many bots do not fire at once (default 30s; the delay is also at
 	// most a tenth of the job's interval).
@@ -144,7 +85,7 @@ type jobKey struct{ bot, window string }
 // settings it was built for.
 type botClient struct {
 	bot    config.Bot // without Windows
-	client ReportRunner
+	client report.Runner
 }
 
 // NewScheduler returns a Scheduler. Call Apply to start jobs and Stop to end
@@ -208,7 +149,7 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 	budgets := s.budgets
 	if !budgetsSame {
 		var err error
-		if budgets, err = NewBudgets(cfg.Limits); err != nil {
+		if budgets, err = report.NewBudgets(cfg.Limits); err != nil {
 			return err
 		}
 	}
@@ -499,7 +440,7 @@ func (s *Scheduler) setNext(st *JobRecord, next time.Time) {
 func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	b, w := r.bot, r.window
 	start := time.Now()
-	from, to := WindowBounds(b, w, start)
+	from, to := report.WindowBounds(b, w, start)
 	s.mu.Lock()
 	r.status.Running, r.status.LastRun = true, start
 	s.mu.Unlock()
@@ -507,9 +448,9 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 
 	jobCtx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
-	req := NewReportRequest(b, from, to)
+	req := report.NewRequest(b, from, to)
 	req.OnProgress = func(p int) { s.opts.Metrics.Progress(b.Name, w.Name, p) }
-	rep, err := RunGuarded(jobCtx, r.client.client, b.BotID, req)
+	rep, err := report.RunGuarded(jobCtx, r.client.client, b.BotID, req)
 	end := time.Now()
 	d := end.Sub(start)
 	if err != nil && ctx.Err() != nil {
@@ -528,7 +469,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	if err == nil {
 		err = s.publish(r, rep, end, &out)
 	}
-	out.Result = Classify(err)
+	out.Result = report.Classify(err)
 	if err != nil {
 		s.mu.Lock()
 		hadData := !r.status.LastSuccess.IsZero()
@@ -555,17 +496,17 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 }
 
 // publish caps the rows of a finished report at the bot's max_task_rows and
-// publishes them (the Store normalises them, the rest of ExportedRows),
+// publishes them (the Store normalises them, the rest of report.ExportedRows),
 // filling in what it published.
 func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *RunOutcome) error {
 	b := r.bot
-	rows, folded, err := foldRows(rep.Rows, b.MaxTaskRows)
+	rows, folded, err := report.Fold(rep.Rows, b.MaxTaskRows)
 	if err != nil {
 		return err
 	}
 	if folded > 0 {
 		level.Warn(r.logger).Log("msg", "task rows beyond max_task_rows folded into the other-tasks rows; totals stay exact",
-			"rows", len(rep.Rows), "max_task_rows", b.MaxTaskRows, "folded", folded, "task_name", OtherTasksName)
+			"rows", len(rep.Rows), "max_task_rows", b.MaxTaskRows, "folded", folded, contract.LabelTaskName, contract.OtherTasks)
 	}
 	n, err := s.opts.Store.Publish(b.Name, r.window.Name, rows, end, end.Add(b.StaleAfter))
 	if err != nil {
@@ -577,71 +518,11 @@ func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *Run
 	return nil
 }
 
-// WindowBounds returns the report window of bot b's window w for a run at
-// at: it ends b.Delay before at (to the millisecond, as the API's dates
-// are) and spans w.
-func WindowBounds(b config.Bot, w config.Window, at time.Time) (from, to time.Time) {
-	to = at.Add(-b.Delay).UTC().Truncate(time.Millisecond)
-	return to.Add(-w.Duration), to
-}
-
-// NewReportRequest returns the report request of bot b over [from, to):
-// its filters, page size and row limit, Cumulative.
-func NewReportRequest(b config.Bot, from, to time.Time) kore.ReportRequest {
-	return kore.ReportRequest{
-		From:               from,
-		To:                 to,
-		IncludeTaskNames:   b.Filters.IncludeTaskNames,
-		ConversationType:   b.Filters.ConversationType,
-		ConversationStatus: b.Filters.ConversationStatus,
-		AggregationType:    kore.AggregationCumulative,
-		Tags:               koreTags(b.Filters.Tags),
-		PageSize:           b.PageSize,
-		MaxRows:            b.MaxReportRows,
-	}
-}
-
-// ExportedRows returns the rows the exporter publishes for a report's rows:
-// capped at maxTaskRows (the smallest tasks folded, see foldRows), with
-// valid UTF-8 labels, summed by key and sorted; and how many task rows were
-// folded.
-func ExportedRows(rows []kore.TaskRow, maxTaskRows int) ([]kore.TaskRow, int, error) {
-	rows, folded, err := foldRows(rows, maxTaskRows)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err = normalizeRows(rows)
-	return rows, folded, err
-}
-
-// RunGuarded runs one report, turning a panic inside it (a bug, say in a
-// decoder meeting an answer nobody foresaw) into the run's error, so one bad
-// answer cannot take the exporter and every other bot's data down with it.
-func RunGuarded(ctx context.Context, c ReportRunner, botID string, req kore.ReportRequest) (rep *kore.Report, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			rep, err = nil, fmt.Errorf("report run panicked: %v", p)
-		}
-	}()
-	return c.RunContainmentReport(ctx, botID, req)
-}
-
 // redactString removes the configuration's secrets and any token from msg.
 func (s *Scheduler) redactString(msg string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.redact.Replace(msg)
-}
-
-func koreTags(tags []config.Tag) []kore.Tag {
-	if len(tags) == 0 {
-		return nil
-	}
-	out := make([]kore.Tag, len(tags))
-	for i, t := range tags {
-		out[i] = kore.Tag{Name: t.Name, Values: t.Values, Type: t.Type}
-	}
-	return out
 }
 
 // Ready reports whether every job of the running configuration has been
@@ -668,72 +549,4 @@ func (s *Scheduler) Status() []JobRecord {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Bot < out[j].Bot })
 	return out
-}
-
-// NewBudgets returns the request budgets of limits, to share between every
-// client of one configuration (kore.WithBudgets).
-func NewBudgets(l config.Limits) (*kore.Budgets, error) {
-	if l.Unlimited {
-		return kore.NewUnlimitedBudgets(), nil
-	}
-	rpm := l.RequestsPerMinutePerBot
-	if rpm == 0 { // a Config built in code
-		rpm = kore.DefaultRequestsPerMinute
-	}
-	b, err := kore.NewBudgets(rpm)
-	if err != nil {
-		return nil, fmt.Errorf("limits.requests_per_minute_per_bot: %w", err)
-	}
-	return b, nil
-}
-
-// KoreClients builds the exporter's kore.Clients (New is a ClientFactory).
-// Every client shares one HTTP client, so one pool of connections per
-// Kore.ai host serves every bot on it, where a pool per bot would hold a
-// connection, its buffers and two goroutines for each bot of a fleet.
-type KoreClients struct {
-	hc *http.Client
-}
-
-// koreIdleConns is how many idle connections per host the shared HTTP
-// client keeps: the requests in flight at once to one host, beyond which
-// connections are closed after use.
-const koreIdleConns = 64
-
-// NewKoreClients returns a KoreClients with a new shared HTTP client.
-func NewKoreClients() *KoreClients {
-	return &KoreClients{hc: kore.NewHTTPClient(koreIdleConns)}
-}
-
-// BotCredentials are the bot's client id with its secret, or with its
-// parsed RSA private key.
-func BotCredentials(b config.Bot) (kore.Credentials, error) {
-	if b.PrivateKey == "" {
-		return kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}, nil
-	}
-	key, err := kore.ParsePrivateKey([]byte(b.PrivateKey.Reveal()))
-	if err != nil {
-		return kore.Credentials{}, fmt.Errorf("private key: %w", err)
-	}
-	return kore.Credentials{ClientID: b.ClientID, PrivateKey: key}, nil
-}
-
-// New returns a kore.Client for the bot's host and credentials, taking its
-// requests from budgets, over the shared HTTP client.
-func (k *KoreClients) New(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (ReportRunner, error) {
-	creds, err := BotCredentials(b)
-	if err != nil {
-		return nil, err
-	}
-	opts := []kore.Option{
-		kore.WithHost(b.Host),
-		kore.WithCredentials(creds),
-		kore.WithObserver(obs),
-		kore.WithBudgets(budgets),
-		kore.WithHTTPClient(k.hc),
-	}
-	if b.AllowInsecureHTTP {
-		opts = append(opts, kore.WithInsecureHTTP())
-	}
-	return kore.NewClient(opts...)
 }

@@ -17,10 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
-// fakeRunner is a ReportRunner whose answers a test scripts.
+// fakeRunner is a report.Runner whose answers a test scripts.
 type fakeRunner struct {
 	mu       sync.Mutex
 	calls    []kore.ReportRequest
@@ -92,7 +93,7 @@ func newHarness(t *testing.T, runners map[string]*fakeRunner) *harness {
 	store := NewStore()
 	s := NewScheduler(SchedulerOpts{
 		Store: store, Metrics: m, MaxStartSpread: time.Second,
-		NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (ReportRunner, error) {
+		NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (report.Runner, error) {
 			r, ok := runners[b.Name]
 			if !ok {
 				return nil, fmt.Errorf("no runner for %s", b.Name)
@@ -138,7 +139,7 @@ func TestSchedulerPublishesAndBecomesReady(t *testing.T) {
 				t.Errorf("window %s rows = %+v, want [%+v]", w, got, row)
 			}
 		}
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultSuccess)); got != 1 {
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", report.ResultSuccess)); got != 1 {
 			t.Errorf("runs_total{result=success} = %v, want 1", got)
 		}
 		// One run per interval (±5 % jitter): 3.5 minutes later, 4 runs per
@@ -201,7 +202,7 @@ func TestSchedulerKeepsLastGoodDataUntilStale(t *testing.T) {
 		if got := h.store.Load().Rows("a", "1h"); len(got) != 1 {
 			t.Fatalf("rows after failed runs within stale_after = %v, want the last good row", got)
 		}
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultAPIError)); got != 2 {
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", report.ResultAPIError)); got != 2 {
 			t.Errorf("runs_total{result=api_error} = %v, want 2", got)
 		}
 		if got := testutil.ToFloat64(h.metrics.success.WithLabelValues("a", "1h")); got != 0 {
@@ -214,7 +215,7 @@ func TestSchedulerKeepsLastGoodDataUntilStale(t *testing.T) {
 			t.Fatalf("rows past stale_after = %v, want none", got)
 		}
 		st := h.sched.Status()
-		if len(st) != 1 || st[0].LastResult != ResultAPIError || !strings.Contains(st[0].LastError, "503") {
+		if len(st) != 1 || st[0].LastResult != report.ResultAPIError || !strings.Contains(st[0].LastError, "503") {
 			t.Errorf("status = %+v, want the last error", st)
 		}
 	})
@@ -371,7 +372,7 @@ func TestSchedulerJobDeadline(t *testing.T) {
 		b := testBot("a", "1h")
 		b.Timeout = 20 * time.Second
 		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 30*time.Second)
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultTimeout)); got != 1 {
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", report.ResultTimeout)); got != 1 {
 			t.Errorf("runs_total{result=timeout} = %v, want 1", got)
 		}
 	})
@@ -402,30 +403,6 @@ func TestSchedulerStartFailsOnBadClient(t *testing.T) {
 	err := h.sched.Apply(t.Context(), &config.Config{Bots: []config.Bot{testBot("x", "1h")}})
 	if err == nil || !strings.Contains(err.Error(), "bots[0] (x)") {
 		t.Fatalf("err = %v, want one naming bots[0] (x)", err)
-	}
-}
-
-func TestClassify(t *testing.T) {
-	api := &kore.APIError{StatusCode: 500}
-	tests := []struct {
-		err  error
-		want string
-	}{
-		{nil, ResultSuccess},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), ResultTimeout},
-		{&kore.AuthError{Reason: kore.AuthScope, APIError: api}, ResultUnauthorized},
-		{&kore.RateLimitError{APIError: api}, ResultRateLimited},
-		{&kore.JobError{JobID: "ds-1"}, ResultJobFailed},
-		{&kore.JobError{JobID: "ds-1", Expired: true}, ResultJobExpired},
-		{&kore.DecodeError{Field: "_id", Err: errors.New("missing")}, ResultInvalidResponse},
-		{fmt.Errorf("submit: %w", api), ResultAPIError},
-		{fmt.Errorf("run: %w", &kore.RequestError{Dial: true, Err: errors.New("dial tcp: connection refused")}), ResultNetwork},
-		{errors.New("report run panicked: boom"), ResultError},
-	}
-	for _, tt := range tests {
-		if got := Classify(tt.err); got != tt.want {
-			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
-		}
 	}
 }
 
@@ -461,7 +438,7 @@ func TestSchedulerReloadForgetsRemovedJobs(t *testing.T) {
 		if n := testutil.CollectAndCount(h.metrics.apiRequests); n != 0 {
 			t.Errorf("api_requests_total keeps %d series of the removed bot", n)
 		}
-		if st := h.sched.Status(); len(st) != 1 || !st[0].Attempted || st[0].LastResult != ResultSuccess {
+		if st := h.sched.Status(); len(st) != 1 || !st[0].Attempted || st[0].LastResult != report.ResultSuccess {
 			t.Errorf("status after reload = %+v, want a/1h with its history", st)
 		}
 		if !h.sched.Ready() {
@@ -556,7 +533,7 @@ func TestSchedulerSurvivesPanickingRun(t *testing.T) {
 		if got := r.count(); got != 3 {
 			t.Errorf("runs = %d, want 3: the job keeps its schedule after a panic", got)
 		}
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", ResultError)); got != 3 {
+		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", report.ResultError)); got != 3 {
 			t.Errorf("runs_total{result=error} = %v, want 3", got)
 		}
 		if st := h.sched.Status(); len(st) != 1 || !strings.Contains(st[0].LastError, "decoder bug") {
@@ -570,7 +547,17 @@ func TestSchedulerSurvivesPanickingRun(t *testing.T) {
 // counted and a warning is logged.
 func TestSchedulerCapsTaskRows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rows := taskRows(10, "success", "failtask")
+		var rows []kore.TaskRow // 10 tasks × 2 statuses, task i with i+1 sessions
+		for i := range 10 {
+			for _, st := range []string{"success", "failtask"} {
+				rows = append(rows, kore.TaskRow{TaskName: fmt.Sprintf("task %03d", i), TaskType: "dialog", Status: st,
+					TotalExecution: int64(2 * (i + 1)), TotalSession: int64(i + 1)})
+			}
+		}
+		want, _, err := report.ExportedRows(rows, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
 		r := &fakeRunner{run: func(context.Context, int, kore.ReportRequest) (*kore.Report, error) {
 			return &kore.Report{Rows: rows, Reruns: 1}, nil
 		}}
@@ -581,8 +568,8 @@ func TestSchedulerCapsTaskRows(t *testing.T) {
 		b.MaxTaskRows, b.MaxReportRows = 9, 500
 		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 2*time.Second)
 		got := h.store.Load().Rows("a", "1h")
-		if len(got) != 8 || !maps2Equal(totals(got), totals(rows)) {
-			t.Fatalf("published %d rows %v, want 8 with the totals of the report", len(got), got)
+		if len(got) != 8 || !slices.Equal(got, want) {
+			t.Fatalf("published %d rows %v, want the 8 rows of report.ExportedRows", len(got), got)
 		}
 		if v := testutil.ToFloat64(h.metrics.reportFolded.WithLabelValues("a", "1h")); v != 14 {
 			t.Errorf("report_folded_rows = %v, want 14", v)
@@ -640,7 +627,7 @@ func TestSchedulerApplyKeepsUnchangedJobs(t *testing.T) {
 		var built []string
 		m := NewMetrics()
 		s := NewScheduler(SchedulerOpts{Store: NewStore(), Metrics: m, MaxStartSpread: time.Second,
-			NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (ReportRunner, error) {
+			NewClient: func(b config.Bot, _ *kore.Budgets, _ kore.Observer) (report.Runner, error) {
 				if b.Host == "https://broken.example" {
 					return nil, errors.New("cannot build")
 				}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -65,7 +66,7 @@ func TestSchedulerPanicShowsNoSecret(t *testing.T) {
 		m := NewMetrics()
 		s := NewScheduler(SchedulerOpts{
 			Logger: log.NewLogfmtLogger(&logs), Store: NewStore(), Metrics: m, MaxStartSpread: time.Second,
-			NewClient: func(config.Bot, *kore.Budgets, kore.Observer) (ReportRunner, error) { return r, nil },
+			NewClient: func(config.Bot, *kore.Budgets, kore.Observer) (report.Runner, error) { return r, nil },
 		})
 		if err := s.Apply(t.Context(), &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}); err != nil {
 			t.Fatal(err)
@@ -74,7 +75,7 @@ func TestSchedulerPanicShowsNoSecret(t *testing.T) {
 		synctest.Wait()
 		s.Stop()
 		st := s.Status()
-		if len(st) != 1 || st[0].LastResult != ResultError || !strings.Contains(st[0].LastError, "report run panicked: signing with") {
+		if len(st) != 1 || st[0].LastResult != report.ResultError || !strings.Contains(st[0].LastError, "report run panicked: signing with") {
 			t.Fatalf("status = %+v, want the panic as the last error", st)
 		}
 		for what, text := range map[string]string{"status": st[0].LastError, "log": logs.String()} {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -106,7 +107,7 @@ func TestStateBlockFollowsChanges(t *testing.T) {
 	}{
 		{func() { m.RunStarted("a", "1h") }, `kore_exporter_report_job_progress_ratio{bot="a",window="1h"} 0`, true},
 		{func() { m.Progress("a", "1h", 40) }, `kore_exporter_report_job_progress_ratio{bot="a",window="1h"} 0.4`, true},
-		{func() { m.RunFinished("a", "1h", RunOutcome{Result: ResultSuccess, At: t0}) }, `kore_exporter_report_job_progress_ratio{`, false},
+		{func() { m.RunFinished("a", "1h", RunOutcome{Result: report.ResultSuccess, At: t0}) }, `kore_exporter_report_job_progress_ratio{`, false},
 		{func() { m.RunStarted("a", "1h") }, `kore_exporter_report_job_progress_ratio{bot="a",window="1h"} 0`, true},
 		{func() { m.RunCanceled("a", "1h") }, `kore_exporter_report_job_progress_ratio{`, false},
 		{func() { m.RunStarted("b", "24h") }, `kore_exporter_report_job_progress_ratio{bot="b",window="24h"} 0`, true},

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kore-exporter/kore_exporter/collector/contract"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -24,16 +26,9 @@ type BotInfo struct {
 	Labels map[string]string
 }
 
-// labels returns b's kore_bot_info labels as name-value pairs sorted by
-// name, values made valid UTF-8: bot, bot_id and host, and the static
-// labels (whose names the configuration keeps clear of those three).
+// labels returns b's kore_bot_info labels (contract.BotInfoPairs).
 func (b BotInfo) labels() [][2]string {
-	out := [][2]string{{"bot", validUTF8(b.Name)}, {"bot_id", validUTF8(b.BotID)}, {"host", validUTF8(b.Host)}}
-	for name, v := range b.Labels {
-		out = append(out, [2]string{name, validUTF8(v)})
-	}
-	slices.SortFunc(out, func(x, y [2]string) int { return cmp.Compare(x[0], y[0]) })
-	return out
+	return contract.BotInfoPairs(b.Name, b.BotID, b.Host, b.Labels)
 }
 
 // Part is the data of one bot × window job: the rows of its last successful
@@ -62,54 +57,11 @@ func (p *Part) expired(now time.Time) bool {
 // their exposition pre-encoded. A Store publishes a new Snapshot on every
 // change; readers load it once and never lock.
 type Snapshot struct {
-	generation uint64
+	generation uint64    // counts the snapshots of a Store, from 0
 	bots       []BotInfo // sorted by Name
 	parts      []*Part   // sorted by (Bot, Window)
 	botInfo    *pieceSet
 	bodies     [numFormats]body
-	series     int
-}
-
-// Generation counts the snapshots a Store has published; the first (empty)
-// snapshot is generation 0.
-func (sn *Snapshot) Generation() uint64 { return sn.generation }
-
-// Bots returns the configured bots, sorted by name. The slice must not be
-// modified.
-func (sn *Snapshot) Bots() []BotInfo { return sn.bots }
-
-// Parts returns a copy of every part, sorted by bot and window.
-func (sn *Snapshot) Parts() []Part {
-	out := make([]Part, len(sn.parts))
-	for i, p := range sn.parts {
-		out[i] = *p
-	}
-	return out
-}
-
-// Part returns the part of bot × window, if there is one.
-func (sn *Snapshot) Part(bot, window string) (Part, bool) {
-	if i, ok := sn.find(bot, window); ok {
-		return *sn.parts[i], true
-	}
-	return Part{}, false
-}
-
-// Rows returns the rows of bot × window, nil if there are none. The slice
-// must not be modified.
-func (sn *Snapshot) Rows(bot, window string) []kore.TaskRow {
-	if i, ok := sn.find(bot, window); ok {
-		return sn.parts[i].Rows
-	}
-	return nil
-}
-
-// Series returns how many data series the snapshot exposes (task series
-// and kore_bot_info).
-func (sn *Snapshot) Series() int { return sn.series }
-
-func (sn *Snapshot) find(bot, window string) (int, bool) {
-	return findPart(sn.parts, bot, window)
 }
 
 func findPart(parts []*Part, bot, window string) (int, bool) {
@@ -148,7 +100,7 @@ type Store struct {
 
 // NewStore returns a Store holding an empty snapshot.
 func NewStore() *Store {
-	s := &Store{published[Snapshot]{enc: newSharedEncoder(dataFamilies[:], dataLevel)}}
+	s := &Store{published[Snapshot]{enc: newSharedEncoder(dataFamilies, dataLevel)}}
 	s.cur.Store(s.build(nil, nil, nil, nil))
 	return s
 }
@@ -197,7 +149,7 @@ func (s *Store) Retain(keep func(bot, window string) bool) (removed int) {
 // how many rows the part holds.
 func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires time.Time) (int, error) {
 	bot, window = validUTF8(bot), validUTF8(window)
-	merged, err := normalizeRows(rows)
+	merged, err := report.Normalize(rows)
 	if err != nil {
 		return 0, fmt.Errorf("publish %s × %s: %w", bot, window, err)
 	}
@@ -243,10 +195,6 @@ func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *pieceSet, parts []
 	if old != nil {
 		sn.generation = old.generation + 1
 	}
-	sn.series = len(bots)
-	for _, p := range parts {
-		sn.series += len(p.Rows) * numTaskFamilies
-	}
 	// The units: the configured bots, then every part.
 	s.enc.layout(&sn.bodies, 1+len(parts), func(i int) *pieceSet {
 		if i == 0 {
@@ -255,27 +203,6 @@ func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *pieceSet, parts []
 		return &parts[i-1].enc
 	})
 	return sn
-}
-
-// normalizeRows returns rows with valid UTF-8 labels and no DateRange,
-// summed by (TaskName, TaskType, Status) and sorted by that key.
-func normalizeRows(rows []kore.TaskRow) ([]kore.TaskRow, error) {
-	out := make([]kore.TaskRow, 0, len(rows))
-	seen := make(map[kore.RowKey]int, len(rows))
-	for _, r := range rows {
-		r.TaskName, r.TaskType, r.Status = validUTF8(r.TaskName), validUTF8(r.TaskType), validUTF8(r.Status)
-		r.DateRange = ""
-		if i, ok := seen[r.Key()]; ok {
-			if err := out[i].Add(&r); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		seen[r.Key()] = len(out)
-		out = append(out, r)
-	}
-	slices.SortFunc(out, compareRows)
-	return slices.Clip(out), nil
 }
 
 // validUTF8 repairs s so it can be a label value.

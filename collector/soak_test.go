@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
@@ -62,6 +63,9 @@ var soakFaults = []struct {
 // of a bot without a fault is never older than stale_after, and a bot
 // recovers within timeout + interval after its fault ends.
 func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the soak (about 15 s of CPU for its simulated hour; the no-race tier runs it): skipped with -short")
+	}
 	synctest.Test(t, func(t *testing.T) {
 		const (
 			interval   = time.Minute
@@ -91,7 +95,7 @@ func TestSoak(t *testing.T) {
 		}
 		store := NewStore()
 		sched := NewScheduler(SchedulerOpts{Store: store, Metrics: metrics,
-			NewClient: func(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (ReportRunner, error) {
+			NewClient: func(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (report.Runner, error) {
 				return kore.NewClient(kore.WithHost(b.Host), kore.WithHTTPClient(sim.Client()), kore.WithObserver(obs), kore.WithBudgets(budgets),
 					kore.WithCredentials(kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}))
 			}})

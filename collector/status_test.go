@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -49,7 +50,7 @@ func TestStatusHandler(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &jobs); err != nil {
 			t.Fatalf("JSON status: %v", err)
 		}
-		if len(jobs) != 2 || jobs[0].Bot != "a" || jobs[0].Rows != 1 || jobs[0].LastResult != ResultSuccess ||
+		if len(jobs) != 2 || jobs[0].Bot != "a" || jobs[0].Rows != 1 || jobs[0].LastResult != report.ResultSuccess ||
 			jobs[0].WindowTo == nil || jobs[0].WindowTo.Sub(*jobs[0].WindowFrom) != time.Hour {
 			t.Errorf("JSON status = %+v", jobs)
 		}

@@ -10,6 +10,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/collector/contract"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -60,8 +61,8 @@ func (s metricSet) with(names ...string) metricSet {
 var targetLabels = []string{"job", "instance"}
 
 // exporterMetrics lists every series name the exporter serves on /metrics,
-// from its own code: the data families (collector.TaskFamilies,
-// kore_bot_info) and every collector of collector.NewRegistry plus the
+// from its own code: the data families (contract.TaskFamilies,
+// contract.BotInfo) and every collector of collector.NewRegistry plus the
 // pre-encoded per-job self-metrics, with histogram and summary series
 // names expanded. Label sets are recorded where the exporter fixes them.
 func exporterMetrics(t testing.TB) metricSet {
@@ -74,11 +75,10 @@ func exporterMetrics(t testing.TB) metricSet {
 		}
 		return m
 	}
-	for _, f := range collector.TaskFamilies() {
-		set[f.Name] = labelSet(collector.TaskLabelNames()...)
+	for _, f := range contract.TaskFamilies() {
+		set[f.Name] = labelSet(contract.TaskLabels()...)
 	}
-	botInfo, _ := collector.BotInfoFamily()
-	set[botInfo] = nil // bot, bot_id, host and each bot's static labels
+	set[contract.BotInfo().Name] = nil // bot, bot_id, host and each bot's static labels
 
 	reg, m, err := collector.NewRegistry()
 	if err != nil {

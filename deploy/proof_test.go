@@ -28,9 +28,13 @@ import (
 )
 
 // tool returns the path of a Prometheus binary: $env, else name on PATH.
-// Without it the test fails under CI=true and is skipped otherwise.
+// Without it the test fails under CI=true and is skipped otherwise; under
+// -short it is skipped (the tests that start Prometheus or promtool).
 func tool(t *testing.T, env, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("starts %s: skipped with -short", name)
+	}
 	if p := os.Getenv(env); p != "" {
 		return p
 	}

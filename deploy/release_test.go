@@ -50,6 +50,9 @@ var releaseTargets = [][2]string{
 // buildReleaseTool builds deploy/release and returns its path.
 func buildReleaseTool(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the release tool (go build ./release): skipped with -short")
+	}
 	tool := filepath.Join(t.TempDir(), "release")
 	if out, err := exec.Command("go", "build", "-o", tool, "./release").CombinedOutput(); err != nil {
 		t.Fatalf("go build ./release: %v\n%s", err, out)
@@ -487,6 +490,9 @@ func TestChartImageIsTheReleasedImage(t *testing.T) {
 // default) in a git checkout prints the tag's version, or a pseudo-version
 // past it, with the commit; without VCS information, "unknown".
 func TestVersionFromBuildInfo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the exporter: skipped with -short")
+	}
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
 	}

@@ -48,7 +48,6 @@ type Client struct {
 	hc             *http.Client
 	signer         *signer
 	requestTimeout time.Duration
-	rpm            int      // for the client's own Budgets
 	budgets        *Budgets // nil until NewClient ends: then its own, or shared
 	observer       Observer
 	pageSize       int
@@ -73,7 +72,6 @@ type Option func(*Client) error
 func NewClient(opts ...Option) (*Client, error) {
 	c := &Client{
 		requestTimeout: DefaultRequestTimeout,
-		rpm:            DefaultRequestsPerMinute,
 		observer:       NopObserver{},
 		pageSize:       DefaultPageSize,
 		maxAttempts:    DefaultMaxAttempts,
@@ -105,7 +103,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	c.creds = nil // the signer holds what it needs
 	if c.budgets == nil {
-		c.budgets, _ = NewBudgets(c.rpm) // WithRequestsPerMinute checked rpm
+		c.budgets, _ = NewBudgets(DefaultRequestsPerMinute) // within range
 	}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
@@ -171,29 +169,10 @@ func WithRequestTimeout(d time.Duration) Option {
 	}
 }
 
-// WithRequestsPerMinute sets each bot's request budget (default
-// DefaultRequestsPerMinute, the sustained rate of Kore.ai's 1,800/hour cap; at
-// most MaxRequestsPerMinute). Whatever the budget, the limiter keeps both of
-// Kore.ai's caps (see newBotLimiter).
-func WithRequestsPerMinute(n int) Option {
-	return func(c *Client) error {
-		if n < 1 || n > MaxRequestsPerMinute {
-			return fmt.Errorf("kore: WithRequestsPerMinute: must be within [1, %d], got %d", MaxRequestsPerMinute, n)
-		}
-		c.rpm = n
-		return nil
-	}
-}
-
-// WithoutBotLimits turns the per-bot limiters off, for simulators and
-// benchmarks: against Kore.ai it only earns rate-limit answers.
-func WithoutBotLimits() Option {
-	return func(c *Client) error { c.budgets = NewUnlimitedBudgets(); return nil }
-}
-
 // WithBudgets makes the client take each bot's requests from b, shared with
 // every other client given the same b (variants of one bot). The budget per
-// minute is b's; WithRequestsPerMinute does not apply.
+// minute is b's. Without it, each client has its own budgets of
+// DefaultRequestsPerMinute.
 func WithBudgets(b *Budgets) Option {
 	return func(c *Client) error {
 		if b == nil {
@@ -215,18 +194,6 @@ func WithObserver(o Observer) Option {
 	}
 }
 
-// WithPageSize sets the default page size (the limit query parameter) of a
-// report (default DefaultPageSize); ReportRequest.PageSize overrides it.
-func WithPageSize(n int) Option {
-	return func(c *Client) error {
-		if n < 1 {
-			return fmt.Errorf("kore: WithPageSize: must be positive, got %d", n)
-		}
-		c.pageSize = n
-		return nil
-	}
-}
-
 // WithMaxAttempts bounds the attempts of one request, retries included
 // (default DefaultMaxAttempts; 1 disables retries).
 func WithMaxAttempts(n int) Option {
@@ -235,30 +202,6 @@ func WithMaxAttempts(n int) Option {
 			return fmt.Errorf("kore: WithMaxAttempts: must be at least 1, got %d", n)
 		}
 		c.maxAttempts = n
-		return nil
-	}
-}
-
-// WithPollBackoff sets how the status calls of a job are spaced (default: 2 s,
-// ×1.5, at most 30 s, ±10 % jitter; an assumption of API.md §7 Polling).
-func WithPollBackoff(b Backoff) Option {
-	return func(c *Client) error {
-		if err := b.validate(); err != nil {
-			return fmt.Errorf("kore: WithPollBackoff: %w", err)
-		}
-		c.pollBackoff = b
-		return nil
-	}
-}
-
-// WithRetryBackoff sets how the retries of a request after a network error
-// or a 5xx answer are spaced (default: 1 s, ×2, at most 30 s, ±50 % jitter).
-func WithRetryBackoff(b Backoff) Option {
-	return func(c *Client) error {
-		if err := b.validate(); err != nil {
-			return fmt.Errorf("kore: WithRetryBackoff: %w", err)
-		}
-		c.retryBackoff = b
 		return nil
 	}
 }

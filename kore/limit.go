@@ -42,7 +42,7 @@ type botLimiter struct {
 // (each with its own client) never exceed Kore.ai's caps for that bot
 // together. It is safe for concurrent use.
 type Budgets struct {
-	perMinute int // 0: unlimited (WithoutBotLimits)
+	perMinute int // 0: unlimited (NewUnlimitedBudgets)
 
 	mu   sync.Mutex
 	bots map[string]*botLimiter

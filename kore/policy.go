@@ -87,9 +87,8 @@ type Backoff struct {
 // 30 s, ±10 %. [assume: API.md §7 Polling]
 var defaultPollBackoff = Backoff{Initial: 2 * time.Second, Multiplier: 1.5, Max: 30 * time.Second, Jitter: 0.1}
 
-// DefaultPollBackoff returns how a Client spaces the status calls of one job
-// unless WithPollBackoff says otherwise: 2 s, then ×1.5 up to 30 s, ±10 %
-// (API.md §7 Polling).
+// DefaultPollBackoff returns how a Client spaces the status calls of one
+// job: 2 s, then ×1.5 up to 30 s, ±10 % (API.md §7 Polling).
 func DefaultPollBackoff() Backoff { return defaultPollBackoff }
 
 // defaultRetryBackoff spaces the retries of one request after a network error

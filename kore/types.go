@@ -104,29 +104,48 @@ type RowKey struct {
 // Key returns the row's identity.
 func (r TaskRow) Key() RowKey { return RowKey{r.TaskName, r.TaskType, r.Status} }
 
+// rowCount is one count of a TaskRow: its API field name and where it is.
+type rowCount struct {
+	field string
+	p     *int64
+}
+
+// counts returns r's counts.
+func (r *TaskRow) counts() [5]rowCount {
+	return [5]rowCount{
+		{"totalExecution", &r.TotalExecution},
+		{"totalSession", &r.TotalSession},
+		{"selfServiceSessions", &r.SelfServiceSessions},
+		{"dropOffSessions", &r.DropOffSessions},
+		{"agentTransferSessions", &r.AgentTransferSessions},
+	}
+}
+
+// Count returns r's count named by its API field: totalExecution,
+// totalSession, selfServiceSessions, dropOffSessions or
+// agentTransferSessions; 0 for any other name.
+func (r *TaskRow) Count(field string) int64 {
+	for _, c := range r.counts() {
+		if c.field == field {
+			return *c.p
+		}
+	}
+	return 0
+}
+
 // Add adds o's counts to r's. Counts are never negative (the decoder refuses
 // negative ones); a sum beyond the int64 range leaves r unchanged and returns
 // an error that matches ErrCountOverflow and names the count and the task.
 func (r *TaskRow) Add(o *TaskRow) error {
-	counts := [...]struct {
-		name     string
-		dst      *int64
-		increase int64
-	}{
-		{"totalExecution", &r.TotalExecution, o.TotalExecution},
-		{"totalSession", &r.TotalSession, o.TotalSession},
-		{"selfServiceSessions", &r.SelfServiceSessions, o.SelfServiceSessions},
-		{"dropOffSessions", &r.DropOffSessions, o.DropOffSessions},
-		{"agentTransferSessions", &r.AgentTransferSessions, o.AgentTransferSessions},
-	}
-	for _, c := range counts {
-		if c.increase < 0 || *c.dst > math.MaxInt64-c.increase {
-			return fmt.Errorf("%w: %s of task %q (%s, %s): %d + %d", ErrCountOverflow, c.name,
-				printable(r.TaskName, maxNameInError), printable(r.TaskType, maxNameInError), printable(r.Status, maxNameInError), *c.dst, c.increase)
+	dst, add := r.counts(), o.counts()
+	for i, c := range dst {
+		if inc := *add[i].p; inc < 0 || *c.p > math.MaxInt64-inc {
+			return fmt.Errorf("%w: %s of task %q (%s, %s): %d + %d", ErrCountOverflow, c.field,
+				printable(r.TaskName, maxNameInError), printable(r.TaskType, maxNameInError), printable(r.Status, maxNameInError), *c.p, inc)
 		}
 	}
-	for _, c := range counts {
-		*c.dst += c.increase
+	for i, c := range dst {
+		*c.p += *add[i].p
 	}
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
@@ -321,7 +321,7 @@ func TestVariantsGetTheirOwnClients(t *testing.T) {
 		e.cfg = cfg
 		var built []string
 		var budgets []*kore.Budgets
-		factory := func(bot config.Bot, bs *kore.Budgets, obs kore.Observer) (collector.ReportRunner, error) {
+		factory := func(bot config.Bot, bs *kore.Budgets, obs kore.Observer) (report.Runner, error) {
 			built, budgets = append(built, bot.Name), append(budgets, bs)
 			return e.clients(bot, bs, obs)
 		}
@@ -340,7 +340,7 @@ func TestVariantsGetTheirOwnClients(t *testing.T) {
 		}
 		for _, pt := range plan.Points() {
 			bot := cfg.Bots[pt.Bot]
-			from, to := collector.WindowBounds(bot, pt.Window, pt.At)
+			from, to := report.WindowBounds(bot, pt.Window, pt.At)
 			want := e.sim.Expected(bot.BotID, from, to, koretest.Filters{Channels: []string{bot.Name}})
 			got, ok := state.get(keyOf(cfg, pt))
 			if !ok || sessionsOf(got) != sessionsOfExpected(want) {
@@ -364,7 +364,7 @@ func sessionsOfExpected(rows []koretest.Row) (n int64) {
 	return n
 }
 
-// panicRunner is a ReportRunner that panics with its message.
+// panicRunner is a report.Runner that panics with its message.
 type panicRunner string
 
 func (p panicRunner) RunContainmentReport(context.Context, string, kore.ReportRequest) (*kore.Report, error) {
@@ -379,7 +379,7 @@ func TestPanicIsAFailureWithoutSecrets(t *testing.T) {
 		e := newEnv(t, 1)
 		const jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhcHBJZCI6ImNzLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 		secret := e.cfg.Bots[0].ClientSecret.Reveal()
-		factory := func(config.Bot, *kore.Budgets, kore.Observer) (collector.ReportRunner, error) {
+		factory := func(config.Bot, *kore.Budgets, kore.Observer) (report.Runner, error) {
 			return panicRunner("signing with " + secret + " gave " + jwt), nil
 		}
 		plan := e.plan(t, 2*time.Hour, time.Hour)
@@ -392,7 +392,7 @@ func TestPanicIsAFailureWithoutSecrets(t *testing.T) {
 		}
 		for _, f := range res.Failed {
 			text := f.String()
-			if f.Result != collector.ResultError || !strings.Contains(text, "report run panicked: signing with <secret> gave <token>") {
+			if f.Result != report.ResultError || !strings.Contains(text, "report run panicked: signing with <secret> gave <token>") {
 				t.Errorf("failure %q (result %s): want the panic, secret and token redacted", text, f.Result)
 			}
 			if strings.Contains(text, secret) || strings.Contains(text, "eyJ") {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
@@ -45,10 +45,10 @@ func newEnv(t *testing.T, n int) *env {
 	return e
 }
 
-// clients is the ClientFactory of the tests: collector.KoreClients'
+// clients is the ClientFactory of the tests: report.KoreClients'
 // client (host, credentials, observer, per-bot budget) on the simulator's
 // in-memory transport.
-func (e *env) clients(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (collector.ReportRunner, error) {
+func (e *env) clients(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (report.Runner, error) {
 	return kore.NewClient(kore.WithHost(b.Host),
 		kore.WithCredentials(kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}),
 		kore.WithObserver(obs), kore.WithBudgets(budgets), kore.WithHTTPClient(e.sim.Client()))
@@ -81,18 +81,18 @@ func (e *env) run(t *testing.T, ctx context.Context, plan *Plan, state *State, p
 
 // expected returns the rows the exporter publishes for a point: the
 // simulator's Expected totals over the point's window, through
-// collector.ExportedRows.
+// report.ExportedRows.
 func (e *env) expected(t *testing.T, plan *Plan, pt Point) []kore.TaskRow {
 	t.Helper()
 	b := e.cfg.Bots[pt.Bot]
-	from, to := collector.WindowBounds(b, pt.Window, pt.At)
+	from, to := report.WindowBounds(b, pt.Window, pt.At)
 	var rows []kore.TaskRow
 	for _, r := range e.sim.Expected(b.BotID, from, to, koretest.Filters{}) {
 		rows = append(rows, kore.TaskRow{TaskName: r.TaskName, TaskType: r.TaskType, Status: r.Status, TotalExecution: r.TotalExecution,
 			TotalSession: r.TotalSession, SelfServiceSessions: r.SelfServiceSessions, DropOffSessions: r.DropOffSessions,
 			AgentTransferSessions: r.AgentTransferSessions})
 	}
-	rows, _, err := collector.ExportedRows(rows, b.MaxTaskRows)
+	rows, _, err := report.ExportedRows(rows, b.MaxTaskRows)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/kore-exporter/kore_exporter/collector"
+	"github.com/kore-exporter/kore_exporter/collector/contract"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -24,11 +24,17 @@ type sample struct {
 	row         *kore.TaskRow
 }
 
+// labels returns the sample's task label values, in the order of
+// contract.TaskLabels.
+func (s *sample) labels() [5]string {
+	return [5]string{s.bot, s.window, s.row.TaskName, s.row.TaskType, s.row.Status}
+}
+
 // WriteOpenMetrics writes the finished points of plan held by state as
 // OpenMetrics text with timestamps: kore_bot_info at every instant where
 // the bot has a finished point, then the kore_task_* families, each family
 // complete, each series in time order, then # EOF. The names, HELP texts
-// and labels are the exporter's (collector.TaskFamilies). The output
+// and labels are the exporter's (package contract). The output
 // depends only on the plan and the rows, so a resumed run writes the same
 // bytes as an uninterrupted one. target are labels added to every series:
 // the labels Prometheus adds to the live exporter's series when it scrapes
@@ -55,18 +61,28 @@ func WriteOpenMetrics(w io.Writer, plan *Plan, state *State, target map[string]s
 			samples = append(samples, sample{bot: cfg.Bots[pt.Bot].Name, window: pt.Window.Name, at: pt.At.UnixMilli(), row: &rows[i]})
 		}
 	}
-	// Series order: labels sorted by name (bot, status, task_name,
-	// task_type, window), then time.
+	// Series order: the label values taken in the order of the label
+	// names sorted, as the exposition writes them, then time.
+	names := contract.TaskLabels()
+	byName := make([]int, len(names)) // indexes into names, sorted by name
+	for i := range byName {
+		byName[i] = i
+	}
+	slices.SortFunc(byName, func(a, b int) int { return cmp.Compare(names[a], names[b]) })
 	slices.SortFunc(samples, func(a, b sample) int {
-		return cmp.Or(cmp.Compare(a.bot, b.bot), cmp.Compare(a.row.Status, b.row.Status),
-			cmp.Compare(a.row.TaskName, b.row.TaskName), cmp.Compare(a.row.TaskType, b.row.TaskType),
-			cmp.Compare(a.window, b.window), cmp.Compare(a.at, b.at))
+		va, vb := a.labels(), b.labels()
+		for _, i := range byName {
+			if c := cmp.Compare(va[i], vb[i]); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a.at, b.at)
 	})
 
 	// kore_bot_info first: the families in name order, as the exporter
 	// writes them.
-	name, help := collector.BotInfoFamily()
-	info := &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: dto.MetricType_GAUGE.Enum()}
+	botInfo := contract.BotInfo()
+	info := &dto.MetricFamily{Name: proto.String(botInfo.Name), Help: proto.String(botInfo.Help), Type: dto.MetricType_GAUGE.Enum()}
 	bots := make([]int, 0, len(botAt))
 	for i := range botAt {
 		bots = append(bots, i)
@@ -74,7 +90,8 @@ func WriteOpenMetrics(w io.Writer, plan *Plan, state *State, target map[string]s
 	slices.SortFunc(bots, func(a, b int) int { return cmp.Compare(cfg.Bots[a].Name, cfg.Bots[b].Name) })
 	for _, i := range bots {
 		labels := targetPairs(target)
-		for _, l := range collector.BotInfoLabels(cfg.Bots[i]) {
+		b := cfg.Bots[i]
+		for _, l := range contract.BotInfoPairs(b.Name, b.BotID, b.Host, b.Labels) {
 			labels = append(labels, &dto.LabelPair{Name: proto.String(l[0]), Value: proto.String(l[1])})
 		}
 		sortPairs(labels)
@@ -88,18 +105,17 @@ func WriteOpenMetrics(w io.Writer, plan *Plan, state *State, target map[string]s
 		return 0, err
 	}
 	// One family at a time, so only one family's messages are in memory.
-	names := collector.TaskLabelNames() // bot, window, task_name, task_type, status
-	for _, fam := range collector.TaskFamilies() {
+	for _, fam := range contract.TaskFamilies() {
 		mf := &dto.MetricFamily{Name: proto.String(fam.Name), Help: proto.String(fam.Help), Type: dto.MetricType_GAUGE.Enum(),
 			Metric: make([]*dto.Metric, 0, len(samples))}
 		for _, s := range samples {
-			values := []string{s.bot, s.window, s.row.TaskName, s.row.TaskType, s.row.Status}
+			values := s.labels()
 			labels := targetPairs(target)
 			for i := range names {
 				labels = append(labels, &dto.LabelPair{Name: proto.String(names[i]), Value: proto.String(values[i])})
 			}
 			sortPairs(labels)
-			mf.Metric = append(mf.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: proto.Float64(float64(fam.Value(s.row)))},
+			mf.Metric = append(mf.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: proto.Float64(float64(s.row.Count(fam.Field)))},
 				TimestampMs: proto.Int64(s.at)})
 		}
 		if err := writeFamily(w, mf); err != nil {
@@ -130,8 +146,8 @@ func sortPairs(labels []*dto.LabelPair) {
 // label names and values, none of them a label the exporter's own series
 // carry or Prometheus reserves.
 func CheckTargetLabels(target map[string]string) error {
-	taken := map[string]bool{"bot_id": true, "host": true}
-	for _, n := range collector.TaskLabelNames() {
+	taken := map[string]bool{}
+	for _, n := range append(contract.TaskLabels(), contract.BotInfoLabels()...) {
 		taken[n] = true
 	}
 	names := make([]string, 0, len(target))

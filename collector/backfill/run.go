@@ -12,8 +12,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -26,9 +26,9 @@ const reportsPerBot = 2
 // RunOptions are what a run needs besides its plan.
 type RunOptions struct {
 	Logger log.Logger
-	// NewClient builds the client of a bot: collector.NewKoreClients().New in the
-	// command, with the per-bot limiter and retries of the exporter.
-	NewClient collector.ClientFactory
+	// NewClient builds the client of a bot: report.NewKoreClients().New in
+	// the command, with the per-bot limiter and retries of the exporter.
+	NewClient report.ClientFactory
 	// State holds the points already done (they are skipped) and takes
 	// every point finished now.
 	State *State
@@ -40,7 +40,7 @@ type RunOptions struct {
 type Failure struct {
 	Bot, Window string
 	At          time.Time
-	Result      string // collector.Classify's result label value
+	Result      string // report.Classify's result label value
 	Err         string // secrets redacted
 }
 
@@ -90,13 +90,13 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 	}
 	cfg := plan.Config
 	obs := &counter{}
-	budgets, err := collector.NewBudgets(cfg.Limits)
+	budgets, err := report.NewBudgets(cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
 	// One client per bot, with its own host and credentials; variants of a
 	// bot_id share its budget through budgets.
-	clients := make([]collector.ReportRunner, len(cfg.Bots))
+	clients := make([]report.Runner, len(cfg.Bots))
 	for i, b := range cfg.Bots {
 		c, err := opts.NewClient(b, budgets, obs)
 		if err != nil {
@@ -178,7 +178,7 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 						continue
 					}
 					b := cfg.Bots[pt.Bot]
-					f := Failure{Bot: b.Name, Window: pt.Window.Name, At: pt.At, Result: collector.Classify(err), Err: redact.Replace(err.Error())}
+					f := Failure{Bot: b.Name, Window: pt.Window.Name, At: pt.At, Result: report.Classify(err), Err: redact.Replace(err.Error())}
 					level.Error(log.With(opts.Logger, "bot", b.Name, "window", pt.Window.Name)).Log(
 						"msg", "report failed after retries; the point is missing", "at", fmtTime(pt.At), "result", f.Result, "err", f.Err)
 					mu.Lock()
@@ -206,15 +206,15 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 
 // runPoint runs the report of one point and returns the rows the exporter
 // would have published for it.
-func runPoint(ctx context.Context, c collector.ReportRunner, b config.Bot, pt Point) (rows []kore.TaskRow, err error) {
-	from, to := collector.WindowBounds(b, pt.Window, pt.At)
+func runPoint(ctx context.Context, c report.Runner, b config.Bot, pt Point) (rows []kore.TaskRow, err error) {
+	from, to := report.WindowBounds(b, pt.Window, pt.At)
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
-	rep, err := collector.RunGuarded(ctx, c, b.BotID, collector.NewReportRequest(b, from, to))
+	rep, err := report.RunGuarded(ctx, c, b.BotID, report.NewRequest(b, from, to))
 	if err != nil {
 		return nil, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
 	}
-	rows, _, err = collector.ExportedRows(rep.Rows, b.MaxTaskRows)
+	rows, _, err = report.ExportedRows(rep.Rows, b.MaxTaskRows)
 	if err != nil {
 		return nil, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
 	}

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kore-exporter/kore_exporter/collector"
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -41,8 +41,8 @@ func keyOf(cfg *config.Config, pt Point) pointKey {
 // delay, the filters and max_task_rows. Credentials are not part of it (and
 // never written).
 func settingsDigest(b config.Bot, w config.Window) string {
-	from, to := collector.WindowBounds(b, w, time.Unix(0, 0))
-	req := collector.NewReportRequest(b, from, to)
+	from, to := report.WindowBounds(b, w, time.Unix(0, 0))
+	req := report.NewRequest(b, from, to)
 	data, _ := json.Marshal(struct { // plain values: cannot fail
 		BotID                      string
 		From, To                   time.Time

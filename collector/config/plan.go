@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kore-exporter/kore_exporter/collector/contract"
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/prometheus/common/model"
 )
@@ -32,9 +33,6 @@ const (
 	// 100 tasks with a success and a failtask row each. The real count
 	// shows in the exporter's metrics once it runs.
 	planAssumedRows = 200
-	// planTaskMetrics is the data metrics (kore_task_*) each exported
-	// task row becomes.
-	planTaskMetrics = 5
 	// planFastPollsPerPage is the polls of a job done at the first poll.
 	planFastPollsPerPage = 1
 	// planListed is how many flagged bots WritePlan lists without verbose.
@@ -138,7 +136,7 @@ func (c *Config) Plan() []BotPlan {
 		}
 		p.PeakRequestsPerMinute = len(b.Windows) * planRequestsPerPage
 		p.MaxTaskRows = b.MaxTaskRows
-		p.MaxSeries = len(b.Windows) * b.MaxTaskRows * planTaskMetrics
+		p.MaxSeries = len(b.Windows) * b.MaxTaskRows * len(contract.TaskFamilies())
 		plans = append(plans, p)
 	}
 	// The budget is per bot id: variants of one bot share it.
@@ -368,7 +366,7 @@ func (c *Config) WritePlan(w io.Writer, verbose bool) error {
 	fmt.Fprintf(&out, "  limits: requests_per_minute_per_bot %d (Kore.ai allows %d/minute and %d/hour per bot)\n",
 		c.Limits.RequestsPerMinutePerBot, kore.MaxRequestsPerMinute, kore.MaxRequestsPerHour)
 	fmt.Fprintf(&out, "  series: at most %d task series in all (per bot: windows × max_task_rows × %d metrics), plus one kore_bot_info per bot\n",
-		s.MaxSeries, planTaskMetrics)
+		s.MaxSeries, len(contract.TaskFamilies()))
 	fmt.Fprintf(&out, "  bots with problems: %d; with warnings only: %d\n", s.WithProblems, s.WithWarnings)
 	fmt.Fprintf(&out, "  worst bot ids by requests/hour against their budget:\n")
 	for _, p := range s.Worst {

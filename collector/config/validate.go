@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/kore-exporter/kore_exporter/collector/contract"
 	"github.com/kore-exporter/kore_exporter/kore"
 	"github.com/prometheus/common/model"
 )
@@ -108,10 +109,6 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 	checkLabels(b.Labels, at, add)
 }
 
-// reservedLabels are the exporter's own labels and those Prometheus sets on
-// every target: a static label of that name would clash with them.
-var reservedLabels = []string{"bot", "bot_id", "host", "window", "task_name", "task_type", "status", "job", "instance"}
-
 // checkLabels checks the static labels: names as Prometheus allows them
 // (and not reserved), values valid UTF-8.
 func checkLabels(labels map[string]string, at pathFunc, add addFunc) {
@@ -126,8 +123,8 @@ func checkLabels(labels map[string]string, at pathFunc, add addFunc) {
 			add(p, "%q is not a valid label name (letters, digits and _, not starting with a digit)", name)
 		case strings.HasPrefix(name, "__"):
 			add(p, "label names starting with __ are reserved for Prometheus")
-		case slices.Contains(reservedLabels, name):
-			add(p, "%q clashes with a label of the exporter or of Prometheus (%s)", name, strings.Join(reservedLabels, ", "))
+		case slices.Contains(contract.ReservedLabels(), name):
+			add(p, "%q clashes with a label of the exporter or of Prometheus (%s)", name, strings.Join(contract.ReservedLabels(), ", "))
 		case !utf8.ValidString(labels[name]):
 			add(p, "value is not valid UTF-8")
 		}

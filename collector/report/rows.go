@@ -1,37 +1,66 @@
-package collector
+package report
 
 import (
 	"cmp"
 	"fmt"
 	"slices"
 
+	"github.com/kore-exporter/kore_exporter/collector/contract"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
-// The reserved labels of the rows into which the tasks beyond a bot's
-// max_task_rows cap are folded. Kore.ai's task names are free text, but a
-// dialog task named exactly "__other_tasks__" of type "__other__" is not
-// expected; if one exists, its counts are summed with the folded ones, so the
-// bot's totals stay exact either way.
-const (
-	OtherTasksName = "__other_tasks__"
-	OtherTasksType = "__other__"
-)
+// ExportedRows returns the rows the exporter publishes for a report's rows:
+// capped at maxTaskRows (Fold), with valid UTF-8 labels, summed by key and
+// sorted (Normalize); and how many task rows were folded.
+func ExportedRows(rows []kore.TaskRow, maxTaskRows int) ([]kore.TaskRow, int, error) {
+	rows, folded, err := Fold(rows, maxTaskRows)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err = Normalize(rows)
+	return rows, folded, err
+}
+
+// Normalize returns rows with valid UTF-8 labels and no DateRange, summed
+// by (TaskName, TaskType, Status) and sorted by that key. A sum beyond the
+// int64 range is an error (kore.ErrCountOverflow). rows is not modified.
+func Normalize(rows []kore.TaskRow) ([]kore.TaskRow, error) {
+	out := make([]kore.TaskRow, 0, len(rows))
+	seen := make(map[kore.RowKey]int, len(rows))
+	for _, r := range rows {
+		r.TaskName, r.TaskType, r.Status = contract.LabelValue(r.TaskName), contract.LabelValue(r.TaskType), contract.LabelValue(r.Status)
+		r.DateRange = ""
+		if i, ok := seen[r.Key()]; ok {
+			if err := out[i].Add(&r); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		seen[r.Key()] = len(out)
+		out = append(out, r)
+	}
+	slices.SortFunc(out, compareRows)
+	return slices.Clip(out), nil
+}
+
+// A dialog task named exactly contract.OtherTasks of type contract.Other is
+// not expected; if one exists, its counts are summed with the folded ones,
+// so the bot's totals stay exact either way.
 
 // The statuses kept on folded rows; any other status is folded into
-// OtherTasksType too, so folding adds at most len(foldStatuses)+1 rows.
+// contract.Other too, so folding adds at most len(foldStatuses)+1 rows.
 var foldStatuses = []string{"failtask", "success"}
 
-// foldRows caps rows (one per task name × task type × status, as
-// kore.Report returns them) at max rows. When there are more, whole tasks
-// (every status of one name and type) are kept, largest first by sessions,
-// then executions, then name and type, and the others are summed into one
-// row per status on the reserved task (OtherTasksName, OtherTasksType), so
+// Fold caps rows (one per task name × task type × status, as kore.Report
+// returns them) at max rows. When there are more, whole tasks (every status
+// of one name and type) are kept, largest first by sessions, then
+// executions, then name and type, and the others are summed into one row
+// per status on the reserved task (contract.OtherTasks, contract.Other), so
 // the totals over all tasks stay exact. It returns the rows to publish,
 // sorted by key, and how many task rows were folded. A sum beyond the int64
 // range is an error (kore.ErrCountOverflow). rows is not modified. A max of
 // 0 or less means no cap (the configuration always sets one).
-func foldRows(rows []kore.TaskRow, max int) ([]kore.TaskRow, int, error) {
+func Fold(rows []kore.TaskRow, max int) ([]kore.TaskRow, int, error) {
 	if max <= 0 || len(rows) <= max {
 		return rows, 0, nil
 	}
@@ -100,7 +129,7 @@ func foldRows(rows []kore.TaskRow, max int) ([]kore.TaskRow, int, error) {
 			st := foldStatus(rows[i].Status)
 			o := other[st]
 			if o == nil {
-				o = &kore.TaskRow{TaskName: OtherTasksName, TaskType: OtherTasksType, Status: st}
+				o = &kore.TaskRow{TaskName: contract.OtherTasks, TaskType: contract.Other, Status: st}
 				other[st] = o
 			}
 			if err := o.Add(&rows[i]); err != nil {
@@ -121,7 +150,7 @@ func foldStatus(s string) string {
 	if slices.Contains(foldStatuses, s) {
 		return s
 	}
-	return OtherTasksType
+	return contract.Other
 }
 
 func satAdd(a, b int64) int64 {

@@ -1,4 +1,4 @@
-package collector
+package report
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/kore-exporter/kore_exporter/collector/contract"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -63,12 +64,12 @@ func TestFoldRows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			in := slices.Clone(tt.rows)
-			out, folded, err := foldRows(tt.rows, tt.max)
+			out, folded, err := Fold(tt.rows, tt.max)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(in, tt.rows) {
-				t.Error("foldRows modified its input")
+				t.Error("Fold modified its input")
 			}
 			if len(out) != tt.wantRows || folded != tt.wantFolded {
 				t.Fatalf("%d rows, %d folded; want %d, %d:\n%v", len(out), folded, tt.wantRows, tt.wantFolded, out)
@@ -87,10 +88,10 @@ func TestFoldRows(t *testing.T) {
 			}
 			var kept []string
 			for _, r := range out {
-				if r.TaskName != OtherTasksName && !slices.Contains(kept, r.TaskName) {
+				if r.TaskName != contract.OtherTasks && !slices.Contains(kept, r.TaskName) {
 					kept = append(kept, r.TaskName)
 				}
-				if r.TaskName == OtherTasksName && r.TaskType != OtherTasksType {
+				if r.TaskName == contract.OtherTasks && r.TaskType != contract.Other {
 					t.Errorf("folded row with type %q", r.TaskType)
 				}
 			}
@@ -133,7 +134,7 @@ func TestFoldRowsRandom(t *testing.T) {
 		}
 		slices.SortFunc(rows, compareRows)
 		max := 3 + rng.IntN(40)
-		out, folded, err := foldRows(rows, max)
+		out, folded, err := Fold(rows, max)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +151,7 @@ func TestFoldRowsOverflow(t *testing.T) {
 	t.Parallel()
 	rows := taskRows(4, "success")
 	rows[0].TotalSession, rows[1].TotalSession = math.MaxInt64, math.MaxInt64
-	_, _, err := foldRows(rows, 2)
+	_, _, err := Fold(rows, 2)
 	if !errors.Is(err, kore.ErrCountOverflow) {
 		t.Fatalf("err = %v, want a count overflow", err)
 	}
