@@ -52,14 +52,14 @@ func benchSelf(b *testing.B) (*prometheus.Registry, *Metrics) {
 func gaugeVecRegistry(s *Store) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	sn := s.Load()
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: dataFamilies[famBotInfo].name, Help: dataFamilies[famBotInfo].help}, []string{"bot", "bot_id", "host"})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: dataFamilies[famBotInfo].Name, Help: dataFamilies[famBotInfo].Help}, []string{"bot", "bot_id", "host"})
 	reg.MustRegister(info)
 	for _, bi := range sn.Bots() {
 		info.WithLabelValues(bi.Name, bi.BotID, bi.Host).Set(1)
 	}
 	for i := range numTaskFamilies {
 		spec := dataFamilies[firstTaskFamily+i]
-		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: spec.name, Help: spec.help}, taskLabels)
+		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: spec.Name, Help: spec.Help}, taskLabels)
 		reg.MustRegister(v)
 		for _, p := range sn.Parts() {
 			for r := range p.Rows {

@@ -1,13 +1,14 @@
-// Package collector owns the running exporter between the configuration
-// and the HTTP endpoints: the Scheduler that runs, under a limit of job
-// slots, one report per bot × window of a config.Config every interval
-// (each run through package report) and keeps running the jobs a reload
-// does not change; the Store, whose immutable Snapshot of the rows the runs
-// publish is pre-encoded (text and OpenMetrics, plain and DEFLATE) into the
-// data families of package contract when it changes, and swapped in with
-// one atomic pointer store; the exporter's self-metrics (Metrics,
-// NewRegistry), the per-job ones pre-encoded the same way; the /metrics
-// handler (NewHandler), which writes those bytes, adds what is gathered at
-// scrape time and never calls Kore.ai or waits for a job; the HTTP server's
-// timeouts (NewServer); and the status, readiness and reload endpoints.
+// Package collector owns the running exporter between the configuration and
+// the HTTP endpoints: the Scheduler that runs, under a limit of job slots,
+// one report per bot × window of a config.Config every interval (each run
+// through package report) and keeps running the jobs a reload does not
+// change; the Store, whose immutable Snapshot of the rows the runs publish
+// is pre-encoded (text and OpenMetrics, plain and DEFLATE, by package
+// internal/expo) into the data families of package contract when it changes,
+// and swapped in with one atomic pointer store; the exporter's self-metrics
+// (Metrics, NewRegistry), the per-job ones pre-encoded the same way; the
+// /metrics handler (NewHandler), which writes those bytes, adds what is
+// gathered at scrape time and never calls Kore.ai or waits for a job; the
+// HTTP server's timeouts (NewServer); and the status, readiness and reload
+// endpoints.
 package collector

@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"bytes"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kore-exporter/kore_exporter/collector/internal/expo"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -96,4 +99,20 @@ var numFamilies = len(dataFamilies)
 // taskValue returns the value of row in the data family fam, a task family.
 func taskValue(fam int, row *kore.TaskRow) int64 {
 	return row.Count(taskFamilies[fam-firstTaskFamily].Field)
+}
+
+// The pre-encoded formats, by their short names.
+type format = expo.Format
+
+const (
+	fmtText        = expo.Text
+	fmtOpenMetrics = expo.OpenMetrics
+	numFormats     = expo.NumFormats
+)
+
+// plainBytes returns b's uncompressed bytes.
+func plainBytes(b *expo.Body) []byte {
+	var buf bytes.Buffer
+	_, _ = b.WriteTo(&buf) // writes to a bytes.Buffer cannot fail
+	return buf.Bytes()
 }

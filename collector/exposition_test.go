@@ -3,9 +3,9 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kore-exporter/kore_exporter/collector/internal/expo"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
@@ -128,9 +129,9 @@ func expfmtCollect(t testing.TB, c prometheus.Collector, f expfmt.Format) []byte
 func dataBlock(sn *Snapshot, f format, compressed bool) []byte {
 	b := &sn.bodies[f]
 	if compressed {
-		return bytes.Join(b.z, nil)
+		return b.Compressed()
 	}
-	return bytes.Join(b.plain, nil)
+	return plainBytes(b)
 }
 
 // decodeAll parses an exposition with expfmt's decoder for format f (the
@@ -264,27 +265,12 @@ func TestPreEncodedMatchesExpfmt(t *testing.T) {
 
 				// The compressed pieces decode to the plain block.
 				b := &sn.bodies[ff.f]
-				plain := gunzipPieces(t, dataBlock(sn, ff.f, true), b.crc, b.size)
+				plain := gunzipPieces(t, dataBlock(sn, ff.f, true), b.CRC(), b.Size())
 				if !bytes.Equal(plain, dataBlock(sn, ff.f, false)) {
 					t.Error("compressed pieces do not decode to the plain block")
 				}
 			})
 		}
-	}
-}
-
-// TestFormatsShareOneCopy checks the data is held once for both formats:
-// the OpenMetrics body is the text body, its pieces and compressed block
-// the same memory.
-func TestFormatsShareOneCopy(t *testing.T) {
-	t.Parallel()
-	sn := bigStore(t, 2, 3).Load()
-	text, om := &sn.bodies[fmtText], &sn.bodies[fmtOpenMetrics]
-	if len(text.plain) == 0 || &text.plain[0] != &om.plain[0] || &text.z[0] != &om.z[0] || text.block != om.block {
-		t.Error("the OpenMetrics body is a copy of the text body's data, not the same")
-	}
-	if &text.compressed()[0] != &om.compressed()[0] {
-		t.Error("the compressed block is built twice")
 	}
 }
 
@@ -304,38 +290,15 @@ func TestEmptyStoreHasNoData(t *testing.T) {
 	t.Parallel()
 	sn := NewStore().Load()
 	for f := range format(numFormats) {
-		if b := &sn.bodies[f]; b.size != 0 || len(b.plain) != 0 || b.crc != 0 {
-			t.Errorf("format %d: empty store has data: %d bytes in %d pieces", f, b.size, len(b.plain))
+		if b := &sn.bodies[f]; b.Size() != 0 || len(plainBytes(b)) != 0 || b.CRC() != 0 {
+			t.Errorf("format %d: empty store has data: %d bytes", f, b.Size())
 		}
 	}
 	// A part without rows adds nothing either.
 	s := NewStore()
 	s.Publish("a", "1h", nil, time.Now(), time.Time{})
-	if got := s.Load().bodies[fmtText].size; got != 0 {
+	if got := s.Load().bodies[fmtText].Size(); got != 0 {
 		t.Errorf("empty part encoded %d bytes", got)
-	}
-}
-
-func TestCRCAppend(t *testing.T) {
-	t.Parallel()
-	r := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 2, 3, 7, 8, 100, 4096, 65537, 1 << 20} {
-		a := make([]byte, r.IntN(5000))
-		b := make([]byte, n)
-		for i := range a {
-			a[i] = byte(r.Uint32())
-		}
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		want := crc32.ChecksumIEEE(append(slices.Clone(a), b...))
-		got := crcAppend(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), crcShift(int64(len(b))))
-		if got != want {
-			t.Errorf("len(a)=%d len(b)=%d: crc %08x, want %08x", len(a), n, got, want)
-		}
-	}
-	if got := crcAppend(0, 0x12345678, crcShift(99)); got != 0x12345678 {
-		t.Errorf("appending to the empty CRC: %08x", got)
 	}
 }
 
@@ -354,12 +317,12 @@ func TestFormatOf(t *testing.T) {
 	} {
 		h := http.Header{"Accept": {tc.accept}}
 		ct := expfmt.NegotiateAccept(h, acceptedFormats...)
-		got, ok := formatOf(ct)
+		got, ok := expo.FormatOf(ct)
 		if !ok || got != tc.want {
 			t.Errorf("Accept %q: negotiated %q → format %d/%v, want %d", tc.accept, ct, got, ok, tc.want)
 		}
 	}
-	if _, ok := formatOf(expfmt.FmtProtoDelim); ok {
+	if _, ok := expo.FormatOf(expfmt.FmtProtoDelim); ok {
 		t.Error("protobuf must not map to a pre-encoded format")
 	}
 }
@@ -409,8 +372,9 @@ func scrapeErr(h http.Handler, method, accept, acceptEncoding string) (*httptest
 // decompresses it.
 func gunzipPieces(t *testing.T, pieces []byte, crc uint32, size int64) []byte {
 	t.Helper()
-	z := append(append(slices.Clone(gzipHeader), pieces...), 3, 0) // final empty block
-	z = appendGzipTrailer(z, crc, size)
+	z := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, pieces...) // header
+	z = append(z, 3, 0)                                                   // final empty block
+	z = binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(z, crc), uint32(size))
 	zr, err := gzip.NewReader(bytes.NewReader(z))
 	if err != nil {
 		t.Fatal(err)
@@ -422,35 +386,19 @@ func gunzipPieces(t *testing.T, pieces []byte, crc uint32, size int64) []byte {
 	return plain
 }
 
-// dataRuns returns the runs holding the data pieces of sn's parts.
-func dataRuns(t *testing.T, sn *Snapshot) map[*run]bool {
-	t.Helper()
-	runs := map[*run]bool{}
-	for _, p := range sn.Parts() {
-		for fam := firstTaskFamily; fam < numFamilies; fam++ {
-			pc := &p.enc[fmtText][fam]
-			if pc.run == nil {
-				t.Fatalf("%s × %s, family %d: piece in no run", p.Bot, p.Window, fam)
-			}
-			runs[pc.run] = true
-		}
-	}
-	return runs
-}
-
-// TestRunsUnderChurn publishes, replaces and drops jobs at random, with
-// pieces from a few hundred bytes to more than a run, and checks after
-// every change that the data block is the same as a store built afresh
-// from the same parts, that the compressed pieces still decode to it, that
-// a change copies about one run per family and no more (runs do not
-// cascade), and that the runs stay large enough to be written directly.
-func TestRunsUnderChurn(t *testing.T) {
+// TestLayoutUnderChurn publishes, replaces and drops jobs at random, with
+// pieces from a few hundred bytes to more than DEFLATE's window, and checks
+// every few changes that the data block is the same as a store built
+// afresh from the same parts, and that the compressed pieces, each
+// compressed to follow the piece before it when that changed, still
+// decode to it.
+func TestLayoutUnderChurn(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 11))
 	s := NewStore()
 	tasks := func() int {
 		if rng.IntN(20) == 0 {
-			return 150 + rng.IntN(50) // a piece larger than a run
+			return 150 + rng.IntN(50) // a piece larger than the window
 		}
 		return 1 + rng.IntN(60)
 	}
@@ -464,8 +412,6 @@ func TestRunsUnderChurn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	prev := dataRuns(t, s.Load())
-	var copied, changes, maxCopied int
 	for step := range 150 {
 		switch op := rng.IntN(20); {
 		case op < 14: // a job's next report
@@ -485,21 +431,8 @@ func TestRunsUnderChurn(t *testing.T) {
 			jobs = slices.Delete(jobs, i, i+1)
 			s.Retain(func(bot, window string) bool { return bot != j[0] || window != j[1] })
 		}
-		sn := s.Load()
-		runs := dataRuns(t, sn)
-		n := 0
-		for r := range runs {
-			if !prev[r] && r.n > 1 {
-				n += len(r.buf)
-			}
-		}
-		copied, changes, maxCopied, prev = copied+n, changes+1, max(maxCopied, n), runs
-		// A change rebuilds the run it breaks, per family, absorbing
-		// neighbours up to runTarget, plus one piece (< runTarget).
-		if limit := numTaskFamilies * 2 * runTarget; n > limit {
-			t.Fatalf("step %d: a change copied %d bytes, more than %d", step, n, limit)
-		}
 		if step%30 == 29 {
+			sn := s.Load()
 			fresh := NewStore()
 			for _, p := range sn.Parts() {
 				if _, err := fresh.Publish(p.Bot, p.Window, p.Rows, p.At, p.Expires); err != nil {
@@ -511,26 +444,10 @@ func TestRunsUnderChurn(t *testing.T) {
 				t.Fatalf("step %d: the data block differs from a store built afresh", step)
 			}
 			b := &sn.bodies[fmtText]
-			if plain := gunzipPieces(t, dataBlock(sn, fmtText, true), b.crc, b.size); !bytes.Equal(plain, got) {
+			if plain := gunzipPieces(t, dataBlock(sn, fmtText, true), b.CRC(), b.Size()); !bytes.Equal(plain, got) {
 				t.Fatalf("step %d: the compressed pieces do not decode to the data block", step)
 			}
 		}
-	}
-	var size, multi int
-	for r := range prev {
-		size += len(r.buf)
-		if r.n > 1 && len(r.buf) > 2*runTarget {
-			t.Errorf("a run of %d pieces holds %d bytes, more than 2 × runTarget", r.n, len(r.buf))
-		}
-		if r.n > 1 {
-			multi++
-		}
-	}
-	mean := size / len(prev)
-	t.Logf("%d parts, %d runs, mean %d bytes; %d changes copied %d bytes (mean %d, max %d)",
-		len(s.Load().Parts()), len(prev), mean, changes, copied, copied/changes, maxCopied)
-	if mean < directWriteMin {
-		t.Errorf("the runs hold %d bytes on average, less than directWriteMin (%d): written through the buffer", mean, directWriteMin)
 	}
 	if got := dataBlock(s.Load(), fmtText, false); !bytes.Equal(sortedLinesJoined(got), sortedLinesJoined(expfmtEncode(t, s, expfmt.FmtText))) {
 		t.Error("the data block's lines are not promhttp's")

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,15 +26,68 @@ var fleetWindows = []string{"1h", "24h"}
 
 const fleetTasks = 20
 
+// fleetShape is how a fleet's task names vary: fleetSame gives every bot
+// the same 20 task names (a fleet of copies of one bot, the common case:
+// the same names lie a few KB apart in the body, in the neighbouring
+// window's and bot's lines), fleetDistinct every bot names of its own.
+type fleetShape string
+
+const (
+	fleetSame     fleetShape = "same"
+	fleetDistinct fleetShape = "distinct"
+)
+
+var fleetShapes = []fleetShape{fleetSame, fleetDistinct}
+
+// fleetTaskNames are the tasks of every bot of fleetSame.
+var fleetTaskNames = []string{"Book Flight", "Cancel Booking", "Check Flight Status", "Change Seat", "Baggage Allowance",
+	"Reset Password", "Update Profile", "Talk to Agent", "Refund Request", "Loyalty Points Balance",
+	"Find Nearest Airport", "Special Assistance", "Pet Travel Policy", "Upgrade Cabin", "Add Extra Baggage",
+	"Travel Insurance", "Visa Requirements", "Lost and Found", "Meal Preferences", "Give Feedback"}
+
+// fleetWords make up the task names of fleetDistinct.
+var fleetWords = strings.Fields("account order payment card balance invoice delivery return refund address " +
+	"profile password login store hours loan claim policy quote appointment schedule ticket booking flight " +
+	"hotel room car rental upgrade cancel change check update report lost stolen block unblock activate " +
+	"transfer limit statement branch atm fee rate plan bill usage roaming device repair warranty pickup " +
+	"track status gift voucher points reward subscription renew trial demo agent human feedback complaint survey")
+
+// fleetNames returns the task names of bot b of a fleet of shape.
+func fleetNames(shape fleetShape, b int) []string {
+	if shape == fleetSame {
+		return fleetTaskNames
+	}
+	r := rand.New(rand.NewPCG(uint64(b), 99))
+	names := make([]string, fleetTasks)
+	for i := range names {
+		words := make([]string, 2+r.IntN(3))
+		for w := range words {
+			words[w] = fleetWords[r.IntN(len(fleetWords))]
+		}
+		names[i] = fmt.Sprintf("%s %d", strings.Join(words, " "), r.IntN(100))
+	}
+	return names
+}
+
+// fleetRows returns a report of bot b of a fleet of shape: every task ×
+// success and failtask, with counts drawn from seed.
+func fleetRows(shape fleetShape, b int, seed uint64) []kore.TaskRow {
+	rows := syntheticRows(fleetTasks, seed)
+	for i := range rows {
+		rows[i].TaskName = fleetNames(shape, b)[i/2]
+	}
+	return rows
+}
+
 // fleetStore returns the data of a fleet of bots.
-func fleetStore(tb testing.TB, bots int) *Store {
+func fleetStore(tb testing.TB, bots int, shape fleetShape) *Store {
 	tb.Helper()
 	s := NewStore()
 	infos := make([]BotInfo, bots)
 	for b := range bots {
 		infos[b] = BotInfo{Name: fmt.Sprintf("bot-%04d", b), BotID: fmt.Sprintf("st-%08x", b), Host: "https://platform.kore.ai"}
 		for w, win := range fleetWindows {
-			if _, err := s.Publish(infos[b].Name, win, syntheticRows(fleetTasks, uint64(b*2+w)), t0, time.Time{}); err != nil {
+			if _, err := s.Publish(infos[b].Name, win, fleetRows(shape, b, uint64(b*2+w)), t0, time.Time{}); err != nil {
 				tb.Fatal(err)
 			}
 		}
@@ -67,53 +121,62 @@ func fleetSelf(tb testing.TB, bots int) (*prometheus.Registry, *Metrics) {
 const fleetScrapers = 8
 
 // BenchmarkScrapeFleet serves /metrics of the fleet (100,000 and 400,000
-// data series, with the fleet's self-metrics) to 8 concurrent scrapers, in
-// OpenMetrics as Prometheus negotiates it, plain and gzipped:
-//   - exporter: NewHandler;
+// data series, with the fleet's self-metrics; both shapes of task names)
+// to 8 concurrent scrapers, in OpenMetrics as Prometheus negotiates it,
+// plain and gzipped:
 //   - preencoded_limit: a handler writing one []byte holding the
 //     exporter's plain answer, gzipped as a whole (compress/gzip, default
-//     level) for the gzip case.
-//
-// The exporter's gzip answer reports its size over the limit's (the same
-// text compressed whole) as gzip-bytes/whole-gzip-bytes.
+//     level) for the gzip case;
+//   - exporter: NewHandler. It reports its time over the limit's, run just
+//     before it (x-limit), and with gzip its body's size over the limit's
+//     (the same text compressed whole) as gzip-bytes/whole-gzip-bytes.
 func BenchmarkScrapeFleet(b *testing.B) {
 	for _, bots := range []int{250, 1000} {
-		store := fleetStore(b, bots)
-		self, m := fleetSelf(b, bots)
-		exporter := NewHandler(store, self, HandlerOpts{Metrics: m})
-		for _, enc := range []string{"plain", "gzip"} {
-			req := benchRequest(enc)
-			limit := newPreencoded(b, exporter, req, enc == "gzip")
-			for _, impl := range []struct {
-				name string
-				h    http.Handler
-			}{
-				{"exporter", exporter},
-				{"preencoded_limit", limit},
-			} {
-				name := fmt.Sprintf("%s_%dk/%s", impl.name, store.Load().Series()/1000, enc)
-				b.Run(name, func(b *testing.B) {
-					b.SetParallelism((fleetScrapers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-					b.ReportAllocs()
-					var n atomic.Int64
-					b.RunParallel(func(pb *testing.PB) {
-						w := newDiscardResponse()
-						for pb.Next() {
-							w.reset()
-							impl.h.ServeHTTP(w, req)
-							if w.code != 0 && w.code != http.StatusOK {
-								panic(fmt.Sprintf("status %d", w.code))
+		for _, shape := range fleetShapes {
+			store := fleetStore(b, bots, shape)
+			self, m := fleetSelf(b, bots)
+			exporter := NewHandler(store, self, HandlerOpts{Metrics: m})
+			for _, enc := range []string{"plain", "gzip"} {
+				req := benchRequest(enc)
+				limit := newPreencoded(b, exporter, req, enc == "gzip")
+				var limitNs float64
+				for _, impl := range []struct {
+					name string
+					h    http.Handler
+				}{
+					{"preencoded_limit", limit},
+					{"exporter", exporter},
+				} {
+					name := fmt.Sprintf("%s_%dk_%s/%s", impl.name, bots*len(fleetWindows)*fleetTasks*2*numTaskFamilies/1000, shape, enc)
+					b.Run(name, func(b *testing.B) {
+						b.SetParallelism((fleetScrapers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+						b.ReportAllocs()
+						var n atomic.Int64
+						b.RunParallel(func(pb *testing.PB) {
+							w := newDiscardResponse()
+							for pb.Next() {
+								w.reset()
+								impl.h.ServeHTTP(w, req)
+								if w.code != 0 && w.code != http.StatusOK {
+									panic(fmt.Sprintf("status %d", w.code))
+								}
 							}
+							if w.n > 0 {
+								n.Store(w.n)
+							}
+						})
+						ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+						b.ReportMetric(float64(n.Load()), "resp_bytes")
+						if impl.h == limit {
+							limitNs = ns
+							return
 						}
-						if w.n > 0 {
-							n.Store(w.n)
+						b.ReportMetric(ns/limitNs, "x-limit")
+						if enc == "gzip" {
+							b.ReportMetric(float64(n.Load())/float64(len(limit.body)), "gzip-bytes/whole-gzip-bytes")
 						}
 					})
-					b.ReportMetric(float64(n.Load()), "resp_bytes")
-					if enc == "gzip" {
-						b.ReportMetric(float64(n.Load())/float64(len(limit.body)), "gzip-bytes/whole-gzip-bytes")
-					}
-				})
+				}
 			}
 		}
 	}
@@ -132,7 +195,7 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		s := fleetStore(b, 1000)
+		s := fleetStore(b, 1000, fleetSame)
 		h := NewHandler(s, nil, HandlerOpts{})
 		for _, accept := range []string{acceptText, acceptPrometheus} {
 			for _, enc := range []string{"", "gzip"} {
@@ -181,14 +244,15 @@ func fleetJob(i, bots int) (bot, window string) {
 
 // BenchmarkPublishFleet publishes the next report of the fleet's jobs in
 // turn, as a fleet of 1,000 bots × 2 windows does 2,000 times a minute at
-// interval 1m, into the 400,000-series store: encoding, compressing,
-// laying the snapshot out and copying the runs a publish changes.
+// interval 1m, into the 400,000-series store (every bot the same task
+// names): encoding, compressing its pieces and its successors', and laying
+// the snapshot out.
 func BenchmarkPublishFleet(b *testing.B) {
 	const bots = 1000
-	store := fleetStore(b, bots)
+	store := fleetStore(b, bots, fleetSame)
 	rows := make([][]kore.TaskRow, 8)
 	for i := range rows {
-		rows[i] = syntheticRows(fleetTasks, uint64(1000+i))
+		rows[i] = fleetRows(fleetSame, 0, uint64(1000+i))
 	}
 	b.ReportAllocs()
 	i := 0
@@ -210,10 +274,10 @@ func BenchmarkPublishFleet(b *testing.B) {
 // not timed.
 func BenchmarkScrapeFleetChanged(b *testing.B) {
 	const bots = 1000
-	store := fleetStore(b, bots)
+	store := fleetStore(b, bots, fleetSame)
 	self, m := fleetSelf(b, bots)
 	h := NewHandler(store, self, HandlerOpts{Metrics: m})
-	rows := syntheticRows(fleetTasks, 4242)
+	rows := fleetRows(fleetSame, 0, 4242)
 	for _, enc := range []string{"plain", "gzip"} {
 		req := benchRequest(enc)
 		b.Run(enc, func(b *testing.B) {

@@ -2,10 +2,7 @@ package collector
 
 import (
 	"bytes"
-	"compress/flate"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"net/http"
 	"path"
 	"slices"
@@ -17,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/kore-exporter/kore_exporter/collector/internal/expo"
 )
 
 // HandlerOpts configures the /metrics handler. The zero value serves
@@ -100,10 +99,6 @@ func WriteTimeoutFor(length int64) time.Duration {
 // maxPooledBuffer bounds the buffers kept for reuse between scrapes.
 const maxPooledBuffer = 4 << 20
 
-// writeBufferSize is the size of the buffer that coalesces small pieces
-// into fewer writes to the ResponseWriter.
-const writeBufferSize = 32 << 10
-
 // NewHandler returns the /metrics handler: it serves the data metrics of
 // store's current snapshot and the self-metrics of opts.Metrics, already
 // encoded (docs/performance.md), and self, gathered at scrape time (the
@@ -120,7 +115,7 @@ const writeBufferSize = 32 << 10
 //
 // With gzip, the response is one gzip member: the pre-compressed DEFLATE
 // blocks, then what self gathers compressed as the final block, then a
-// trailer whose CRC-32 is combined arithmetically (see exposition.go). Only
+// trailer whose CRC-32 is combined arithmetically (package expo). Only
 // the few kilobytes that self gathers are compressed by every scrape (the
 // per-job, API and state blocks by the first scrape after a change), and
 // every gzip decoder reads the result (a second
@@ -135,11 +130,7 @@ func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.H
 		h.inFlight = make(chan struct{}, opts.MaxRequestsInFlight)
 	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
-	h.writers.New = func() any { return newPieceWriter() }
-	h.deflaters.New = func() any {
-		w, _ := flate.NewWriter(nil, flate.BestSpeed) // the level is valid
-		return w
-	}
+	h.answers.New = func() any { return expo.NewAnswer() }
 	return h
 }
 
@@ -149,9 +140,8 @@ type handler struct {
 	opts     HandlerOpts
 	inFlight chan struct{}
 
-	buffers   sync.Pool // *bytes.Buffer: live exposition, its DEFLATE
-	writers   sync.Pool // *pieceWriter
-	deflaters sync.Pool // *flate.Writer
+	buffers sync.Pool // *bytes.Buffer: live exposition
+	answers sync.Pool // *expo.Answer
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +163,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	contentType := expfmt.NegotiateAccept(r.Header, acceptedFormats...)
-	f, _ := formatOf(contentType) // every accepted format has one
+	f, _ := expo.FormatOf(contentType) // every accepted format has one
 	gz := acceptsGzip(r.Header)
 
 	// Encode everything live before the first byte goes out, so an error
@@ -187,7 +177,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The pre-encoded blocks, in order: data, per-job self-metrics, the
 	// API block, the state block.
-	var blocks [4]*body
+	var blocks [4]*expo.Body
 	blocks[0] = &h.store.Load().bodies[f]
 	if m := h.opts.Metrics; m != nil {
 		blocks[1] = &m.jobs.load().bodies[f]
@@ -200,35 +190,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			blocks[2+i] = b
 		}
 	}
-	var size, zsize int64 // of the blocks
-	var crc uint32
-	for _, b := range blocks {
-		if b != nil {
-			size = size + b.size
-			if gz {
-				zsize += int64(len(b.compressed()))
-			}
-			crc = crcAppend(crc, b.crc, crcShift(b.size))
-		}
-	}
+	a := h.answers.Get().(*expo.Answer)
+	defer func() {
+		a.Reset(false, nil)
+		h.answers.Put(a)
+	}()
+	a.Reset(gz, live.Bytes(), blocks[:]...)
+	length := a.Len()
 
 	hdr := w.Header()
 	hdr.Add("Vary", "Accept")
 	hdr.Add("Vary", "Accept-Encoding")
 	hdr.Set("Content-Type", string(contentType))
-
-	var zlive *bytes.Buffer
-	length := size + int64(live.Len())
 	if gz {
-		zlive = h.buffers.Get().(*bytes.Buffer)
-		defer h.putBuffer(zlive)
-		zlive.Reset()
-		zw := h.deflaters.Get().(*flate.Writer)
-		zw.Reset(zlive)
-		_, _ = zw.Write(live.Bytes()) // writes to a bytes.Buffer cannot fail
-		_ = zw.Close()                // the final block ends the stream
-		h.deflaters.Put(zw)
-		length = int64(len(gzipHeader)) + zsize + int64(zlive.Len()) + gzipTrailerLen
 		hdr.Set("Content-Encoding", "gzip")
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
@@ -248,85 +222,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 	}
-
-	pw := h.writers.Get().(*pieceWriter)
-	pw.reset(w)
-	defer func() {
-		pw.reset(nil)
-		h.writers.Put(pw)
-	}()
-	if gz {
-		var trailer [gzipTrailerLen]byte
-		crc = crcAppend(crc, crc32.ChecksumIEEE(live.Bytes()), crcShift(int64(live.Len())))
-		pw.write(gzipHeader)
-		for _, b := range blocks {
-			if b != nil {
-				pw.write(b.compressed())
-			}
-		}
-		pw.write(zlive.Bytes())
-		pw.write(appendGzipTrailer(trailer[:0], crc, size+int64(live.Len())))
-	} else {
-		for _, b := range blocks {
-			if b != nil {
-				for _, p := range b.writes() {
-					pw.write(p)
-				}
-			}
-		}
-		pw.write(live.Bytes())
-	}
-	if err := pw.flush(); err != nil {
+	if _, err := a.WriteTo(w); err != nil {
 		h.logError("error writing metrics", err)
 	}
 }
-
-// pieceWriter writes pieces to a ResponseWriter: small ones (family
-// headers, the live part) are coalesced in a buffer, large ones (the runs
-// of data lines, about 128 KB, and the compressed blocks) go straight
-// through, so each byte is copied once. After an error it writes nothing
-// more and flush returns the error.
-type pieceWriter struct {
-	w   io.Writer
-	buf []byte
-	err error
-}
-
-// directWriteMin is the piece size from which pieces bypass the buffer.
-const directWriteMin = 8 << 10
-
-func newPieceWriter() *pieceWriter { return &pieceWriter{buf: make([]byte, 0, writeBufferSize)} }
-
-func (pw *pieceWriter) reset(w io.Writer) {
-	pw.w, pw.buf, pw.err = w, pw.buf[:0], nil
-}
-
-func (pw *pieceWriter) write(p []byte) {
-	if pw.err != nil {
-		return
-	}
-	if len(p) >= directWriteMin || len(p) > cap(pw.buf)-len(pw.buf) {
-		if pw.flush() != nil {
-			return
-		}
-		if len(p) >= directWriteMin {
-			_, pw.err = pw.w.Write(p)
-			return
-		}
-	}
-	pw.buf = append(pw.buf, p...)
-}
-
-func (pw *pieceWriter) flush() error {
-	if pw.err == nil && len(pw.buf) > 0 {
-		_, pw.err = pw.w.Write(pw.buf)
-		pw.buf = pw.buf[:0]
-	}
-	return pw.err
-}
-
-// gzipTrailerLen is the length of the gzip trailer (CRC-32 and ISIZE).
-const gzipTrailerLen = 8
 
 // encodeLive encodes into buf what is gathered at scrape time: the
 // self-metrics and the OpenMetrics "# EOF". A family named like a data

@@ -2,11 +2,12 @@ package collector
 
 import (
 	"cmp"
-	"compress/flate"
 	"iter"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kore-exporter/kore_exporter/collector/internal/expo"
 )
 
 // The per-job self-metrics (kore_exporter_report_*{bot,window}) change only
@@ -14,10 +15,10 @@ import (
 // starts, finishes or is skipped, or when a reload forgets the job: minutes
 // apart, like the data. So they are pre-encoded the
 // same way (docs/performance.md): every change re-encodes the lines of
-// that one job, per family and format, into pieces (exposition.go), and
+// that one job, per family and format, into pieces (package expo), and
 // publishes a new immutable jobSet with one atomic pointer swap. A scrape
 // writes the jobSet's body after the data block with the same piece
-// machinery. The other self-metrics, which change at any time (run
+// machinery (package expo). The other self-metrics, which change at any time (run
 // progress, API calls, reloads, job slots), are encoded by the first scrape
 // after a change (selfblock.go); only the Go runtime and process metrics
 // are gathered live.
@@ -40,53 +41,53 @@ const (
 )
 
 // jobFamilies is the contract of the per-job self-metrics (docs/metrics.md), indexed by the job* constants.
-var jobFamilies = [numJobFamilies]familySpec{
+var jobFamilies = [numJobFamilies]expo.Family{
 	jobDuration: {
-		name: namespace + "_report_duration_seconds",
-		help: "Duration of the last report run of the job (submit, polls and pages).",
+		Name: namespace + "_report_duration_seconds",
+		Help: "Duration of the last report run of the job (submit, polls and pages).",
 	},
 	jobFolded: {
-		name: namespace + "_report_folded_rows",
-		help: "Task rows of the job's last successful report folded into the reserved other-tasks rows because the bot's max_task_rows cap was reached.",
+		Name: namespace + "_report_folded_rows",
+		Help: "Task rows of the job's last successful report folded into the reserved other-tasks rows because the bot's max_task_rows cap was reached.",
 	},
 	jobInterval: {
-		name: namespace + "_report_interval_seconds",
-		help: "Configured interval between report runs of the bot × window job (interval).",
+		Name: namespace + "_report_interval_seconds",
+		Help: "Configured interval between report runs of the bot × window job (interval).",
 	},
 	jobLastSuccess: {
-		name: namespace + "_report_last_success_timestamp_seconds",
-		help: "Unix time the last successful report run of the job finished.",
+		Name: namespace + "_report_last_success_timestamp_seconds",
+		Help: "Unix time the last successful report run of the job finished.",
 	},
 	jobRequests: {
-		name: namespace + "_report_requests",
-		help: "HTTP requests the job's last report run sent to Kore.ai: submits, polls and their retries, whatever the answer.",
+		Name: namespace + "_report_requests",
+		Help: "HTTP requests the job's last report run sent to Kore.ai: submits, polls and their retries, whatever the answer.",
 	},
 	jobReruns: {
-		name:    namespace + "_report_reruns_total",
-		help:    "Report runs started again from the first page because the pages of a multi-page report were inconsistent.",
-		counter: true,
+		Name:    namespace + "_report_reruns_total",
+		Help:    "Report runs started again from the first page because the pages of a multi-page report were inconsistent.",
+		Counter: true,
 	},
 	jobRows: {
-		name: namespace + "_report_rows",
-		help: "Rows (task × status) of the job's last successful report.",
+		Name: namespace + "_report_rows",
+		Help: "Rows (task × status) of the job's last successful report.",
 	},
 	jobRuns: {
-		name:    namespace + "_report_runs_total",
-		help:    "Report runs of the job, by result: success or an error class.",
-		counter: true,
+		Name:    namespace + "_report_runs_total",
+		Help:    "Report runs of the job, by result: success or an error class.",
+		Counter: true,
 	},
 	jobSkipped: {
-		name:    namespace + "_report_skipped_runs_total",
-		help:    "Report runs skipped because the job's previous run, or its wait for a job slot, outlasted the interval.",
-		counter: true,
+		Name:    namespace + "_report_skipped_runs_total",
+		Help:    "Report runs skipped because the job's previous run, or its wait for a job slot, outlasted the interval.",
+		Counter: true,
 	},
 	jobStaleAfter: {
-		name: namespace + "_report_stale_after_seconds",
-		help: "Configured time the job's last good rows are served after its last successful run (stale_after).",
+		Name: namespace + "_report_stale_after_seconds",
+		Help: "Configured time the job's last good rows are served after its last successful run (stale_after).",
 	},
 	jobSuccess: {
-		name: namespace + "_report_success",
-		help: "Whether the last report run of the bot × window job succeeded (1) or failed (0).",
+		Name: namespace + "_report_success",
+		Help: "Whether the last report run of the bot × window job succeeded (1) or failed (0).",
 	},
 }
 
@@ -97,7 +98,7 @@ type jobState struct {
 	values      [numJobFamilies]float64 // by family; jobRuns uses runs
 	has         [numJobFamilies]bool    // whether the family's series exists
 	runs        []runCount              // report_runs_total, sorted by result
-	pieces      pieceSet
+	pieces      expo.Pieces
 }
 
 // runCount is one report_runs_total series of a job.
@@ -184,7 +185,7 @@ func jobLabelNames(fam int) []string {
 // exposition pre-encoded, as a scrape serves them.
 type jobSet struct {
 	jobs   []*jobState // sorted by (bot, window)
-	bodies [numFormats]body
+	bodies [expo.NumFormats]expo.Body
 }
 
 func (s *jobSet) find(bot, window string) (int, bool) {
@@ -198,10 +199,9 @@ type jobMetrics struct {
 }
 
 func newJobMetrics() *jobMetrics {
-	// The pieces are a line or two each: each body is compressed at once
-	// (see body.compressed), at the fastest level, by the first gzip
-	// scrape after a change.
-	s := &jobMetrics{published[jobSet]{enc: newEncoder(jobFamilies[:], flate.BestSpeed, true)}}
+	// The pieces are a line or two each: each body is compressed at once,
+	// at the fastest level, by the first gzip scrape after a change.
+	s := &jobMetrics{published[jobSet]{enc: expo.NewEncoder(jobFamilies[:])}}
 	s.cur.Store(s.build(nil))
 	return s
 }
@@ -240,19 +240,19 @@ func (s *jobMetrics) forget(bot, window string) {
 
 // encode pre-encodes j's lines, one piece per format and family.
 func (s *jobMetrics) encode(j *jobState) {
-	mfs := s.enc.families()
+	mfs := s.enc.Families()
 	for fam, mf := range mfs {
 		for result, v := range j.samples(fam) {
-			addSample(mf, v, labelPairs(jobLabelNames(fam), j.labelValues(fam, result)...))
+			expo.AddSample(mf, v, labelPairs(jobLabelNames(fam), j.labelValues(fam, result)...))
 		}
 	}
-	j.pieces = s.enc.encode(mfs)
+	j.pieces = s.enc.Encode(mfs)
 }
 
 // build assembles a jobSet: family by family, the pieces of every job.
 func (s *jobMetrics) build(jobs []*jobState) *jobSet {
 	js := &jobSet{jobs: jobs}
-	s.enc.layout(&js.bodies, len(jobs), func(i int) *pieceSet { return &jobs[i].pieces })
+	s.enc.Layout(&js.bodies, len(jobs), func(i int) *expo.Pieces { return &jobs[i].pieces })
 	return js
 }
 
@@ -270,10 +270,10 @@ type jobFamily struct {
 func newJobFamily(jobs *jobMetrics, fam int) *jobFamily {
 	spec := jobFamilies[fam]
 	labels, typ := jobLabelNames(fam), prometheus.GaugeValue
-	if spec.counter {
+	if spec.Counter {
 		typ = prometheus.CounterValue
 	}
-	return &jobFamily{jobs: jobs, fam: fam, desc: prometheus.NewDesc(spec.name, spec.help, labels, nil), typ: typ}
+	return &jobFamily{jobs: jobs, fam: fam, desc: prometheus.NewDesc(spec.Name, spec.Help, labels, nil), typ: typ}
 }
 
 // Describe sends the family's fixed descriptor.

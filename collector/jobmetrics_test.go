@@ -99,7 +99,7 @@ func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
 		{fmtOpenMetrics, expfmt.FmtOpenMetrics_1_0_0},
 	} {
 		b := &js.bodies[ff.f]
-		got := bytes.Join(b.plain, nil)
+		got := plainBytes(b)
 		want := expfmtJobs(t, m, ff.want)
 		if ff.f == fmtOpenMetrics {
 			got = append(got, "# EOF\n"...)
@@ -115,8 +115,8 @@ func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
 			t.Errorf("format %d: forgotten job or live family in the block", ff.f)
 		}
 
-		plain := gunzipPieces(t, b.compressed(), b.crc, b.size)
-		if !bytes.Equal(plain, bytes.Join(b.plain, nil)) || int64(len(plain)) != b.size {
+		plain := gunzipPieces(t, b.Compressed(), b.CRC(), b.Size())
+		if !bytes.Equal(plain, plainBytes(b)) || int64(len(plain)) != b.Size() {
 			t.Errorf("format %d: compressed pieces do not decode to the plain block", ff.f)
 		}
 	}
@@ -126,8 +126,8 @@ func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
 	empty.RunSkipped("a", "1h")
 	empty.Forget("a", "1h")
 	for f := range format(numFormats) {
-		if b := &empty.jobs.load().bodies[f]; b.size != 0 || len(b.plain) != 0 || b.crc != 0 {
-			t.Errorf("format %d: no jobs but %d bytes", f, b.size)
+		if b := &empty.jobs.load().bodies[f]; b.Size() != 0 || len(plainBytes(b)) != 0 || b.CRC() != 0 {
+			t.Errorf("format %d: no jobs but %d bytes", f, b.Size())
 		}
 	}
 }
@@ -176,8 +176,8 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 				}
 				om := strings.HasPrefix(rec.Header().Get("Content-Type"), "application/openmetrics-text")
 				for _, spec := range jobFamilies {
-					name := spec.name
-					if om && spec.counter {
+					name := spec.Name
+					if om && spec.Counter {
 						name = strings.TrimSuffix(name, "_total")
 					}
 					if types[name] != 1 {
@@ -322,7 +322,7 @@ func TestJobFamiliesOrder(t *testing.T) {
 	t.Parallel()
 	names := make([]string, 0, numJobFamilies)
 	for _, spec := range jobFamilies {
-		names = append(names, spec.name)
+		names = append(names, spec.Name)
 	}
 	if !slices.IsSorted(names) {
 		t.Errorf("jobFamilies not sorted by name: %v", names)
@@ -333,7 +333,7 @@ func TestJobFamiliesOrder(t *testing.T) {
 	}
 	for i, c := range cs {
 		if f, ok := c.(*jobFamily); !ok || f.fam != i {
-			t.Errorf("jobCollectors()[%d] is not family %s", i, jobFamilies[i].name)
+			t.Errorf("jobCollectors()[%d] is not family %s", i, jobFamilies[i].Name)
 		}
 	}
 }

@@ -41,7 +41,7 @@ func TestREADMEMetricReference(t *testing.T) {
 	}()
 	exposed := map[string]bool{}
 	for _, f := range dataFamilies {
-		exposed[f.name] = true
+		exposed[f.Name] = true
 	}
 	name := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for d := range descs {

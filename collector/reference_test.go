@@ -39,7 +39,7 @@ func (c *DataCollector) Collect(ch chan<- prometheus.Metric) {
 		for i, p := range pairs {
 			names[i], values[i] = p[0], p[1]
 		}
-		ch <- constMetric(prometheus.NewDesc(info.name, info.help, names, nil), prometheus.GaugeValue, 1, values...)
+		ch <- constMetric(prometheus.NewDesc(info.Name, info.Help, names, nil), prometheus.GaugeValue, 1, values...)
 	}
 	for _, p := range sn.parts {
 		for r := range p.Rows {

@@ -2,14 +2,14 @@ package collector
 
 import (
 	"bytes"
-	"compress/flate"
 	"fmt"
-	"hash/crc32"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/kore-exporter/kore_exporter/collector/internal/expo"
 )
 
 // The self-metrics that are not per job (API requests, retries and
@@ -34,14 +34,14 @@ type selfBlock struct {
 	gen atomic.Uint64        // bumped after every change of a metric
 
 	mu  sync.Mutex // serialises rebuilds; readers of a fresh block never take it
-	cur [numFormats]atomic.Pointer[selfEncoding]
+	cur [expo.NumFormats]atomic.Pointer[selfEncoding]
 }
 
 // selfEncoding is a selfBlock's exposition in one format at one
 // generation.
 type selfEncoding struct {
 	gen uint64
-	b   body
+	b   *expo.Body
 }
 
 func newSelfBlock(cs ...prometheus.Collector) *selfBlock {
@@ -55,9 +55,9 @@ func (a *selfBlock) changed() { a.gen.Add(1) }
 
 // block returns the block in format f, encoded after the last change at
 // the latest.
-func (a *selfBlock) block(f format) (*body, error) {
+func (a *selfBlock) block(f expo.Format) (*expo.Body, error) {
 	if e := a.cur[f].Load(); e != nil && e.gen == a.gen.Load() {
-		return &e.b, nil
+		return e.b, nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -65,7 +65,7 @@ func (a *selfBlock) block(f format) (*body, error) {
 	// next scrape sees them.
 	gen := a.gen.Load()
 	if e := a.cur[f].Load(); e != nil && e.gen == gen {
-		return &e.b, nil
+		return e.b, nil
 	}
 	mfs, err := a.reg.Gather()
 	if err != nil {
@@ -73,7 +73,7 @@ func (a *selfBlock) block(f format) (*body, error) {
 	}
 	var raw bytes.Buffer
 	for _, mf := range mfs {
-		if f == fmtOpenMetrics {
+		if f == expo.OpenMetrics {
 			_, err = expfmt.MetricFamilyToOpenMetrics(&raw, mf)
 		} else {
 			_, err = expfmt.MetricFamilyToText(&raw, mf)
@@ -82,13 +82,7 @@ func (a *selfBlock) block(f format) (*body, error) {
 			return nil, fmt.Errorf("encode %s: %w", mf.GetName(), err)
 		}
 	}
-	var z bytes.Buffer
-	zw, _ := flate.NewWriter(&z, flate.DefaultCompression) // the level is valid
-	_, _ = zw.Write(raw.Bytes())                           // writes to a bytes.Buffer cannot fail
-	_ = zw.Flush()                                         // sync flush: byte-aligned, no final block
-	e := &selfEncoding{gen: gen, b: body{block: new(zBlock)}}
-	e.b.add(&piece{raw: raw.Bytes(), z: z.Bytes(), crc: crc32.ChecksumIEEE(raw.Bytes()), shift: crcShift(int64(raw.Len()))})
-	e.b.compressed()
+	e := &selfEncoding{gen: gen, b: expo.BodyOf(raw.Bytes())}
 	a.cur[f].Store(e)
-	return &e.b, nil
+	return e.b, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kore-exporter/kore_exporter/collector/contract"
+	"github.com/kore-exporter/kore_exporter/collector/internal/expo"
 	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
@@ -44,7 +45,7 @@ type Part struct {
 	// served unless a newer run replaces them (zero: never).
 	At, Expires time.Time
 
-	enc pieceSet
+	enc expo.Pieces
 }
 
 // expired reports whether the part's expiry has passed at now.
@@ -60,8 +61,8 @@ type Snapshot struct {
 	generation uint64    // counts the snapshots of a Store, from 0
 	bots       []BotInfo // sorted by Name
 	parts      []*Part   // sorted by (Bot, Window)
-	botInfo    *pieceSet
-	bodies     [numFormats]body
+	botInfo    *expo.Pieces
+	bodies     [expo.NumFormats]expo.Body
 }
 
 func findPart(parts []*Part, bot, window string) (int, bool) {
@@ -100,7 +101,7 @@ type Store struct {
 
 // NewStore returns a Store holding an empty snapshot.
 func NewStore() *Store {
-	s := &Store{published[Snapshot]{enc: newSharedEncoder(dataFamilies, dataLevel)}}
+	s := &Store{published[Snapshot]{enc: expo.NewSharedEncoder(dataFamilies)}}
 	s.cur.Store(s.build(nil, nil, nil, nil))
 	return s
 }
@@ -127,7 +128,7 @@ func (s *Store) SetBots(bots []BotInfo) {
 		out = append(out, b)
 	}
 	out = slices.Clip(out)
-	enc := s.enc.encodeBotInfo(out)
+	enc := encodeBotInfo(s.enc, out)
 
 	s.swap(func(old *Snapshot) *Snapshot { return s.build(old, out, &enc, old.parts) })
 }
@@ -159,7 +160,7 @@ func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires tim
 		Rows:    merged,
 		At:      at,
 		Expires: expires,
-		enc:     s.enc.encodePart(bot, window, merged),
+		enc:     encodePart(s.enc, bot, window, merged),
 	}
 
 	s.swap(func(old *Snapshot) *Snapshot {
@@ -190,13 +191,13 @@ func (s *Store) drop(del func(p *Part) bool) (removed int) {
 
 // build assembles a snapshot: it lists, family by family, the pre-encoded
 // pieces of every part. Its cost grows with the number of parts, not rows.
-func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *pieceSet, parts []*Part) *Snapshot {
+func (s *Store) build(old *Snapshot, bots []BotInfo, botInfo *expo.Pieces, parts []*Part) *Snapshot {
 	sn := &Snapshot{bots: bots, parts: parts, botInfo: botInfo}
 	if old != nil {
 		sn.generation = old.generation + 1
 	}
 	// The units: the configured bots, then every part.
-	s.enc.layout(&sn.bodies, 1+len(parts), func(i int) *pieceSet {
+	s.enc.Layout(&sn.bodies, 1+len(parts), func(i int) *expo.Pieces {
 		if i == 0 {
 			return botInfo
 		}
