@@ -37,7 +37,7 @@ func benchSelf(b *testing.B) (*prometheus.Registry, *Metrics) {
 		bot := fmt.Sprintf("bot-%02d", i)
 		for _, w := range []string{"24h", "7d"} {
 			m.RunStarted(bot, w)
-			m.RunFinished(bot, w, RunOutcome{Result: report.ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 200, Reruns: 0})
+			m.RunEnded(bot, w, RunOutcome{Result: report.ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 200, Reruns: 0})
 		}
 		obs := m.Observer(bot)
 		obs.RequestDone(bot, kore.EndpointSubmit, 200, time.Second)
@@ -109,8 +109,8 @@ func newPreencoded(b *testing.B, h http.Handler, req *http.Request, gz bool) *pr
 
 // BenchmarkScrape serves /metrics for 100,000 (and 10,000) data series in
 // OpenMetrics, as Prometheus negotiates it, plain and gzipped:
-//   - exporter: NewHandler (pre-encoded data and per-job self-metrics,
-//     the other self-metrics live);
+//   - exporter: NewHandler (pre-encoded data, the cached self-metrics block,
+//     the Go and process metrics live);
 //   - gaugevec_promhttp: the same series in GaugeVecs behind
 //     promhttp.HandlerFor, with the same self-metrics gathered live;
 //   - preencoded_limit: writing the whole response, encoded and
@@ -123,7 +123,7 @@ func newPreencoded(b *testing.B, h http.Handler, req *http.Request, gz bool) *pr
 func BenchmarkScrape(b *testing.B) {
 	self, m := benchSelf(b)
 	jobs := prometheus.NewRegistry()
-	jobs.MustRegister(m.preEncoded())
+	jobs.MustRegister(m)
 	for _, size := range []struct {
 		suffix string
 		tasks  int

@@ -76,7 +76,7 @@ func TestScrapesAreConsistentSnapshots(t *testing.T) {
 						t.Errorf("publish %s/%s run %d: %v", bot, w, n, err)
 						return
 					}
-					metrics.RunFinished(bot, w, RunOutcome{Result: report.ResultSuccess, Duration: time.Duration(n) * time.Second, At: time.Now(), Rows: len(rows)})
+					metrics.RunEnded(bot, w, RunOutcome{Result: report.ResultSuccess, Duration: time.Duration(n) * time.Second, At: time.Now(), Rows: len(rows)})
 					published.Add(1)
 				}
 			})

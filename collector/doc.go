@@ -6,9 +6,10 @@
 // is pre-encoded (text and OpenMetrics, plain and DEFLATE, by package
 // internal/expo) into the data families of package contract when it changes,
 // and swapped in with one atomic pointer store; the exporter's self-metrics
-// (Metrics, NewRegistry), the per-job ones pre-encoded the same way; the
-// /metrics handler (NewHandler), which writes those bytes, adds what is
-// gathered at scrape time and never calls Kore.ai or waits for a job; the
-// HTTP server's timeouts (NewServer); and the status, readiness and reload
-// endpoints.
+// (Metrics, NewRegistry), plain client_golang metrics that a run updates
+// with one call when it ends (Metrics.RunEnded) and that the first scrape
+// after a change encodes into one cached block; the /metrics handler
+// (NewHandler), which writes those bytes, adds what is gathered at scrape
+// time and never calls Kore.ai or waits for a job; the HTTP server's
+// timeouts (NewServer); and the status, readiness and reload endpoints.
 package collector

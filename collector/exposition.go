@@ -3,8 +3,6 @@ package collector
 import (
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -13,11 +11,10 @@ import (
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
-// This file turns snapshot rows and per-job self-metrics into exposition
-// pieces ahead of any scrape, with package expo (docs/performance.md): the
-// data lines are written once, by the text encoder, serve OpenMetrics too,
-// and are compressed piece by piece when laid out; the per-job lines are
-// encoded per format and compressed whole by the first gzip scrape.
+// This file turns snapshot rows into exposition pieces ahead of any scrape,
+// with package expo (docs/performance.md): the data lines are written
+// once, by the text encoder, serve OpenMetrics too, and are compressed
+// piece by piece when laid out.
 
 // The data metric families (package contract), in the order a
 // prometheus.Registry gathers them (sorted by name): kore_bot_info, then
@@ -92,29 +89,4 @@ func encodeBotInfo(e *expo.Encoder, bots []BotInfo) expo.Pieces {
 		expo.AddSample(mfs[famBotInfo], 1, labels)
 	}
 	return e.Encode(mfs)
-}
-
-// published holds the current value of a pre-encoded view (a Store's
-// Snapshot, the per-job jobSet) and the encoder of its pieces. Writers are
-// serialised by a mutex (which also serialises the encoder's Layout calls)
-// and each ends with at most one atomic pointer swap; readers only load
-// the pointer, so they never wait for a writer and never see half of a
-// change.
-type published[T any] struct {
-	mu  sync.Mutex // serialises writers; readers never take it
-	cur atomic.Pointer[T]
-	enc *expo.Encoder
-}
-
-// load returns the current value. It never blocks.
-func (p *published[T]) load() *T { return p.cur.Load() }
-
-// swap calls next with the current value, with the writer lock held, and
-// publishes what it returns; nil leaves the current value.
-func (p *published[T]) swap(next func(old *T) *T) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if v := next(p.cur.Load()); v != nil {
-		p.cur.Store(v)
-	}
 }

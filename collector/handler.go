@@ -35,7 +35,7 @@ type HandlerOpts struct {
 	// WriteTimeoutFor(length). Negative means no deadline.
 	WriteTimeout time.Duration
 	// Metrics, if set, are the self-metrics, which the handler serves
-	// pre-encoded. The self Gatherer must not gather those families too
+	// from their cached block. The self Gatherer must not gather those families too
 	// (the handler refuses them); the registry of NewRegistry does not.
 	Metrics *Metrics
 }
@@ -109,21 +109,23 @@ const maxPooledBuffer = 4 << 20
 // format from the Accept header (OpenMetrics 1.0.0 or 0.0.1, else the text
 // format 0.0.4; Content-Type is the negotiated format including its
 // escaping term), and gzip when Accept-Encoding allows it. The body is the
-// data block, then the per-job self-metrics block, then the API block and
-// the state block of the other self-metrics (each encoded once per change,
-// selfblock.go), then what self gathers, then, in OpenMetrics, one "# EOF".
+// data block, then the block of the self-metrics (encoded by the first
+// scrape after a change, Metrics), then what self gathers, then, in
+// OpenMetrics, one "# EOF".
 //
 // With gzip, the response is one gzip member: the pre-compressed DEFLATE
 // blocks, then what self gathers compressed as the final block, then a
 // trailer whose CRC-32 is combined arithmetically (package expo). Only
 // the few kilobytes that self gathers are compressed by every scrape (the
-// per-job, API and state blocks by the first scrape after a change), and
+// self-metrics block by the first gzip scrape after a change), and
 // every gzip decoder reads the result (a second
 // gzip member would be cheaper by a few lines but is lost on decoders that
 // stop after the first member).
 //
 // Only GET and HEAD are allowed. A scrape's allocations do not depend on
-// the number of data series or jobs (only on the series self gathers).
+// the number of data series or jobs (only on the series self gathers),
+// but for the first scrape after a change of a self-metric, which
+// rebuilds their block.
 func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.Handler {
 	h := &handler{store: store, self: self, opts: opts}
 	if opts.MaxRequestsInFlight > 0 {
@@ -175,19 +177,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The pre-encoded blocks, in order: data, per-job self-metrics, the
-	// API block, the state block.
-	var blocks [4]*expo.Body
-	blocks[0] = &h.store.Load().bodies[f]
+	// The pre-encoded blocks: the data, then the self-metrics.
+	blocks := [2]*expo.Body{&h.store.Load().bodies[f]}
 	if m := h.opts.Metrics; m != nil {
-		blocks[1] = &m.jobs.load().bodies[f]
-		for i, sb := range [...]*selfBlock{m.api, m.state} {
-			b, err := sb.block(f)
-			if err != nil {
-				h.fail(w, "error encoding metrics", err)
-				return
-			}
-			blocks[2+i] = b
+		var err error
+		if blocks[1], err = m.block(f); err != nil {
+			h.fail(w, "error encoding metrics", err)
+			return
 		}
 	}
 	a := h.answers.Get().(*expo.Answer)

@@ -53,9 +53,9 @@ func selfRegistry(t testing.TB) (*prometheus.Registry, *Metrics) {
 	m.JobConfigured("support", "1h", 5*time.Minute, 15*time.Minute)
 	m.JobConfigured("idle", "1h", time.Hour, 3*time.Hour)
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 0})
+	m.RunEnded("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 0})
 	m.RunStarted(`we"ird\bot`, "7d")
-	m.RunFinished(`we"ird\bot`, "7d", RunOutcome{Result: report.ResultTimeout, Duration: 1234567 * time.Microsecond, At: t0, Rows: 0, Reruns: 3})
+	m.RunEnded(`we"ird\bot`, "7d", RunOutcome{Result: report.ResultTimeout, Duration: 1234567 * time.Microsecond, At: t0, Rows: 0, Reruns: 3})
 	m.RunSkipped(`we"ird\bot`, "7d")
 	m.RunStarted("support", "1h")
 	m.Progress("support", "1h", 37)
@@ -65,14 +65,14 @@ func selfRegistry(t testing.TB) (*prometheus.Registry, *Metrics) {
 }
 
 // reference returns promhttp's handler over the data, the self registry
-// and the per-job families of m (if not nil), with OpenMetrics enabled:
+// and the self-metrics of m (if not nil), with OpenMetrics enabled:
 // what the exporter's /metrics must be equivalent to.
 func reference(t testing.TB, s *Store, self prometheus.Gatherer, m *Metrics) http.Handler {
 	t.Helper()
 	data := prometheus.NewRegistry()
 	data.MustRegister(NewDataCollector(s))
 	if m != nil {
-		data.MustRegister(m.preEncoded())
+		data.MustRegister(m)
 	}
 	return promhttp.HandlerFor(prometheus.Gatherers{data, self}, promhttp.HandlerOpts{EnableOpenMetrics: true})
 }
@@ -291,7 +291,7 @@ func TestHandlerOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.RunStarted("bot-00", "24h")
-	m.RunFinished("bot-00", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 60, Reruns: 0})
+	m.RunEnded("bot-00", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 60, Reruns: 0})
 	srv := httptest.NewServer(NewHandler(s, reg, HandlerOpts{Metrics: m}))
 	defer srv.Close()
 	client := srv.Client()
@@ -398,7 +398,7 @@ func TestExpositionPassesPromtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.RunStarted("bot-00", "24h")
-	m.RunFinished("bot-00", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 60})
+	m.RunEnded("bot-00", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 60})
 	srv := httptest.NewServer(NewHandler(bigStore(t, 3, 30), reg, HandlerOpts{Metrics: m}))
 	defer srv.Close()
 	client := srv.Client()
@@ -463,7 +463,7 @@ func jobMetricsFor(t testing.TB, jobs int) (*prometheus.Registry, *Metrics) {
 		w := []string{"24h", "7d"}[i%2]
 		m.JobConfigured(bot, w, 5*time.Minute, 15*time.Minute)
 		m.RunStarted(bot, w)
-		m.RunFinished(bot, w, RunOutcome{Result: report.ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 200, Reruns: 1})
+		m.RunEnded(bot, w, RunOutcome{Result: report.ResultSuccess, Duration: 42 * time.Second, At: t0, Rows: 200, Reruns: 1})
 		m.RunSkipped(bot, w)
 	}
 	m.Observer("bot-000").RequestDone("st-1", kore.EndpointSubmit, 200, time.Second)

@@ -57,13 +57,13 @@ kore_exporter_report_job_progress_ratio{bot="support",window="24h"} 0.42
 		t.Error(err)
 	}
 	m.Progress("support", "24h", 250) // clamped
-	if got := testutil.ToFloat64(m.reportProgress.WithLabelValues("support", "24h")); got != 1 {
+	if got := testutil.ToFloat64(m.progress.WithLabelValues("support", "24h")); got != 1 {
 		t.Errorf("progress %v, want clamped to 1", got)
 	}
 
-	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2, Requests: 7})
+	m.RunEnded("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2, Requests: 7})
 	m.RunStarted("support", "1h")
-	m.RunFinished("support", "1h", RunOutcome{Result: report.ResultTimeout, Duration: 10 * time.Minute, At: at, Rows: 0, Reruns: 0, Requests: 31})
+	m.RunEnded("support", "1h", RunOutcome{Result: report.ResultTimeout, Duration: 10 * time.Minute, At: at, Rows: 0, Reruns: 0, Requests: 31})
 	m.RunSkipped("support", "1h")
 	obs := m.Observer("support")
 	obs.RequestDone("st-ignored", kore.EndpointSubmit, 200, 125*time.Millisecond)
@@ -223,7 +223,7 @@ kore_exporter_report_stale_after_seconds{bot="support",window="1h"} ` + staleAft
 
 	m.JobConfigured("support", "1h", 5*time.Minute, 15*time.Minute)
 	check("configured, no run yet", schedule("300", "900"))
-	if n := testutil.CollectAndCount(m.jobCollectors()); n != 2 {
+	if n := testutil.CollectAndCount(m, jobFamilyNames...); n != 2 {
 		t.Errorf("configured, no run yet: %d job series, want the 2 of the schedule", n)
 	}
 	// The pre-encoded block /metrics serves has them too.
@@ -239,12 +239,12 @@ kore_exporter_report_stale_after_seconds{bot="support",window="1h"} ` + staleAft
 	}
 
 	m.RunStarted("support", "1h")
-	m.RunFinished("support", "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: time.Unix(1777636800, 0), Rows: 3})
+	m.RunEnded("support", "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: time.Unix(1777636800, 0), Rows: 3})
 	check("after a run", schedule("300", "900"))
 
-	before := m.jobs.load()
+	before := m.gen.Load()
 	m.JobConfigured("support", "1h", 5*time.Minute, 15*time.Minute)
-	if m.jobs.load() != before {
+	if m.gen.Load() != before {
 		t.Error("an unchanged schedule published a new job set")
 	}
 
@@ -256,7 +256,7 @@ kore_exporter_report_stale_after_seconds{bot="support",window="1h"} ` + staleAft
 
 	m.Forget("support", "1h")
 	check("forgotten", "")
-	if n := testutil.CollectAndCount(m.jobCollectors()); n != 0 {
+	if n := testutil.CollectAndCount(m, jobFamilyNames...); n != 0 {
 		t.Errorf("after Forget: %d job series", n)
 	}
 }
@@ -275,7 +275,7 @@ func TestPromlint(t *testing.T) {
 	m.RunStarted("a", "1h")
 	m.Progress("a", "1h", 50)
 	m.RunStarted("a", "24h")
-	m.RunFinished("a", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: time.Now(), Rows: 10, Reruns: 1})
+	m.RunEnded("a", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: time.Now(), Rows: 10, Reruns: 1})
 	m.RunSkipped("a", "24h")
 	m.Observer("a").RequestDone("st-a", kore.EndpointSubmit, 200, time.Second)
 	m.Observer("a").Retry("st-a", kore.EndpointSubmit, "network")
@@ -283,8 +283,8 @@ func TestPromlint(t *testing.T) {
 	if err := reg.Register(NewDataCollector(trickyStore(t))); err != nil {
 		t.Fatal(err)
 	}
-	// The per-job families /metrics serves pre-encoded.
-	if err := reg.Register(m.preEncoded()); err != nil {
+	// The self-metrics /metrics serves from their cached block.
+	if err := reg.Register(m); err != nil {
 		t.Fatal(err)
 	}
 
@@ -331,4 +331,14 @@ func typedNames(exposition string) []string {
 		}
 	}
 	return names
+}
+
+// jobFamilyNames are the self-metric families with a series per job.
+var jobFamilyNames = []string{
+	"kore_exporter_report_duration_seconds", "kore_exporter_report_folded_rows",
+	"kore_exporter_report_interval_seconds", "kore_exporter_report_job_progress_ratio",
+	"kore_exporter_report_last_success_timestamp_seconds", "kore_exporter_report_requests",
+	"kore_exporter_report_reruns_total", "kore_exporter_report_rows", "kore_exporter_report_runs_total",
+	"kore_exporter_report_skipped_runs_total", "kore_exporter_report_stale_after_seconds",
+	"kore_exporter_report_success",
 }

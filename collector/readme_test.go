@@ -31,7 +31,7 @@ func TestREADMEMetricReference(t *testing.T) {
 	// Everything /metrics serves: the live registry, the pre-encoded
 	// per-job self-metrics and the data families (whose DataCollector is
 	// unchecked: it describes nothing).
-	if err := reg.Register(m.preEncoded()); err != nil {
+	if err := reg.Register(m); err != nil {
 		t.Fatal(err)
 	}
 	descs := make(chan *prometheus.Desc, 1000)

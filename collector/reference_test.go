@@ -51,3 +51,13 @@ func (c *DataCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// constMetric returns a constant metric of type t, or an invalid metric
+// carrying the error if the label values are refused.
+func constMetric(d *prometheus.Desc, t prometheus.ValueType, v float64, labelValues ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(d, t, v, labelValues...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
+}

@@ -458,7 +458,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		s.mu.Lock()
 		r.status.Running = false
 		s.mu.Unlock()
-		s.opts.Metrics.RunCanceled(b.Name, w.Name)
+		s.opts.Metrics.RunEnded(b.Name, w.Name, RunOutcome{Canceled: true})
 		level.Debug(r.logger).Log("msg", "report run canceled by reload or shutdown", "duration", d)
 		return
 	}
@@ -480,7 +480,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		}
 		level.Error(r.logger).Log("msg", msg, "result", out.Result, "duration", d, "err", s.redactString(err.Error()))
 	}
-	s.opts.Metrics.RunFinished(b.Name, w.Name, out)
+	s.opts.Metrics.RunEnded(b.Name, w.Name, out)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -139,7 +139,7 @@ func TestSchedulerPublishesAndBecomesReady(t *testing.T) {
 				t.Errorf("window %s rows = %+v, want [%+v]", w, got, row)
 			}
 		}
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", report.ResultSuccess)); got != 1 {
+		if got := testutil.ToFloat64(h.metrics.runs.WithLabelValues("a", "1h", report.ResultSuccess)); got != 1 {
 			t.Errorf("runs_total{result=success} = %v, want 1", got)
 		}
 		// One run per interval (±5 % jitter): 3.5 minutes later, 4 runs per
@@ -202,7 +202,7 @@ func TestSchedulerKeepsLastGoodDataUntilStale(t *testing.T) {
 		if got := h.store.Load().Rows("a", "1h"); len(got) != 1 {
 			t.Fatalf("rows after failed runs within stale_after = %v, want the last good row", got)
 		}
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", report.ResultAPIError)); got != 2 {
+		if got := testutil.ToFloat64(h.metrics.runs.WithLabelValues("a", "1h", report.ResultAPIError)); got != 2 {
 			t.Errorf("runs_total{result=api_error} = %v, want 2", got)
 		}
 		if got := testutil.ToFloat64(h.metrics.success.WithLabelValues("a", "1h")); got != 0 {
@@ -356,7 +356,7 @@ func TestSchedulerStopCancelsRunningJobs(t *testing.T) {
 		if n := testutil.CollectAndCount(h.metrics.success); n != 0 {
 			t.Errorf("a cancelled run set report_success (%d series); it is not the job's fault", n)
 		}
-		if n := testutil.CollectAndCount(h.metrics.reportProgress); n != 0 {
+		if n := testutil.CollectAndCount(h.metrics.progress); n != 0 {
 			t.Errorf("a cancelled run left %d progress series", n)
 		}
 	})
@@ -372,7 +372,7 @@ func TestSchedulerJobDeadline(t *testing.T) {
 		b := testBot("a", "1h")
 		b.Timeout = 20 * time.Second
 		h.runFor(t, &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 1}}, 30*time.Second)
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", report.ResultTimeout)); got != 1 {
+		if got := testutil.ToFloat64(h.metrics.runs.WithLabelValues("a", "1h", report.ResultTimeout)); got != 1 {
 			t.Errorf("runs_total{result=timeout} = %v, want 1", got)
 		}
 	})
@@ -465,18 +465,18 @@ func TestSchedulerJobScheduleMetrics(t *testing.T) {
 		// and stale_after in seconds.
 		check := func(when string, want map[string][2]float64) {
 			t.Helper()
-			if n := testutil.CollectAndCount(h.metrics.reportInterval); n != len(want) {
+			if n := testutil.CollectAndCount(h.metrics.interval); n != len(want) {
 				t.Errorf("%s: %d report_interval_seconds series, want %d", when, n, len(want))
 			}
-			if n := testutil.CollectAndCount(h.metrics.reportStaleAfter); n != len(want) {
+			if n := testutil.CollectAndCount(h.metrics.staleAfter); n != len(want) {
 				t.Errorf("%s: %d report_stale_after_seconds series, want %d", when, n, len(want))
 			}
 			for job, w := range want {
 				bot, window, _ := strings.Cut(job, "/")
-				if got := testutil.ToFloat64(h.metrics.reportInterval.WithLabelValues(bot, window)); got != w[0] {
+				if got := testutil.ToFloat64(h.metrics.interval.WithLabelValues(bot, window)); got != w[0] {
 					t.Errorf("%s: report_interval_seconds of %s = %v, want %v", when, job, got, w[0])
 				}
-				if got := testutil.ToFloat64(h.metrics.reportStaleAfter.WithLabelValues(bot, window)); got != w[1] {
+				if got := testutil.ToFloat64(h.metrics.staleAfter.WithLabelValues(bot, window)); got != w[1] {
 					t.Errorf("%s: report_stale_after_seconds of %s = %v, want %v", when, job, got, w[1])
 				}
 			}
@@ -510,12 +510,12 @@ func TestSchedulerJobScheduleMetrics(t *testing.T) {
 		check("after the reload", map[string][2]float64{"a/1h": {120, 600}, "c/1h": {60, 180}})
 
 		// The same configuration again changes nothing.
-		before := h.metrics.jobs.load()
+		before := h.metrics.gen.Load()
 		again := &config.Config{Bots: []config.Bot{a, testBot("c", "1h")}, Limits: config.Limits{MaxConcurrentJobs: 4}}
 		if err := h.sched.Apply(t.Context(), again); err != nil {
 			t.Fatal(err)
 		}
-		if h.metrics.jobs.load() != before {
+		if h.metrics.gen.Load() != before {
 			t.Error("an unchanged Apply re-published the per-job self-metrics")
 		}
 		check("after an unchanged reload", map[string][2]float64{"a/1h": {120, 600}, "c/1h": {60, 180}})
@@ -533,7 +533,7 @@ func TestSchedulerSurvivesPanickingRun(t *testing.T) {
 		if got := r.count(); got != 3 {
 			t.Errorf("runs = %d, want 3: the job keeps its schedule after a panic", got)
 		}
-		if got := testutil.ToFloat64(h.metrics.runsTotal.WithLabelValues("a", "1h", report.ResultError)); got != 3 {
+		if got := testutil.ToFloat64(h.metrics.runs.WithLabelValues("a", "1h", report.ResultError)); got != 3 {
 			t.Errorf("runs_total{result=error} = %v, want 3", got)
 		}
 		if st := h.sched.Status(); len(st) != 1 || !strings.Contains(st[0].LastError, "decoder bug") {
@@ -571,10 +571,10 @@ func TestSchedulerCapsTaskRows(t *testing.T) {
 		if len(got) != 8 || !slices.Equal(got, want) {
 			t.Fatalf("published %d rows %v, want the 8 rows of report.ExportedRows", len(got), got)
 		}
-		if v := testutil.ToFloat64(h.metrics.reportFolded.WithLabelValues("a", "1h")); v != 14 {
+		if v := testutil.ToFloat64(h.metrics.folded.WithLabelValues("a", "1h")); v != 14 {
 			t.Errorf("report_folded_rows = %v, want 14", v)
 		}
-		if v := testutil.ToFloat64(h.metrics.reportReruns.WithLabelValues("a", "1h")); v != 1 {
+		if v := testutil.ToFloat64(h.metrics.reruns.WithLabelValues("a", "1h")); v != 1 {
 			t.Errorf("report_reruns_total = %v, want 1", v)
 		}
 		if r.calls[0].MaxRows != 500 {

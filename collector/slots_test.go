@@ -261,7 +261,7 @@ func TestSchedulerSlotMetrics(t *testing.T) {
 		var sum float64
 		for _, b := range bots {
 			for _, w := range []string{"1h", "24h"} {
-				v := testutil.ToFloat64(h.metrics.reportRequests.WithLabelValues(b.Name, w))
+				v := testutil.ToFloat64(h.metrics.requests.WithLabelValues(b.Name, w))
 				if v != 3 && v != 4 {
 					t.Errorf("%s/%s: report_requests %v, want the run's 3 or 4", b.Name, w, v)
 				}

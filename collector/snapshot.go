@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kore-exporter/kore_exporter/collector/contract"
@@ -65,23 +67,17 @@ type Snapshot struct {
 	bodies     [expo.NumFormats]expo.Body
 }
 
+// findPart binary-searches parts, sorted by (Bot, Window), for bot × window.
 func findPart(parts []*Part, bot, window string) (int, bool) {
-	return findBotWindow(parts, bot, window, func(p *Part) (string, string) { return p.Bot, p.Window })
-}
-
-// findBotWindow binary-searches s, sorted by (bot, window) as key returns
-// them, for bot × window.
-func findBotWindow[T any](s []T, bot, window string, key func(T) (string, string)) (int, bool) {
-	return slices.BinarySearchFunc(s, [2]string{bot, window}, func(e T, k [2]string) int {
-		b, w := key(e)
-		return cmp.Or(cmp.Compare(b, k[0]), cmp.Compare(w, k[1]))
+	return slices.BinarySearchFunc(parts, [2]string{bot, window}, func(p *Part, k [2]string) int {
+		return cmp.Or(cmp.Compare(p.Bot, k[0]), cmp.Compare(p.Window, k[1]))
 	})
 }
 
 // spliceAt returns a new slice: s with v at index i, replacing s[i] if
 // found, else inserted there (i and found as a binary search returns them).
-func spliceAt[T any](s []T, i int, found bool, v T) []T {
-	out := make([]T, 0, len(s)+1)
+func spliceAt(s []*Part, i int, found bool, v *Part) []*Part {
+	out := make([]*Part, 0, len(s)+1)
 	out = append(out, s[:i]...)
 	out = append(out, v)
 	if found {
@@ -91,23 +87,36 @@ func spliceAt[T any](s []T, i int, found bool, v T) []T {
 }
 
 // Store holds the current Snapshot. Writers (Publish, Sweep, Retain,
-// SetBots) each end with one atomic pointer swap (see published); readers
-// (Load, and so every scrape) never wait for a writer and never see half of
-// a change. The expensive work of a Publish (merging and pre-encoding rows)
-// runs before the writer lock is taken.
+// SetBots) are serialised by a mutex (which also serialises the encoder's
+// Layout calls) and each ends with at most one atomic pointer swap;
+// readers (Load, and so every scrape) never wait for a writer and never see
+// half of a change. The expensive work of a Publish (merging and
+// pre-encoding rows) runs before the writer lock is taken.
 type Store struct {
-	published[Snapshot]
+	mu  sync.Mutex // serialises writers; readers never take it
+	cur atomic.Pointer[Snapshot]
+	enc *expo.Encoder
 }
 
 // NewStore returns a Store holding an empty snapshot.
 func NewStore() *Store {
-	s := &Store{published[Snapshot]{enc: expo.NewSharedEncoder(dataFamilies)}}
+	s := &Store{enc: expo.NewSharedEncoder(dataFamilies)}
 	s.cur.Store(s.build(nil, nil, nil, nil))
 	return s
 }
 
 // Load returns the current snapshot. It never blocks.
-func (s *Store) Load() *Snapshot { return s.load() }
+func (s *Store) Load() *Snapshot { return s.cur.Load() }
+
+// swap calls next with the current snapshot, with the writer lock held,
+// and publishes what it returns; nil leaves the current snapshot.
+func (s *Store) swap(next func(old *Snapshot) *Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := next(s.cur.Load()); v != nil {
+		s.cur.Store(v)
+	}
+}
 
 // SetBots replaces the configured bots, the kore_bot_info series, on a
 // config (re)load. Names must be unique; for a repeated name the last entry

@@ -88,7 +88,7 @@ func exporterMetrics(t testing.TB) metricSet {
 	// its type and labels.
 	m.RunStarted("b", "1h")
 	m.Progress("b", "1h", 50)
-	m.RunFinished("b", "1h", collector.RunOutcome{Result: "success", Duration: time.Second, At: time.Now(), Reruns: 1, Rows: 2, Folded: 1})
+	m.RunEnded("b", "1h", collector.RunOutcome{Result: "success", Duration: time.Second, At: time.Now(), Reruns: 1, Rows: 2, Folded: 1})
 	m.RunStarted("b", "1h")
 	m.RunSkipped("b", "1h")
 	m.ConfigReloaded(true, time.Now())

@@ -2,11 +2,11 @@
 // (docs/performance.md) and assembles them into answers.
 //
 // The unit of pre-encoding is a piece: the sample lines of one metric
-// family for one unit (a bot × window part, a job, the configured bots) in
-// one format, as expfmt writes them (the encoder promhttp uses, so labels,
-// escaping and numbers are exactly promhttp's), plus, for a shared
-// encoder's pieces, the same bytes as a raw DEFLATE stream that ends with
-// a sync flush. A Body is a list of pieces, family by family (HELP/TYPE
+// family for one unit (a bot × window part, the configured bots), as
+// expfmt's text format writes them (the encoder promhttp uses, so labels,
+// escaping and numbers are exactly promhttp's; the lines serve OpenMetrics
+// too, see NewSharedEncoder), plus the same bytes as a raw DEFLATE stream
+// that ends with a sync flush. A Body is a list of pieces, family by family (HELP/TYPE
 // once, then every unit's lines), so families stay contiguous however many
 // units contribute to them, and a scrape only writes bytes that already
 // exist.
@@ -19,7 +19,9 @@
 // bodies' blocks, the bytes encoded at scrape time compressed as the final
 // block, and a trailer whose CRC-32 is combined from the pieces' CRCs
 // (crc.go). The response is a single-member gzip stream any client
-// decodes, and no scrape and no publish compresses a shared body whole.
+// decodes, and no scrape and no publish compresses the data body whole.
+// A body made by BodyOf (the self-metrics, encoded at once by the first
+// scrape after a change) is compressed whole instead, once.
 package expo
 
 import (
@@ -62,11 +64,9 @@ func FormatOf(f expfmt.Format) (Format, bool) {
 	return 0, false
 }
 
-// Family names and describes one pre-encoded metric family: a gauge, or a
-// counter (whose name ends in _total).
+// Family names and describes one pre-encoded metric family, a gauge.
 type Family struct {
 	Name, Help string
-	Counter    bool
 }
 
 // piece is an immutable run of exposition bytes, with its compressed form
@@ -85,27 +85,20 @@ type piece struct {
 	after *piece // the piece whose bytes z may refer back into
 }
 
-// Pieces holds the pre-encoded lines of one unit (a part, a job, the
-// configured bots) in every format, one piece per family of its encoder,
-// indexed like the encoder's families. A family without lines has an empty
-// piece. A shared encoder sets only the text format's pieces, which serve
-// every format.
+// Pieces holds the pre-encoded lines of one unit (a part, the configured
+// bots), one piece per family of its encoder, indexed like the encoder's
+// families. A family without lines has an empty piece. Only the text
+// format's pieces are set; they serve every format.
 type Pieces [NumFormats][]piece
 
 // Encoder pre-encodes exposition pieces of a fixed list of families (the
-// data families of a store, the per-job self-metrics) and lays them out
-// into bodies. It holds the constant family headers, and a pool of scratch
-// space; it is safe for concurrent use, but Layout calls must be
-// serialised.
+// data families of a store) and lays them out into bodies. It holds the
+// constant family headers, and a pool of scratch space; it is safe for
+// concurrent use, but Layout calls must be serialised.
 type Encoder struct {
 	specs   []Family
 	headers Pieces
 	scratch sync.Pool // *scratch
-	// shared: the sample lines are encoded once, as the text format
-	// writes them, and serve OpenMetrics too; every piece is compressed
-	// when laid out. Else every format has its lines, and each body is
-	// compressed whole by its first gzip scrape (Body.Compressed).
-	shared bool
 }
 
 // scratch is the working space of one encoding: expfmt's output, and a
@@ -123,7 +116,7 @@ type scratch struct {
 // docs/performance.md).
 const dictLen = 32 << 10
 
-// dataLevel is the compression level of a shared encoder's pieces. Every
+// dataLevel is the compression level of an encoder's pieces. Every
 // piece is its own DEFLATE block, so a level that searches harder pays off:
 // with dictLen, the fleet's body came to 1.02–1.04× the whole gzip at
 // level 8, 1.10–1.14× at levels 6 and 7; a fleet publish took 1.1× as long,
@@ -131,14 +124,23 @@ const dictLen = 32 << 10
 const dataLevel = 8
 
 // wholeLevel is the compression level of the bodies compressed whole (the
-// per-job block: thousands of pieces of a line or two, compressed by the
-// first gzip scrape after a change).
+// self-metrics block, BodyOf, compressed by the first gzip scrape after a
+// change).
 const wholeLevel = flate.BestSpeed
 
-func newEncoder(specs []Family, level int, shared bool) *Encoder {
-	e := &Encoder{specs: specs, shared: shared}
+// NewSharedEncoder returns an encoder of specs whose sample lines, and
+// bodies, are the same in every format: the lines are written as the text
+// format writes them, and every piece is compressed when laid out. Where
+// the formats differ on a sample line, it is only in that OpenMetrics
+// writes a whole number as "12345.0" and the text format as "12345"; the
+// OpenMetrics grammar allows both (a realnumber needs no fraction), so one
+// copy of the lines, and of their compressed pieces, serves both. The specs
+// are gauges, whose HELP and TYPE lines expfmt writes the same in both
+// formats (it panics otherwise) for HELP texts without a double quote.
+func NewSharedEncoder(specs []Family) *Encoder {
+	e := &Encoder{specs: specs}
 	e.scratch.New = func() any {
-		zw, _ := flate.NewWriter(nil, level) // the level is valid
+		zw, _ := flate.NewWriter(nil, dataLevel) // the level is valid
 		return &scratch{zw: zw}
 	}
 	// The headers come from expfmt too: encode every family with one
@@ -157,28 +159,6 @@ func newEncoder(specs []Family, level int, shared bool) *Encoder {
 			s.compress(&e.headers[f][i], nil)
 		}
 	}
-	return e
-}
-
-// NewEncoder returns an encoder of specs that encodes the lines in every
-// format and compresses each body whole, at the fastest level, when a gzip
-// scrape first asks for it: for pieces of a line or two (the per-job
-// self-metrics), which compressed one by one come out larger than
-// uncompressed.
-func NewEncoder(specs []Family) *Encoder { return newEncoder(specs, wholeLevel, false) }
-
-// NewSharedEncoder returns an encoder of specs whose sample lines, and
-// bodies, are the same in every format: the lines are written as the text
-// format writes them, and every piece is compressed when laid out. Where
-// the formats differ on a sample line, it is only in that OpenMetrics
-// writes a whole number as "12345.0" and the text format as "12345"; the
-// OpenMetrics grammar allows both (a realnumber needs no fraction), so one
-// copy of the lines, and of their compressed pieces, serves both. The specs
-// must be gauges, whose HELP and TYPE lines expfmt writes the same in both
-// formats (it panics otherwise; a counter's TYPE line differs) for HELP
-// texts without a double quote.
-func NewSharedEncoder(specs []Family) *Encoder {
-	e := newEncoder(specs, dataLevel, true)
 	for fam := range specs {
 		for f := range NumFormats {
 			if !bytes.Equal(e.headers[f][fam].raw, e.headers[Text][fam].raw) {
@@ -190,15 +170,6 @@ func NewSharedEncoder(specs []Family) *Encoder {
 	return e
 }
 
-// formats returns the formats the encoder encodes lines in: every format,
-// or the text format only if it is shared.
-func (e *Encoder) formats() Format {
-	if e.shared {
-		return Text + 1
-	}
-	return NumFormats
-}
-
 // Families returns the encoder's families, without samples, for AddSample
 // and Encode.
 func (e *Encoder) Families() []*dto.MetricFamily {
@@ -206,9 +177,6 @@ func (e *Encoder) Families() []*dto.MetricFamily {
 	for i := range e.specs {
 		spec := &e.specs[i]
 		typ := dto.MetricType_GAUGE
-		if spec.Counter {
-			typ = dto.MetricType_COUNTER
-		}
 		mfs[i] = &dto.MetricFamily{Name: &spec.Name, Help: &spec.Help, Type: &typ}
 	}
 	return mfs
@@ -217,32 +185,24 @@ func (e *Encoder) Families() []*dto.MetricFamily {
 // AddSample appends to mf, one of Families, a sample of value v and
 // labels (sorted by name, valid UTF-8).
 func AddSample(mf *dto.MetricFamily, v float64, labels []*dto.LabelPair) {
-	m := &dto.Metric{Label: labels}
-	if mf.GetType() == dto.MetricType_COUNTER {
-		m.Counter = &dto.Counter{Value: &v}
-	} else {
-		m.Gauge = &dto.Gauge{Value: &v}
-	}
-	mf.Metric = append(mf.Metric, m)
+	mf.Metric = append(mf.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: &v}})
 }
 
 // Encode pre-encodes the sample lines of mfs, indexed like the encoder's
-// families, in every format: the lines expfmt writes for each family, less
+// families: the lines expfmt's text format writes for each family, less
 // its HELP and TYPE lines, which the body writes once per family. A family
 // without samples gets an empty piece.
 func (e *Encoder) Encode(mfs []*dto.MetricFamily) Pieces {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
 	var ps Pieces
-	for f := range e.formats() {
-		ps[f] = make([]piece, len(mfs))
-		for i, mf := range mfs {
-			if len(mf.GetMetric()) > 0 {
-				_, lines := s.encode(f, mf)
-				// Clone to an exact-size slice: a snapshot holds it for
-				// minutes, so no spare capacity.
-				ps[f][i] = newPiece(bytes.Clone(lines))
-			}
+	ps[Text] = make([]piece, len(mfs))
+	for i, mf := range mfs {
+		if len(mf.GetMetric()) > 0 {
+			_, lines := s.encode(Text, mf)
+			// Clone to an exact-size slice: a snapshot holds it for
+			// minutes, so no spare capacity.
+			ps[Text][i] = newPiece(bytes.Clone(lines))
 		}
 	}
 	return ps
@@ -305,60 +265,54 @@ func (s *scratch) compress(p *piece, prev *piece) {
 	p.z, p.after = bytes.Clone(s.z.Bytes()[skip:]), prev
 }
 
-// Layout fills dst, one body per format (of a shared encoder, the same
-// body for every format), with the pieces of n units that unit returns
-// (nil: none), family by family in the encoder's order: the family's
-// header, then every unit's piece of that family. A family with no lines
-// adds nothing, not even its header. A shared encoder's unit piece whose
-// predecessor has changed (a new piece, or a new neighbour) is compressed
-// again to follow the new one; a publish so compresses its own pieces and
-// its successors'. Calls must be serialised (a writer lock): they
-// compress pieces that earlier layouts laid out too.
+// Layout fills dst, one body per format (the same body for every format),
+// with the pieces of n units that unit returns (nil: none), family by
+// family in the encoder's order: the family's header, then every unit's
+// piece of that family. A family with no lines adds nothing, not even its
+// header. A unit piece whose predecessor has changed (a new piece, or a
+// new neighbour) is compressed again to follow the new one; a publish so
+// compresses its own pieces and its successors'. Calls must be serialised
+// (a writer lock): they compress pieces that earlier layouts laid out too.
 func (e *Encoder) Layout(dst *[NumFormats]Body, n int, unit func(i int) *Pieces) {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
-	for f := range e.formats() {
-		b := &dst[f]
-		*b = Body{block: new(zBlock)}
-		if !e.shared {
-			b.whole = e
-		}
-		b.grow(len(e.specs) * (n + 1))
-		for fam := range e.specs {
-			prev := &e.headers[f][fam]
-			for i := range n {
-				u := unit(i)
-				if u == nil || fam >= len(u[f]) || len(u[f][fam].raw) == 0 {
-					continue
-				}
-				if prev == &e.headers[f][fam] {
-					b.add(prev) // the family's first lines
-				}
-				p := &u[f][fam]
-				if e.shared && (p.z == nil || p.after != prev) {
-					s.compress(p, prev)
-				}
-				b.add(p)
-				prev = p
+	b := &dst[Text]
+	*b = Body{block: new(zBlock)}
+	b.plain = slices.Grow(b.plain, len(e.specs)*(n+1))
+	b.z = slices.Grow(b.z, len(e.specs)*(n+1))
+	for fam := range e.specs {
+		prev := &e.headers[Text][fam]
+		for i := range n {
+			u := unit(i)
+			if u == nil || fam >= len(u[Text]) || len(u[Text][fam].raw) == 0 {
+				continue
 			}
+			if prev == &e.headers[Text][fam] {
+				b.add(prev) // the family's first lines
+			}
+			p := &u[Text][fam]
+			if p.z == nil || p.after != prev {
+				s.compress(p, prev)
+			}
+			b.add(p)
+			prev = p
 		}
 	}
-	for f := e.formats(); f < NumFormats; f++ {
+	for f := Text + 1; f < NumFormats; f++ {
 		dst[f] = dst[Text] // a body's copy shares its pieces and block
 	}
 }
 
-// Body is a pre-encoded block of one view (a snapshot's data, the per-job
-// self-metrics, a cached self-metric block) in one format: the pieces to
-// write in order, and what the gzip trailer needs. It is immutable once
-// laid out, and a copy shares everything with the original, the
-// compressed block included.
+// Body is a pre-encoded block of one view (a snapshot's data, the
+// self-metrics) in one format: the pieces to write in order, and what the
+// gzip trailer needs. It is immutable once laid out, and a copy shares
+// everything with the original, the compressed block included.
 type Body struct {
 	plain [][]byte // the pieces' bytes
-	z     [][]byte // their DEFLATE streams, same order (none if whole is set)
+	z     [][]byte // their DEFLATE streams, same order (none if whole)
 	size  int64    // total uncompressed length
 	crc   uint32   // CRC-32 of the whole uncompressed block
-	whole *Encoder // if set, Compressed compresses plain at once with it
+	whole bool     // Compressed compresses plain at once
 	block *zBlock  // the compressed block, built by the first gzip scrape
 }
 
@@ -368,18 +322,14 @@ type zBlock struct {
 	z    []byte
 }
 
-// BodyOf returns raw, which is retained, as a body, compressed whole at
-// once.
+// BodyOf returns raw, which is retained, as a body that the first gzip
+// scrape compresses whole, at the fastest level: thousands of lines
+// encoded at once (the self-metrics), cheaper to compress in one go than
+// piece by piece.
 func BodyOf(raw []byte) *Body {
-	var z bytes.Buffer
-	zw, _ := flate.NewWriter(&z, flate.DefaultCompression) // the level is valid
-	_, _ = zw.Write(raw)                                   // writes to a bytes.Buffer cannot fail
-	_ = zw.Flush()                                         // sync flush: byte-aligned, no final block
 	p := newPiece(raw)
-	p.z = z.Bytes()
-	b := &Body{block: new(zBlock)}
+	b := &Body{block: new(zBlock), whole: true}
 	b.add(&p)
-	b.Compressed()
 	return b
 }
 
@@ -402,41 +352,28 @@ func (b *Body) WriteTo(w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// grow makes room for n more pieces.
-func (b *Body) grow(n int) {
-	b.plain = slices.Grow(b.plain, n)
-	if b.whole == nil {
-		b.z = slices.Grow(b.z, n)
-	}
-}
-
 // Compressed returns the body as DEFLATE blocks, sync-flushed, without a
 // final block, built once per body by the first gzip scrape (formats
 // nobody asks for with gzip are never built): the pieces joined, so every
 // gzip scrape writes the block in one piece instead of thousands; or, for
-// a body compressed whole, plain compressed at once. The per-job pieces
-// are a line or two each: compressed one by one they came out larger than
-// uncompressed (block framing), 23 times the body compressed at once
-// (2,000 jobs).
+// a body compressed whole, plain compressed at once.
 func (b *Body) Compressed() []byte {
 	zb := b.block
 	zb.once.Do(func() {
-		if b.whole == nil {
+		if !b.whole {
 			zb.z = bytes.Join(b.z, nil)
 			return
 		}
 		if b.size == 0 {
 			return
 		}
-		s := b.whole.scratch.Get().(*scratch)
-		defer b.whole.scratch.Put(s)
-		s.z.Reset()
-		s.zw.Reset(&s.z)
+		var z bytes.Buffer
+		zw, _ := flate.NewWriter(&z, wholeLevel) // the level is valid
 		for _, p := range b.plain {
-			_, _ = s.zw.Write(p) // writes to a bytes.Buffer cannot fail
+			_, _ = zw.Write(p) // writes to a bytes.Buffer cannot fail
 		}
-		_ = s.zw.Flush() // sync flush: byte-aligned, no final block
-		zb.z = bytes.Clone(s.z.Bytes())
+		_ = zw.Flush() // sync flush: byte-aligned, no final block
+		zb.z = z.Bytes()
 	})
 	return zb.z
 }
@@ -447,7 +384,7 @@ func (b *Body) add(p *piece) {
 		return
 	}
 	b.plain = append(b.plain, p.raw)
-	if b.whole == nil {
+	if !b.whole {
 		b.z = append(b.z, p.z)
 	}
 	b.size += int64(len(p.raw))

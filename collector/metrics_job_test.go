@@ -26,16 +26,16 @@ func trickyJobs(t testing.TB) *Metrics {
 	m.JobConfigured("support", "24h", 5*time.Minute, 15*time.Minute)
 	m.JobConfigured("support", "24h", 10*time.Minute, 30*time.Minute) // reconfigured: the last wins
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
+	m.RunEnded("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: 3500 * time.Millisecond, At: at, Rows: 12, Reruns: 2})
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultTimeout, Duration: 10 * time.Minute, At: at.Add(time.Minute), Rows: 0, Reruns: 0})
+	m.RunEnded("support", "24h", RunOutcome{Result: report.ResultTimeout, Duration: 10 * time.Minute, At: at.Add(time.Minute), Rows: 0, Reruns: 0})
 	m.JobConfigured(`we"ird\bot`+"\nx", "7d", 1500*time.Millisecond, 7*24*time.Hour+time.Nanosecond)
 	m.RunStarted(`we"ird\bot`+"\nx", "7d")
-	m.RunFinished(`we"ird\bot`+"\nx", "7d", RunOutcome{Result: report.ResultAPIError, Duration: 1234567 * time.Microsecond, At: at, Rows: 0, Reruns: 0})
+	m.RunEnded(`we"ird\bot`+"\nx", "7d", RunOutcome{Result: report.ResultAPIError, Duration: 1234567 * time.Microsecond, At: at, Rows: 0, Reruns: 0})
 	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
 	m.RunSkipped(`we"ird\bot`+"\nx", "7d")
 	m.RunStarted("Ünïcödé ✈", "1h")
-	m.RunFinished("Ünïcödé ✈", "1h", RunOutcome{Result: report.ResultSuccess, Duration: 0, At: time.Unix(0, 1), Rows: 1 << 53, Reruns: 1e6})
+	m.RunEnded("Ünïcödé ✈", "1h", RunOutcome{Result: report.ResultSuccess, Duration: 0, At: time.Unix(0, 1), Rows: 1 << 53, Reruns: 1e6})
 	m.RunSkipped("skipped-only", "1h") // never ran: only its skip counter
 	m.RunStarted("running", "1h")      // counters at zero, a live progress series
 	m.Progress("running", "1h", 10)
@@ -43,15 +43,15 @@ func trickyJobs(t testing.TB) *Metrics {
 	m.JobConfigured("configured-only", "1h", time.Minute, 3*time.Minute)
 	m.JobConfigured("forgotten", "1h", time.Minute, 3*time.Minute)
 	m.RunStarted("forgotten", "1h")
-	m.RunFinished("forgotten", "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: at, Rows: 1, Reruns: 0})
+	m.RunEnded("forgotten", "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: at, Rows: 1, Reruns: 0})
 	m.Forget("forgotten", "1h")
 	return m
 }
 
-// expfmtJobs returns what expfmt makes of m's per-job families.
+// expfmtJobs returns what expfmt makes of m's families.
 func expfmtJobs(t testing.TB, m *Metrics, f expfmt.Format) []byte {
 	t.Helper()
-	return expfmtCollect(t, m.jobCollectors(), f)
+	return expfmtCollect(t, m, f)
 }
 
 // checkContiguous checks that HELP and TYPE come once per family, before
@@ -75,6 +75,7 @@ func checkContiguous(t *testing.T, block []byte) []string {
 			continue
 		}
 		name, _, _ := strings.Cut(line, "{")
+		name, _, _ = strings.Cut(name, " ")
 		if name != current && name != current+"_total" {
 			t.Fatalf("sample of %s inside family %s", name, current)
 		}
@@ -82,15 +83,14 @@ func checkContiguous(t *testing.T, block []byte) []string {
 	return names
 }
 
-// TestJobMetricsPreEncodedMatchesExpfmt proves the pre-encoded per-job
-// block is what expfmt makes of the same values: the same lines byte for
-// byte (HELP, TYPE and every sample; only the order of samples within a
-// family may differ), families contiguous, and compressed pieces that
-// decode to the plain block.
-func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
+// TestSelfBlockMatchesExpfmt proves the self-metrics block is what expfmt
+// makes of the same values: the same lines byte for byte (HELP, TYPE and
+// every sample; only the order of samples within a family may differ),
+// families contiguous, and a compressed block that decodes to the plain
+// block.
+func TestSelfBlockMatchesExpfmt(t *testing.T) {
 	t.Parallel()
 	m := trickyJobs(t)
-	js := m.jobs.load()
 	for _, ff := range []struct {
 		f    format
 		want expfmt.Format
@@ -98,7 +98,10 @@ func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
 		{fmtText, expfmt.FmtText},
 		{fmtOpenMetrics, expfmt.FmtOpenMetrics_1_0_0},
 	} {
-		b := &js.bodies[ff.f]
+		b, err := m.block(ff.f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got := plainBytes(b)
 		want := expfmtJobs(t, m, ff.want)
 		if ff.f == fmtOpenMetrics {
@@ -107,12 +110,12 @@ func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
 		if g, w := sortedLines(got), sortedLines(want); !slices.Equal(g, w) {
 			t.Errorf("format %d: lines differ:\n--- got\n%s\n--- want\n%s", ff.f, strings.Join(g, "\n"), strings.Join(w, "\n"))
 		}
-		if names := checkContiguous(t, got); len(names) != numJobFamilies {
-			t.Errorf("format %d: families %v, want %d", ff.f, names, numJobFamilies)
+		if names, want := checkContiguous(t, got), checkContiguous(t, want); !slices.Equal(names, want) {
+			t.Errorf("format %d: families %v, want %v", ff.f, names, want)
 		}
 		equalFamilies(t, decodeAll(t, got, ff.want), decodeAll(t, want, ff.want))
-		if bytes.Contains(got, []byte("forgotten")) || bytes.Contains(got, []byte("progress")) {
-			t.Errorf("format %d: forgotten job or live family in the block", ff.f)
+		if bytes.Contains(got, []byte("forgotten")) {
+			t.Errorf("format %d: forgotten job in the block", ff.f)
 		}
 
 		plain := gunzipPieces(t, b.Compressed(), b.CRC(), b.Size())
@@ -121,13 +124,17 @@ func TestJobMetricsPreEncodedMatchesExpfmt(t *testing.T) {
 		}
 	}
 
-	// No job, no lines (not even headers); a forgotten last job likewise.
+	// A forgotten last job leaves no line, not even a family's header.
 	empty := newTestMetrics(t)
 	empty.RunSkipped("a", "1h")
 	empty.Forget("a", "1h")
 	for f := range format(numFormats) {
-		if b := &empty.jobs.load().bodies[f]; b.Size() != 0 || len(plainBytes(b)) != 0 || b.CRC() != 0 {
-			t.Errorf("format %d: no jobs but %d bytes", f, b.Size())
+		b, err := empty.block(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain := plainBytes(b); bytes.Contains(plain, []byte("window=")) || bytes.Contains(plain, []byte("report_")) {
+			t.Errorf("format %d: no jobs but job lines:\n%s", f, plain)
 		}
 	}
 }
@@ -144,7 +151,7 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 	}
 	m.JobConfigured("support", "24h", 5*time.Minute, 15*time.Minute)
 	m.RunStarted("support", "24h")
-	m.RunFinished("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 1})
+	m.RunEnded("support", "24h", RunOutcome{Result: report.ResultSuccess, Duration: time.Second, At: t0, Rows: 5, Reruns: 1})
 	m.RunSkipped("support", "24h")
 	m.RunStarted("support", "1h")
 	m.Progress("support", "1h", 50)
@@ -175,9 +182,8 @@ func TestHandlerNoDuplicateFamilies(t *testing.T) {
 					}
 				}
 				om := strings.HasPrefix(rec.Header().Get("Content-Type"), "application/openmetrics-text")
-				for _, spec := range jobFamilies {
-					name := spec.Name
-					if om && spec.Counter {
+				for _, name := range m.names {
+					if om {
 						name = strings.TrimSuffix(name, "_total")
 					}
 					if types[name] != 1 {
@@ -215,7 +221,7 @@ func TestJobMetricsConcurrent(t *testing.T) {
 					m.JobConfigured(bot, "1h", time.Duration(r+1)*time.Minute, time.Duration(3*(r+1))*time.Minute)
 				}
 				m.RunStarted(bot, "1h")
-				m.RunFinished(bot, "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Duration(r) * time.Second, At: t0, Rows: r, Reruns: 1})
+				m.RunEnded(bot, "1h", RunOutcome{Result: report.ResultSuccess, Duration: time.Duration(r) * time.Second, At: t0, Rows: r, Reruns: 1})
 				m.RunSkipped(bot, "1h")
 			}
 		})
@@ -268,8 +274,8 @@ func TestJobMetricsConcurrent(t *testing.T) {
 
 // checkJobInvariants checks what TestJobMetricsConcurrent's writers keep
 // true after every update of a job: runs = reruns and rows = duration
-// in seconds (RunFinished sets them together), skipped is runs or, after
-// a RunFinished and before its RunSkipped, one less, and stale_after is
+// in seconds (RunEnded sets them together), skipped is runs or, after
+// a RunEnded and before its RunSkipped, one less, and stale_after is
 // 3 × interval, or both are absent (JobConfigured sets them together).
 func checkJobInvariants(body []byte) error {
 	values := map[string]map[string]string{} // bot → family → value
@@ -313,27 +319,4 @@ func checkJobInvariants(body []byte) error {
 		}
 	}
 	return nil
-}
-
-// TestJobFamiliesOrder: the per-job families are indexed in the order a
-// registry gathers them (sorted by name), and jobCollectors lists them in
-// that order.
-func TestJobFamiliesOrder(t *testing.T) {
-	t.Parallel()
-	names := make([]string, 0, numJobFamilies)
-	for _, spec := range jobFamilies {
-		names = append(names, spec.Name)
-	}
-	if !slices.IsSorted(names) {
-		t.Errorf("jobFamilies not sorted by name: %v", names)
-	}
-	cs := NewMetrics().jobCollectors()
-	if len(cs) != numJobFamilies {
-		t.Fatalf("jobCollectors has %d families, want %d", len(cs), numJobFamilies)
-	}
-	for i, c := range cs {
-		if f, ok := c.(*jobFamily); !ok || f.fam != i {
-			t.Errorf("jobCollectors()[%d] is not family %s", i, jobFamilies[i].Name)
-		}
-	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
-// TestAPIBlockFollowsChanges checks the cached API block is shared
+// TestAPIBlockFollowsChanges checks the cached self-metrics block is shared
 // between scrapes while nothing changes, and that every change (a request,
 // a retry, a forgotten bot) shows in the next scrape.
 func TestAPIBlockFollowsChanges(t *testing.T) {
@@ -30,7 +30,7 @@ func TestAPIBlockFollowsChanges(t *testing.T) {
 			t.Errorf("%s: first request missing", accept)
 		}
 	}
-	encodedOnce(t, m.api)
+	encodedOnce(t, m)
 
 	obs.RequestDone("st-a", kore.EndpointSubmit, 200, time.Second)
 	if !has(acceptText, `kore_exporter_api_requests_total{bot="a",code="200",endpoint="submit"} 2`) ||
@@ -99,7 +99,7 @@ func TestStateBlockFollowsChanges(t *testing.T) {
 	if b := body(); !strings.Contains(b, "kore_exporter_build_info{") || !strings.Contains(b, "kore_exporter_shards 1\n") {
 		t.Errorf("build_info or the shard count missing:\n%s", b)
 	}
-	encodedOnce(t, m.state)
+	encodedOnce(t, m)
 	for _, step := range []struct {
 		change  func()
 		line    string
@@ -107,9 +107,9 @@ func TestStateBlockFollowsChanges(t *testing.T) {
 	}{
 		{func() { m.RunStarted("a", "1h") }, `kore_exporter_report_job_progress_ratio{bot="a",window="1h"} 0`, true},
 		{func() { m.Progress("a", "1h", 40) }, `kore_exporter_report_job_progress_ratio{bot="a",window="1h"} 0.4`, true},
-		{func() { m.RunFinished("a", "1h", RunOutcome{Result: report.ResultSuccess, At: t0}) }, `kore_exporter_report_job_progress_ratio{`, false},
+		{func() { m.RunEnded("a", "1h", RunOutcome{Result: report.ResultSuccess, At: t0}) }, `kore_exporter_report_job_progress_ratio{`, false},
 		{func() { m.RunStarted("a", "1h") }, `kore_exporter_report_job_progress_ratio{bot="a",window="1h"} 0`, true},
-		{func() { m.RunCanceled("a", "1h") }, `kore_exporter_report_job_progress_ratio{`, false},
+		{func() { m.RunEnded("a", "1h", RunOutcome{Canceled: true}) }, `kore_exporter_report_job_progress_ratio{`, false},
 		{func() { m.RunStarted("b", "24h") }, `kore_exporter_report_job_progress_ratio{bot="b",window="24h"} 0`, true},
 		{func() { m.Forget("b", "24h") }, `kore_exporter_report_job_progress_ratio{`, false},
 		{func() { m.SlotsChanged(7, 3) }, "kore_exporter_job_slots 7", true},
@@ -125,15 +125,15 @@ func TestStateBlockFollowsChanges(t *testing.T) {
 	}
 }
 
-// encodedOnce checks that sb, read twice without a change between, is
-// encoded once.
-func encodedOnce(t *testing.T, sb *selfBlock) {
+// encodedOnce checks that m's block, read twice without a change between,
+// is encoded once.
+func encodedOnce(t *testing.T, m *Metrics) {
 	t.Helper()
-	first, err := sb.block(fmtText)
+	first, err := m.block(fmtText)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := sb.block(fmtText); again != first {
+	if again, _ := m.block(fmtText); again != first {
 		t.Error("the block was encoded again without a change")
 	}
 }
