@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/version"
 	"golang.org/x/term"
 
@@ -41,6 +42,21 @@ type backfillFlags struct {
 	labels map[string]string
 }
 
+// stepValue is --step, parsed as a Prometheus duration (1y, 1w, 2d12h) like
+// the relative times of --start and --end.
+type stepValue time.Duration
+
+func (v *stepValue) Set(s string) error {
+	d, err := model.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("--step: %w", err)
+	}
+	*v = stepValue(d)
+	return nil
+}
+
+func (v *stepValue) String() string { return model.Duration(*v).String() }
+
 func parseBackfillFlags(args []string, stdout, stderr io.Writer) (*backfillFlags, int, bool) {
 	f := backfillFlags{labels: map[string]string{}}
 	app := kingpin.New(exporterName, "Prometheus exporter for the Kore.ai XO Platform's Task Execution-Based Containment Report.")
@@ -53,7 +69,7 @@ func parseBackfillFlags(args []string, stdout, stderr io.Writer) (*backfillFlags
 	cmd.Flag("demo", "Backfill from a built-in simulated Kore.ai API with three demo bots; --config.file is ignored.").BoolVar(&f.demo)
 	cmd.Flag("start", "First instant: RFC 3339 (2025-06-01T00:00:00Z), now, or relative to now (-8d, -36h). At most 90 days back.").Required().StringVar(&f.start)
 	cmd.Flag("end", "Last instant, in the same forms as --start; not in the future.").Default("now").StringVar(&f.end)
-	cmd.Flag("step", "Time between instants (at least 1m); instants are multiples of it, so reruns with relative times line up.").Default("1h").DurationVar(&f.step)
+	cmd.Flag("step", "Time between instants (at least 1m); instants are multiples of it, so reruns with relative times line up.").Default("1h").SetValue((*stepValue)(&f.step))
 	cmd.Flag("output", "OpenMetrics file to write, or - for stdout (then no resume). Its state is kept in OUTPUT.state.").StringVar(&f.output)
 	cmd.Flag("dry-run", "Print the plan (points, reports, estimated requests and time per bot) and exit.").BoolVar(&f.dryRun)
 	cmd.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")

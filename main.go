@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,11 +119,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("config.check.probe", "Implies --config.check. After the check, send each configured bot one small report request (the last minute, limit=1) and print per bot: ok with the requests it cost, or the likely cause and its fix (wrong host or region, credentials, scope, clock skew). Exit 4 when a bot fails.").BoolVar(&f.checkProbe)
 	app.Flag("config.check.skip-secrets", "With --config.check, check the secret sources for their form only (one of client_secret, client_secret_file, private_key_file per bot; a file name; a well-formed ${NAME}) without reading the files or the environment: for a configuration checked away from the machine or cluster it runs on.").BoolVar(&f.skipSecrets)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
-	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
+	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").SetValue(intFlag("web.max-requests", &f.maxRequests))
 	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
 	app.Flag("web.idle-timeout", "Close a keep-alive connection that has waited this long for its next request.").Default(collector.DefaultIdleTimeout.String()).DurationVar(&f.idleTimeout)
-	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them.").Default("1").IntVar(&f.shardCount)
-	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots that rendezvous hashing of their bot_id assigns to this index.").Default("0").IsSetByUser(&f.shardIndexed).IntVar(&f.shardIndex)
+	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them, 1 to 1000.").Default("1").SetValue(intFlag("shard.count", &f.shardCount))
+	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots that rendezvous hashing of their bot_id assigns to this index.").Default("0").IsSetByUser(&f.shardIndexed).SetValue(intFlag("shard.index", &f.shardIndex))
 	app.Flag("shard.from-hostname", "Take the shard index from the ordinal suffix -N of the hostname, as a StatefulSet pod's (NAME-0, NAME-1, …); instead of --shard.index.").BoolVar(&f.shardHost)
 	app.Flag("web.enable-lifecycle", "Enable reload via HTTP POST to /-/reload.").BoolVar(&f.lifecycle)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
@@ -141,16 +142,60 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	return &f, code, exited
 }
 
+// Upper bounds of integer flags.
+const (
+	// maxShards bounds --shard.count: every configuration load hashes each
+	// bot against every shard (rendezvous hashing), so its cost grows with
+	// the count (2,000,000,000 shards made a load take tens of seconds,
+	// deaf to SIGTERM), and 1000 replicas are far more than any fleet of
+	// bots needs.
+	maxShards = 1000
+	// maxMaxRequests bounds --web.max-requests: each scrape in flight holds
+	// a buffer of the whole answer, and a limit above a few hundred
+	// Prometheus scrapers limits nothing; 0 means no limit.
+	maxMaxRequests = 10000
+)
+
+// intValue is a kingpin flag value parsed as a decimal int. kingpin's own
+// IntVar (v2.4.0) parses with strconv.ParseFloat and truncates: it took
+// 2.9 as 2, 1e3 as 1000, and wrapped huge values to negative ones.
+type intValue struct {
+	name string
+	p    *int
+}
+
+func intFlag(name string, p *int) *intValue { return &intValue{name, p} }
+
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("--%s %q: want an integer in decimal", v.name, s)
+	}
+	*v.p = n
+	return nil
+}
+
+func (v *intValue) String() string { return strconv.Itoa(*v.p) }
+
 // check reports the first flag value that cannot work.
 func (f *flags) check() error {
 	if err := collector.CheckTelemetryPath(f.metricsPath); err != nil {
 		return fmt.Errorf("--web.telemetry-path: %w", err)
 	}
-	if f.idleTimeout <= 0 {
-		return fmt.Errorf("--web.idle-timeout %v: must be positive", f.idleTimeout)
+	if f.idleTimeout < time.Second {
+		return fmt.Errorf("--web.idle-timeout %v: must be at least 1s", f.idleTimeout)
 	}
-	if f.writeTimeout < 0 {
-		return fmt.Errorf("--web.write-timeout %v: must not be negative", f.writeTimeout)
+	if f.writeTimeout != 0 && f.writeTimeout < time.Second {
+		return fmt.Errorf("--web.write-timeout %v: must be 0s (sized from the answer) or at least 1s", f.writeTimeout)
+	}
+	if f.maxRequests < 0 || f.maxRequests > maxMaxRequests {
+		return fmt.Errorf("--web.max-requests %d: must be in [0, %d] (0: no limit)", f.maxRequests, maxMaxRequests)
+	}
+	if f.shardCount < 1 || f.shardCount > maxShards {
+		return fmt.Errorf("--shard.count %d: must be in [1, %d]", f.shardCount, maxShards)
+	}
+	if f.shardIndex < 0 || f.shardIndex >= f.shardCount {
+		return fmt.Errorf("--shard.index %d: must be in [0, %d) (--shard.count)", f.shardIndex, f.shardCount)
 	}
 	if f.skipSecrets && !f.configCheck {
 		return errors.New("--config.check.skip-secrets needs --config.check: the exporter cannot run without its secrets")

@@ -683,7 +683,7 @@ func TestBadFlagsAreRejected(t *testing.T) {
 // TestIdleConnectionsAreClosed: --web.idle-timeout reaches the server: a
 // keep-alive connection left idle is closed.
 func TestIdleConnectionsAreClosed(t *testing.T) {
-	e := startExporter(t, "--demo", "--web.idle-timeout=200ms")
+	e := startExporter(t, "--demo", "--web.idle-timeout=1s") // the shortest allowed
 	var c net.Conn
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -759,16 +759,16 @@ func TestNoDeadLinks(t *testing.T) {
 }
 
 // TestDemoShardErrorNamesDemoConfiguration: --demo ignores --config.file,
-// so a configuration error in demo mode names the demo configuration, not
-// the default file name.
+// so a shard index out of range in demo mode names the flag, not the
+// default file name (the flag check refuses it before any load).
 func TestDemoShardErrorNamesDemoConfiguration(t *testing.T) {
 	var out, logs syncBuffer
 	code := run(t.Context(), []string{"--demo", "--shard.count=2", "--shard.index=5", "--web.listen-address=" + freeAddr(t)}, &out, &logs)
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	if !strings.Contains(logs.String(), "demo configuration") || strings.Contains(logs.String(), "kore_exporter.yml") {
-		t.Errorf("want the error to name the demo configuration, not kore_exporter.yml:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "--shard.index 5: must be in [0, 2)") || strings.Contains(logs.String(), "kore_exporter.yml") {
+		t.Errorf("want the error to name --shard.index, not kore_exporter.yml:\n%s", logs.String())
 	}
 }
 
