@@ -129,14 +129,33 @@ func ParseWith(data []byte, opts ParseOptions) (*Config, error) {
 		r.invalid[p] = true
 	}
 	cfg := r.resolve(raw)
+	// A secret typed again in another field (a name, a host, a filter)
+	// would show in that field's problem: every problem is masked with
+	// the secrets met.
+	red := r.redactor()
 	if errs := append(shape.errs, shape.unrelated(r.errs)...); len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, redactErrors(red, errs)
 	}
 	// Backstop: the resolved config must hold every invariant.
 	if err := backstop(cfg, opts.SkipSecrets); err != nil {
-		return nil, err
+		return nil, redactErrors(red, Problems(err))
 	}
 	return cfg, nil
+}
+
+// redactErrors joins errs with the secrets of red masked in each, keeping
+// each *FieldError one.
+func redactErrors(red *Redactor, errs []error) error {
+	out := make([]error, 0, len(errs))
+	for _, err := range errs {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			out = append(out, &FieldError{Path: red.Replace(fe.Path), Msg: red.Replace(fe.Msg)})
+		} else {
+			out = append(out, &FieldError{Msg: red.Replace(err.Error())})
+		}
+	}
+	return errors.Join(out...)
 }
 
 // backstop validates the resolved cfg. With skipSecrets its bots hold no
@@ -148,7 +167,9 @@ func backstop(cfg *Config, skipSecrets bool) error {
 	c := *cfg
 	c.Bots = slices.Clone(cfg.Bots)
 	for i := range c.Bots {
-		c.Bots[i].ClientSecret, c.Bots[i].PrivateKey = "unchecked", ""
+		// Not a text a name or label could hold by chance: no label
+		// value is refused as equal to it.
+		c.Bots[i].ClientSecret, c.Bots[i].PrivateKey = "\x00unchecked\x00", ""
 	}
 	return c.Validate()
 }
@@ -433,7 +454,17 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, depth i
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			sc.check(k, reflect.TypeFor[string](), path, depth+1)
-			sc.check(v, t.Elem(), join(path, k.Value), depth+1)
+			vp := join(path, k.Value)
+			if vn := v; vn.Kind == yaml.AliasNode && vn.Alias != nil {
+				v = vn.Alias
+			}
+			if isNull(v) {
+				// It would decode as "", silently dropping the label.
+				sc.add(vp, `null is not a label value; write "" to drop a label inherited from defaults, or a string`)
+				*sc.wrongKind = append(*sc.wrongKind, vp)
+				continue
+			}
+			sc.check(v, t.Elem(), vp, depth+1)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {

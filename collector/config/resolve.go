@@ -9,6 +9,7 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,7 +62,32 @@ type resolver struct {
 	// invalid holds paths whose text did not parse; checks of values
 	// resolved from them are skipped so that one mistake is one error.
 	invalid map[string]bool
+	// secretValues are the secret values met: each client secret as typed and
+	// as expanded, each ${NAME} value, each secret file's content; keys
+	// are the private key files' contents. No problem may show them.
+	secretValues, keys []string
+	// secretPieces are the literal parts of typed client secrets around
+	// their ${NAME} references, masked but not refused as label values.
+	secretPieces []string
 }
+
+func (r *resolver) addSecret(v string) {
+	if v != "" {
+		r.secretValues = append(r.secretValues, v)
+	}
+}
+
+// redactor returns the Redactor of the secrets met. Values shorter than
+// minMaskedSecret are replaced only where quoted whole.
+func (r *resolver) redactor() *Redactor {
+	return newRedactor(append(slices.Clone(r.secretValues), r.secretPieces...), r.keys, minMaskedSecret)
+}
+
+// minMaskedSecret is the shortest secret masked wherever it appears in a
+// configuration error; a shorter one (no real Kore.ai secret is that
+// short) is masked only where quoted whole, so that "s" does not garble
+// every message.
+const minMaskedSecret = 6
 
 func (r *resolver) add(path, format string, args ...any) {
 	if path == "" {
@@ -92,6 +118,8 @@ func (r *resolver) resolve(raw *rawFile) *Config {
 		checkSettings(&pseudo, r.pather("defaults", base, true), r.add)
 	}
 	cfg := &Config{}
+	var pathers []pathFunc
+	var named []bool
 	if len(raw.Bots) == 0 {
 		r.add("bots", "at least one bot is required")
 	}
@@ -110,7 +138,16 @@ func (r *resolver) resolve(raw *rawFile) *Config {
 		checkSettings(&b, at, r.add)
 		checkIdentity(&b, at, r.add)
 		cfg.Bots = append(cfg.Bots, b)
+		pathers = append(pathers, at)
+		named = append(named, rb.Name != "")
 	}
+	// Once every bot's secrets are known: no label value is one.
+	checkNotSecret(cfg.Bots, r.secretValues, func(i int, field string) string {
+		if field == "name" && !named[i] {
+			field = "bot_id" // the name defaults to it
+		}
+		return pathers[i](field)
+	}, r.add)
 	checkUnique(cfg.Bots, func(i int, field string) string { return fmt.Sprintf("bots[%d].%s", i, field) }, r.add)
 	cfg.Limits = Limits{RequestsPerMinutePerBot: kore.DefaultRequestsPerMinute}
 	if raw.Limits != nil && raw.Limits.RequestsPerMinutePerBot != nil {
@@ -341,7 +378,10 @@ func applySettings(b *Bot, s settings) {
 	b.PageSize = s.pageSize.v
 	b.MaxTaskRows = s.taskRows.v
 	b.MaxReportRows = s.reportRows.v
+	// A label set to "" is not exported (Prometheus takes an empty value
+	// for an absent label): a bot drops an inherited label so.
 	b.Labels = maps.Clone(s.labels.v)
+	maps.DeleteFunc(b.Labels, func(_, v string) bool { return v == "" })
 	if s.staleAfter != nil {
 		b.StaleAfter = s.staleAfter.v
 	} else {
@@ -408,6 +448,18 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 		r.add(prefix, "set exactly one of client_secret, client_secret_file or private_key_file, not %s", strings.Join(sources, " and "))
 		return
 	}
+	if cs := rb.ClientSecret; cs != nil && !bareEnvRef.MatchString(*cs) {
+		// As typed (its literal parts around ${NAME}), whatever becomes
+		// of it. A bare $NAME is refused, naming it, and is no secret.
+		if !envRef.MatchString(*cs) {
+			r.addSecret(*cs)
+		}
+		for _, p := range envRef.Split(*cs, -1) {
+			if p != "" && p != *cs {
+				r.secretPieces = append(r.secretPieces, p)
+			}
+		}
+	}
 	switch {
 	case rb.ClientSecret != nil:
 		path := prefix + ".client_secret"
@@ -427,7 +479,11 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 			}
 			return
 		}
-		v, msg := expandEnv(*rb.ClientSecret, r.opts.LookupEnv)
+		v, msg := expandEnv(*rb.ClientSecret, func(name string) (string, bool) {
+			v, ok := r.opts.LookupEnv(name)
+			r.addSecret(v)
+			return v, ok
+		})
 		switch {
 		case msg != "":
 			r.add(path, "%s", msg)
@@ -436,6 +492,7 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 		case v == "":
 			r.add(path, "expands to an empty value")
 		default:
+			r.addSecret(v)
 			b.ClientSecret = Secret(v)
 		}
 	case rb.ClientSecretFile != nil && r.opts.SkipSecrets:
@@ -450,12 +507,15 @@ func (r *resolver) secrets(b *Bot, rb *rawBot, prefix string) {
 		}
 		b.ClientSecretFile = file
 		b.ClientSecret = Secret(strings.TrimSpace(string(data)))
+		r.addSecret(b.ClientSecret.Reveal())
 	case rb.PrivateKeyFile != nil:
 		path := prefix + ".private_key_file"
 		file, data, ok := r.readSecretFile(*rb.PrivateKeyFile, path)
 		if !ok {
 			return
 		}
+		r.keys = append(r.keys, string(data))
+		r.addSecret(strings.TrimSpace(string(data)))
 		if _, err := kore.ParsePrivateKey(data); err != nil {
 			r.add(path, "%s: %v", file, err)
 			return
@@ -527,6 +587,10 @@ func secretKind(path string) string {
 	}
 	return "client secret"
 }
+
+// envRef matches a ${…} reference, to split a typed secret into its
+// literal parts.
+var envRef = regexp.MustCompile(`\$\{[^}]*\}`)
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 

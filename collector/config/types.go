@@ -1,7 +1,9 @@
 package config
 
 import (
+	"cmp"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,19 +116,39 @@ type Tag struct {
 // PEM body of 16 bytes or more), so that a key quoted, re-wrapped or cut
 // shows no line of it either.
 func (c *Config) Redactor() *Redactor {
-	var pairs, lines []string
+	var secrets, keys []string
 	for _, b := range c.Bots {
-		for _, s := range []Secret{b.ClientSecret, b.PrivateKey} {
-			if s == "" {
-				continue
-			}
-			v := s.Reveal()
-			pairs = append(pairs, v, "<secret>")
-			if q := strconv.Quote(v); q[1:len(q)-1] != v {
-				pairs = append(pairs, q[1:len(q)-1], "<secret>")
-			}
+		secrets = append(secrets, b.ClientSecret.Reveal(), b.PrivateKey.Reveal())
+		keys = append(keys, b.PrivateKey.Reveal())
+	}
+	return newRedactor(secrets, keys, 0)
+}
+
+// newRedactor returns the Redactor of secrets and of the lines of the PEM
+// keys. A secret shorter than minLen is replaced only where it is quoted
+// whole ("s"), so that a short one does not garble every text.
+func newRedactor(secrets, keys []string, minLen int) *Redactor {
+	var pairs, lines []string
+	// Longest first: a secret that holds another (a client secret and the
+	// variable it was expanded from) is replaced whole.
+	secrets = slices.Clone(secrets)
+	slices.SortStableFunc(secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	for _, v := range secrets {
+		if v == "" {
+			continue
 		}
-		for _, l := range strings.Split(b.PrivateKey.Reveal(), "\n") {
+		q := strconv.Quote(v)
+		if len(v) < minLen {
+			pairs = append(pairs, q, `"<secret>"`)
+			continue
+		}
+		pairs = append(pairs, v, "<secret>")
+		if q[1:len(q)-1] != v {
+			pairs = append(pairs, q[1:len(q)-1], "<secret>")
+		}
+	}
+	for _, k := range keys {
+		for _, l := range strings.Split(k, "\n") {
 			if l = strings.TrimSpace(l); len(l) >= 16 && !strings.HasPrefix(l, "-----") {
 				lines = append(lines, l, "<secret>")
 			}
@@ -211,6 +233,12 @@ const (
 	MinTaskRows = 10
 	// MaxRows is the largest allowed max_task_rows and max_report_rows.
 	MaxRows = 1000000
+	// MaxStaticLabels is the most static labels one bot may export on
+	// kore_bot_info, counted after merging the defaults' (a label dropped
+	// with "" does not count).
+	MaxStaticLabels = 32
+	// MaxLabelValueLength is the longest static label value, in bytes.
+	MaxLabelValueLength = 1024
 )
 
 // defaultWindow is the window used when none is configured.

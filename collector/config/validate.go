@@ -44,6 +44,11 @@ func (c *Config) Validate() error {
 		checkIdentity(b, at, add)
 	}
 	checkUnique(c.Bots, func(i int, field string) string { return fmt.Sprintf("bots[%d].%s", i, field) }, add)
+	var secrets []string
+	for _, b := range c.Bots {
+		secrets = append(secrets, b.ClientSecret.Reveal(), strings.TrimSpace(b.PrivateKey.Reveal()))
+	}
+	checkNotSecret(c.Bots, secrets, func(i int, field string) string { return fmt.Sprintf("bots[%d].%s", i, field) }, add)
 	checkLimits(c.Limits, add)
 	return errors.Join(errs...)
 }
@@ -116,17 +121,73 @@ func checkLabels(labels map[string]string, at pathFunc, add addFunc) {
 	if path == "" {
 		return
 	}
+	if len(labels) > MaxStaticLabels {
+		add(path, "%d static labels, more than the limit of %d (counted after merging the defaults')", len(labels), MaxStaticLabels)
+	}
 	for _, name := range slices.Sorted(maps.Keys(labels)) {
 		p := path + "." + name
-		switch {
+		switch v := labels[name]; {
 		case !model.LegacyValidation.IsValidLabelName(name):
 			add(p, "%q is not a valid label name (letters, digits and _, not starting with a digit)", name)
 		case strings.HasPrefix(name, "__"):
 			add(p, "label names starting with __ are reserved for Prometheus")
 		case slices.Contains(contract.ReservedLabels(), name):
 			add(p, "%q clashes with a label of the exporter or of Prometheus (%s)", name, strings.Join(contract.ReservedLabels(), ", "))
-		case !utf8.ValidString(labels[name]):
+		case meaningfulLabels[name] != "":
+			add(p, "%q has a meaning in Prometheus (%s); choose another name", name, meaningfulLabels[name])
+		case len(v) > MaxLabelValueLength:
+			add(p, "value is %d bytes, more than the limit of %d", len(v), MaxLabelValueLength)
+		case !utf8.ValidString(v):
 			add(p, "value is not valid UTF-8")
+		}
+	}
+}
+
+// meaningfulLabels are label names that Prometheus reads on any series,
+// which a static label must not take though the exporter does not use
+// them: histogram_quantile reads le as a bucket's bound, and quantile
+// marks a summary's quantiles. They are refused here, not listed in
+// contract.ReservedLabels, which holds the names the exporter's series
+// and Prometheus's targets carry (and which the deploy tests check
+// against the series).
+var meaningfulLabels = map[string]string{
+	"le":       "the upper bound of a histogram bucket, read by histogram_quantile",
+	"quantile": "the quantile of a summary",
+}
+
+// checkNotSecret refuses a bot's name (the bot label on every series) and
+// static label values (on kore_bot_info) that equal a configured secret:
+// /metrics would publish it. The message never holds the value.
+func checkNotSecret(bots []Bot, secrets []string, at func(i int, field string) string, add addFunc) {
+	var long []string
+	short := map[string]bool{}
+	for _, s := range secrets {
+		switch {
+		case len(s) >= minMaskedSecret:
+			long = append(long, s)
+		case s != "":
+			short[s] = true
+		}
+	}
+	if len(long) == 0 && len(short) == 0 {
+		return
+	}
+	// A secret long enough to be masked in messages is refused inside a
+	// value too; a shorter one only as the whole value.
+	isSecret := func(v string) bool {
+		return short[v] || slices.ContainsFunc(long, func(s string) bool { return strings.Contains(v, s) })
+	}
+	const msg = "holds a configured secret (a client secret, a secret file's content or a ${NAME} value); it would be published as a label value on /metrics: choose another value"
+	for i, b := range bots {
+		if isSecret(b.Name) {
+			add(at(i, "name"), "%s", msg)
+		}
+		for _, name := range slices.Sorted(maps.Keys(b.Labels)) {
+			if isSecret(b.Labels[name]) {
+				if p := at(i, "labels"); p != "" {
+					add(p+"."+name, "%s", msg)
+				}
+			}
 		}
 	}
 }
