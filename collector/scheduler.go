@@ -495,12 +495,19 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	}
 }
 
-// publish caps the rows of a finished report at the bot's max_task_rows and
-// publishes them (the Store normalises them, the rest of report.ExportedRows),
-// filling in what it published.
+// publish takes any token out of the rows of a finished report, caps them at
+// the bot's max_task_rows and publishes them (the Store normalises them, the
+// rest of report.ExportedRows), filling in what it published.
 func (s *Scheduler) publish(r *jobRun, rep *kore.Report, end time.Time, out *RunOutcome) error {
 	b := r.bot
-	rows, folded, err := report.Fold(rep.Rows, b.MaxTaskRows)
+	// Store.Publish takes any token out of the labels as well (Normalize);
+	// here, before Fold ranks the tasks by name, to count and log them.
+	rows, redacted := report.RedactTokens(rep.Rows)
+	if redacted > 0 {
+		level.Warn(r.logger).Log("msg", "report rows held a token in a task name, type or status; replaced with "+report.TokenPlaceholder+", rows kept so totals stay exact",
+			"rows", redacted)
+	}
+	rows, folded, err := report.Fold(rows, b.MaxTaskRows)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/go-kit/log"
+
 	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
@@ -398,6 +400,59 @@ func TestPanicIsAFailureWithoutSecrets(t *testing.T) {
 			if strings.Contains(text, secret) || strings.Contains(text, "eyJ") {
 				t.Errorf("failure shows the secret or the token: %s", text)
 			}
+		}
+	})
+}
+
+// TestTokenInTaskNameIsRedacted: a report whose task names are, or contain,
+// the submit request's token (koretest's TokenInTaskName; the client
+// scrubs only the token of the request it reads the page with) leaves no
+// token in the output or the state file: the rows are kept with the token
+// replaced, counted in Result.Redacted and logged once for the run, without
+// the value.
+func TestTokenInTaskNameIsRedacted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 1)
+		e.sim.SetFault(e.bots[0].ID, koretest.Fault{TokenInTaskName: true})
+		plan := e.plan(t, 2*time.Hour, time.Hour)
+		path := filepath.Join(t.TempDir(), "out.om.state")
+		state, err := OpenState(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		res, err := Run(t.Context(), plan, RunOptions{NewClient: e.clients, State: state, Logger: log.NewLogfmtLogger(log.NewSyncWriter(&logs))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if _, err := WriteOpenMetrics(&out, plan, state, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := state.Close(); err != nil {
+			t.Fatal(err)
+		}
+		file, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		points := len(plan.Points())
+		if res.Redacted != 2*points {
+			t.Errorf("Redacted %d, want %d (2 rows a point)", res.Redacted, 2*points)
+		}
+		for what, text := range map[string]string{"output": out.String(), "state file": string(file), "logs": logs.String()} {
+			if strings.Contains(text, "eyJ") {
+				t.Errorf("%s holds a token:\n%s", what, text)
+			}
+		}
+		if !strings.Contains(out.String(), `task_name="Book flight `+report.TokenPlaceholder+`"`) {
+			t.Errorf("output lacks the redacted task:\n%s", out.String())
+		}
+		if n := strings.Count(logs.String(), "held a token"); n != 1 {
+			t.Errorf("%d log lines about tokens, want 1:\n%s", n, logs.String())
 		}
 	})
 }

@@ -63,6 +63,10 @@ type Result struct {
 	Interrupted bool
 	// Elapsed is the run's wall time.
 	Elapsed time.Duration
+	// Redacted counts the report rows of this run that held a token in a
+	// label (report.RedactTokens); the token is replaced before the rows
+	// are written.
+	Redacted int
 }
 
 // counter is the kore.Observer of a run.
@@ -155,10 +159,11 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 						<-slots
 						continue
 					}
-					rows, err := runPoint(ctx, clients[pt.Bot], cfg.Bots[pt.Bot], pt)
+					rows, redacted, err := runPoint(ctx, clients[pt.Bot], cfg.Bots[pt.Bot], pt)
 					<-slots
 					mu.Lock()
 					res.Reports++
+					res.Redacted += redacted
 					mu.Unlock()
 					if err != nil && ctx.Err() != nil {
 						continue // interrupted: not the point's fault
@@ -198,6 +203,10 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 	res.Requests, res.Retries = obs.requests.Load(), obs.retries.Load()
 	res.Interrupted = ctx.Err() != nil && res.Resumed+res.Done+len(res.Failed) < res.Points
 	res.Elapsed = time.Since(start)
+	if res.Redacted > 0 {
+		level.Warn(opts.Logger).Log("msg", "report rows held a token in a task name, type or status; replaced with "+report.TokenPlaceholder+" before writing, rows kept so totals stay exact",
+			"rows", res.Redacted)
+	}
 	if stateErr != nil {
 		return res, stateErr
 	}
@@ -205,20 +214,21 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 }
 
 // runPoint runs the report of one point and returns the rows the exporter
-// would have published for it.
-func runPoint(ctx context.Context, c report.Runner, b config.Bot, pt Point) (rows []kore.TaskRow, err error) {
+// would have published for it, and how many of the report's rows held a
+// token (report.ExportedRows).
+func runPoint(ctx context.Context, c report.Runner, b config.Bot, pt Point) (rows []kore.TaskRow, redacted int, err error) {
 	from, to := report.WindowBounds(b, pt.Window, pt.At)
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
 	rep, err := report.RunGuarded(ctx, c, b.BotID, report.NewRequest(b, from, to))
 	if err != nil {
-		return nil, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
+		return nil, 0, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
 	}
-	rows, _, err = report.ExportedRows(rep.Rows, b.MaxTaskRows)
+	rows, st, err := report.ExportedRows(rep.Rows, b.MaxTaskRows)
 	if err != nil {
-		return nil, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
+		return nil, 0, fmt.Errorf("report [%s, %s): %w", fmtTime(from), fmtTime(to), err)
 	}
-	return slices.Clip(rows), nil
+	return slices.Clip(rows), st.Redacted, nil
 }
 
 // ErrFailedPoints is wrapped by Result.Err when points failed.

@@ -4,30 +4,96 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
+	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/collector/contract"
 	"github.com/kore-exporter/kore_exporter/kore"
 )
 
-// ExportedRows returns the rows the exporter publishes for a report's rows:
-// capped at maxTaskRows (Fold), with valid UTF-8 labels, summed by key and
-// sorted (Normalize); and how many task rows were folded.
-func ExportedRows(rows []kore.TaskRow, maxTaskRows int) ([]kore.TaskRow, int, error) {
-	rows, folded, err := Fold(rows, maxTaskRows)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err = Normalize(rows)
-	return rows, folded, err
+// Stats counts what ExportedRows changed in a report's rows.
+type Stats struct {
+	// Folded is how many task rows were folded (Fold).
+	Folded int
+	// Redacted is how many rows had a token in a label (RedactTokens).
+	Redacted int
 }
 
-// Normalize returns rows with valid UTF-8 labels and no DateRange, summed
-// by (TaskName, TaskType, Status) and sorted by that key. A sum beyond the
-// int64 range is an error (kore.ErrCountOverflow). rows is not modified.
+// ExportedRows returns the rows the exporter publishes for a report's rows:
+// without tokens in their labels (RedactTokens), capped at maxTaskRows
+// (Fold), with valid UTF-8 labels, summed by key and sorted (Normalize);
+// and how many rows were redacted and folded.
+func ExportedRows(rows []kore.TaskRow, maxTaskRows int) ([]kore.TaskRow, Stats, error) {
+	var st Stats
+	rows, st.Redacted = RedactTokens(rows)
+	rows, folded, err := Fold(rows, maxTaskRows)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	st.Folded = folded
+	rows, err = Normalize(rows)
+	return rows, st, err
+}
+
+// TokenPlaceholder replaces a token in a label value: the marker the
+// exporter's logs and status page put in place of a token
+// (config.Redactor).
+const TokenPlaceholder = "<token>"
+
+// tokens is the zero config.Redactor: it replaces anything shaped like a JWT
+// (base64url of a JSON object, eyJ…, with the segments that follow it) by
+// TokenPlaceholder, and nothing else.
+var tokens config.Redactor
+
+// RedactTokens returns rows with every token in a label (task name, task
+// type, status) cut out and replaced by TokenPlaceholder, and how many rows
+// held one. The client scrubs only its own request's token from an answer;
+// a report page read with one token may echo another (the submit's, an
+// earlier run's), so the rows are checked for the shape of any token, not
+// for the tokens the client issued (it keeps none). A row that held a token
+// is kept, so the totals stay exact; rows whose labels are then the same
+// are summed by Normalize. rows is not modified; it is returned as is when
+// no row holds a token.
+func RedactTokens(rows []kore.TaskRow) ([]kore.TaskRow, int) {
+	var out []kore.TaskRow
+	n := 0
+	for i, r := range rows {
+		name, typ, status := redactToken(r.TaskName), redactToken(r.TaskType), redactToken(r.Status)
+		if name == r.TaskName && typ == r.TaskType && status == r.Status {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(rows)
+		}
+		out[i].TaskName, out[i].TaskType, out[i].Status = name, typ, status
+		n++
+	}
+	if out == nil {
+		return rows, 0
+	}
+	return out, n
+}
+
+// redactToken returns s with every token replaced by TokenPlaceholder.
+func redactToken(s string) string {
+	if !strings.Contains(s, "eyJ") { // every token starts so; the common case
+		return s
+	}
+	return tokens.Replace(s)
+}
+
+// Normalize returns rows with no token in their labels (as RedactTokens),
+// valid UTF-8 labels and no DateRange, summed by (TaskName, TaskType,
+// Status) and sorted by that key. A sum beyond the int64 range is an error
+// (kore.ErrCountOverflow). rows is not modified. Every row the exporter
+// publishes (Store.Publish) or the backfill writes (ExportedRows) passes
+// through it, so no label value from the API can carry a token; callers
+// that report how many rows held one call RedactTokens first.
 func Normalize(rows []kore.TaskRow) ([]kore.TaskRow, error) {
 	out := make([]kore.TaskRow, 0, len(rows))
 	seen := make(map[kore.RowKey]int, len(rows))
 	for _, r := range rows {
+		r.TaskName, r.TaskType, r.Status = redactToken(r.TaskName), redactToken(r.TaskType), redactToken(r.Status)
 		r.TaskName, r.TaskType, r.Status = contract.LabelValue(r.TaskName), contract.LabelValue(r.TaskType), contract.LabelValue(r.Status)
 		r.DateRange = ""
 		if i, ok := seen[r.Key()]; ok {

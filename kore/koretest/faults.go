@@ -178,9 +178,19 @@ func (fw *faultWriter) Flush() {
 // of 2^62 and more add up to at least 2^63, past math.MaxInt64.
 const overflowBase = 1 << 62
 
-// spoilRows applies the faults of a job's rows (TaskFlood, OverflowCounts)
-// to the rows of req.
-func spoilRows(rows []bucketRow, f Fault, req *reportRequest) []bucketRow {
+// spoilRows applies the faults of a job's rows (TaskFlood, TokenInTaskName,
+// OverflowCounts) to the rows of req, submitted with the auth token auth.
+func spoilRows(rows []bucketRow, f Fault, req *reportRequest, auth string) []bucketRow {
+	if f.TokenInTaskName {
+		_, keys := buckets(req.from, req.to, req.agg)
+		key := keys[len(keys)-1]
+		for _, name := range []string{auth, "Book flight " + auth} {
+			rows = append(rows, bucketRow{Bucket: key, Row: Row{
+				TaskName: name, TaskType: "dialog", Status: "success",
+				TotalExecution: 1, TotalSession: 1, SelfServiceSessions: 1,
+			}})
+		}
+	}
 	if f.TaskFlood > 0 {
 		_, keys := buckets(req.from, req.to, req.agg)
 		key := keys[len(keys)-1]

@@ -169,6 +169,20 @@ func TestFaultRows(t *testing.T) {
 			t.Fatalf("last row %+v", last)
 		}
 	})
+	t.Run("token in task name", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, WithJobDuration(0))
+		clean, _ := h.fetch(body, 0)
+		h.s.SetFault(testBotID, Fault{TokenInTaskName: true})
+		rows, total := h.fetch(body, 0)
+		if total != len(clean)+2 || len(rows) != total {
+			t.Fatalf("%d rows (total %d), clean %d; want 2 more", len(rows), total, len(clean))
+		}
+		a, b := rows[len(rows)-2], rows[len(rows)-1]
+		if !strings.HasPrefix(a.TaskName, "eyJ") || strings.Count(a.TaskName, ".") != 2 || b.TaskName != "Book flight "+a.TaskName {
+			t.Fatalf("last rows %+v, %+v: want a token and \"Book flight \" + token", a, b)
+		}
+	})
 	t.Run("overflow counts", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, WithJobDuration(0))

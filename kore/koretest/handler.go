@@ -177,7 +177,7 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) {
 		if f.SplitRows {
 			rows = splitSome(rows)
 		}
-		rows = spoilRows(rows, f, req)
+		rows = spoilRows(rows, f, req, r.Header.Get("Auth"))
 		j.total = len(rows) + f.TotalOffset
 		lo := min(req.skip, len(rows))
 		hi := len(rows)

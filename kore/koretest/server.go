@@ -156,6 +156,13 @@ type Fault struct {
 	// names "Flood task 000001", …) to the reports of jobs submitted while
 	// it is set: a task-name explosion.
 	TaskFlood int
+	// TokenInTaskName adds two tasks (one success row each) to the reports
+	// of jobs submitted while it is set, named from the submit's auth
+	// token: the token itself and "Book flight " + token, as a server that
+	// filled a field from the wrong variable would. The report is read by
+	// later requests with other tokens, so a client's scrub of its own
+	// request's token does not catch it.
+	TokenInTaskName bool
 }
 
 // Stats counts one bot's requests.
