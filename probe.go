@@ -194,23 +194,17 @@ func probeOne(ctx context.Context, t *probeTarget, budgets *kore.Budgets, o prob
 // newProbeClient is the bot's kore.Client, as the exporter makes it, with
 // probeAttempts and the probe's clock.
 func newProbeClient(b config.Bot, budgets *kore.Budgets, o probeOpts) (*kore.Client, error) {
-	creds, err := report.BotCredentials(b)
+	opts, err := report.BotOptions(b)
 	if err != nil {
 		return nil, err
 	}
-	opts := []kore.Option{
-		kore.WithHost(b.Host),
-		kore.WithCredentials(creds),
+	return kore.NewClient(append(opts,
 		kore.WithBudgets(budgets),
 		kore.WithHTTPClient(o.hc),
 		kore.WithMaxAttempts(probeAttempts),
 		kore.WithRequestTimeout(min(o.timeout, kore.DefaultRequestTimeout)),
 		kore.WithClock(o.now),
-	}
-	if b.AllowInsecureHTTP {
-		opts = append(opts, kore.WithInsecureHTTP())
-	}
-	return kore.NewClient(opts...)
+	)...)
 }
 
 // writeVerdict writes one target's verdict: ok with its cost, or the

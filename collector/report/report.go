@@ -156,9 +156,9 @@ func NewKoreClients() *KoreClients {
 	return &KoreClients{hc: kore.NewHTTPClient(koreIdleConns)}
 }
 
-// BotCredentials are the bot's client id with its secret, or with its
+// botCredentials are the bot's client id with its secret, or with its
 // parsed RSA private key.
-func BotCredentials(b config.Bot) (kore.Credentials, error) {
+func botCredentials(b config.Bot) (kore.Credentials, error) {
 	if b.PrivateKey == "" {
 		return kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}, nil
 	}
@@ -172,19 +172,25 @@ func BotCredentials(b config.Bot) (kore.Credentials, error) {
 // New returns a kore.Client for the bot's host and credentials, taking its
 // requests from budgets, over the shared HTTP client.
 func (k *KoreClients) New(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (Runner, error) {
-	creds, err := BotCredentials(b)
+	opts, err := BotOptions(b)
 	if err != nil {
 		return nil, err
 	}
-	opts := []kore.Option{
-		kore.WithHost(b.Host),
-		kore.WithCredentials(creds),
-		kore.WithObserver(obs),
-		kore.WithBudgets(budgets),
-		kore.WithHTTPClient(k.hc),
+	return kore.NewClient(append(opts, kore.WithObserver(obs), kore.WithBudgets(budgets), kore.WithHTTPClient(k.hc))...)
+}
+
+// BotOptions are the kore.Client options that come from the bot's
+// configuration: its host, its credentials and whether plain HTTP is
+// allowed. Callers add how the client is run (HTTP client, budgets,
+// observer).
+func BotOptions(b config.Bot) ([]kore.Option, error) {
+	creds, err := botCredentials(b)
+	if err != nil {
+		return nil, err
 	}
+	opts := []kore.Option{kore.WithHost(b.Host), kore.WithCredentials(creds)}
 	if b.AllowInsecureHTTP {
 		opts = append(opts, kore.WithInsecureHTTP())
 	}
-	return kore.NewClient(opts...)
+	return opts, nil
 }
