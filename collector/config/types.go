@@ -179,10 +179,19 @@ func (r *Redactor) Replace(msg string) string {
 	if r != nil && r.secrets != nil {
 		msg = r.secrets.Replace(msg)
 	}
-	if !strings.Contains(msg, "eyJ") {
-		return msg
+	return ScrubTokens(msg)
+}
+
+// TokenPlaceholder stands where a token was cut out.
+const TokenPlaceholder = "<token>"
+
+// ScrubTokens returns s with anything shaped like a JWT replaced by
+// TokenPlaceholder.
+func ScrubTokens(s string) string {
+	if !strings.Contains(s, "eyJ") { // every token starts so; the common case
+		return s
 	}
-	return tokenPattern.ReplaceAllString(msg, "<token>")
+	return tokenPattern.ReplaceAllString(s, TokenPlaceholder)
 }
 
 // Secret is a credential. It formats as "<secret>" so it cannot leak

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/collector/contract"
@@ -36,14 +35,8 @@ func ExportedRows(rows []kore.TaskRow, maxTaskRows int) ([]kore.TaskRow, Stats, 
 }
 
 // TokenPlaceholder replaces a token in a label value: the marker the
-// exporter's logs and status page put in place of a token
-// (config.Redactor).
-const TokenPlaceholder = "<token>"
-
-// tokens is the zero config.Redactor: it replaces anything shaped like a JWT
-// (base64url of a JSON object, eyJ…, with the segments that follow it) by
-// TokenPlaceholder, and nothing else.
-var tokens config.Redactor
+// exporter's logs and status page put in place of a token.
+const TokenPlaceholder = config.TokenPlaceholder
 
 // RedactTokens returns rows with every token in a label (task name, task
 // type, status) cut out and replaced by TokenPlaceholder, and how many rows
@@ -58,7 +51,7 @@ func RedactTokens(rows []kore.TaskRow) ([]kore.TaskRow, int) {
 	var out []kore.TaskRow
 	n := 0
 	for i, r := range rows {
-		name, typ, status := redactToken(r.TaskName), redactToken(r.TaskType), redactToken(r.Status)
+		name, typ, status := config.ScrubTokens(r.TaskName), config.ScrubTokens(r.TaskType), config.ScrubTokens(r.Status)
 		if name == r.TaskName && typ == r.TaskType && status == r.Status {
 			continue
 		}
@@ -74,14 +67,6 @@ func RedactTokens(rows []kore.TaskRow) ([]kore.TaskRow, int) {
 	return out, n
 }
 
-// redactToken returns s with every token replaced by TokenPlaceholder.
-func redactToken(s string) string {
-	if !strings.Contains(s, "eyJ") { // every token starts so; the common case
-		return s
-	}
-	return tokens.Replace(s)
-}
-
 // Normalize returns rows with no token in their labels (as RedactTokens),
 // valid UTF-8 labels and no DateRange, summed by (TaskName, TaskType,
 // Status) and sorted by that key. A sum beyond the int64 range is an error
@@ -93,7 +78,7 @@ func Normalize(rows []kore.TaskRow) ([]kore.TaskRow, error) {
 	out := make([]kore.TaskRow, 0, len(rows))
 	seen := make(map[kore.RowKey]int, len(rows))
 	for _, r := range rows {
-		r.TaskName, r.TaskType, r.Status = redactToken(r.TaskName), redactToken(r.TaskType), redactToken(r.Status)
+		r.TaskName, r.TaskType, r.Status = config.ScrubTokens(r.TaskName), config.ScrubTokens(r.TaskType), config.ScrubTokens(r.Status)
 		r.TaskName, r.TaskType, r.Status = contract.LabelValue(r.TaskName), contract.LabelValue(r.TaskType), contract.LabelValue(r.Status)
 		r.DateRange = ""
 		if i, ok := seen[r.Key()]; ok {
