@@ -1,10 +1,14 @@
 package deploy_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -16,13 +20,6 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/lint"
-	"helm.sh/helm/v3/pkg/lint/support"
-	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -58,69 +55,81 @@ type manifests struct {
 	prometheusRules []monitoringv1.PrometheusRule
 }
 
-func loadChart(t *testing.T) *chart.Chart {
+// helm returns the helm program the chart tests run: $HELM_BIN, else helm
+// on PATH (.ci/run builds it from helm.sh/helm/v4; CONTRIBUTING.md says
+// how). The chart is checked by the program its users run, not by a copy
+// of its libraries.
+func helm(t *testing.T) string {
 	t.Helper()
-	c, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatalf("load chart: %v", err)
-	}
-	return c
+	return tool(t, "HELM_BIN", "helm")
 }
 
-// renderChart renders the chart as `helm install --dry-run` would, values
-// validated against values.schema.json.
-func renderChart(t *testing.T, vals map[string]any) (map[string]string, error) {
+// rendered is one dry-run install of the chart.
+type rendered struct {
+	docs  []renderedDoc // in helm's install order
+	notes string
+}
+
+// renderedDoc is one manifest and the template it came from.
+type renderedDoc struct{ source, body string }
+
+// renderChart renders the chart with vals as `helm install --dry-run=client`
+// does, values validated against values.schema.json; the error holds helm's
+// message.
+func renderChart(t *testing.T, vals map[string]any) (*rendered, error) {
 	t.Helper()
-	c := loadChart(t)
-	rv, err := chartutil.ToRenderValues(c, vals, chartutil.ReleaseOptions{
-		Name: releaseName, Namespace: releaseNamespace, IsInstall: true, Revision: 1,
-	}, chartutil.DefaultCapabilities)
+	data, err := yaml.Marshal(vals)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	return engine.Render(c, rv)
+	valuesFile := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(valuesFile, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(helm(t), "install", releaseName, chartDir, "--namespace", releaseNamespace,
+		"--dry-run=client", "--output=json", "--values", valuesFile)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("helm install --dry-run: %w: %s", err, stderr.Bytes())
+	}
+	var release struct {
+		Manifest string `json:"manifest"`
+		Info     struct {
+			Notes string `json:"notes"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal(out, &release); err != nil {
+		t.Fatalf("helm install --dry-run --output=json: %v\n%s", err, out)
+	}
+	r := &rendered{notes: release.Info.Notes}
+	for _, doc := range strings.Split(release.Manifest, "---\n") {
+		source, body, ok := strings.Cut(doc, "\n")
+		if !ok || strings.TrimSpace(body) == "" {
+			continue
+		}
+		source, ok = strings.CutPrefix(source, "# Source: ")
+		if !ok {
+			t.Fatalf("helm manifest without its # Source line:\n%s", doc)
+		}
+		r.docs = append(r.docs, renderedDoc{source, body})
+	}
+	return r, nil
 }
 
 // mustRender renders and decodes every manifest strictly: an unknown field
 // (a typo, a field at the wrong level) fails.
 func mustRender(t *testing.T, vals map[string]any) *manifests {
 	t.Helper()
-	files, err := renderChart(t, vals)
+	r, err := renderChart(t, vals)
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
-	m := &manifests{}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		content := files[name]
-		if strings.HasSuffix(name, "NOTES.txt") {
-			m.notes = content
-			continue
-		}
-		if strings.HasSuffix(name, ".tpl") {
-			continue
-		}
-		docs := releaseutil.SplitManifests(content)
-		keys := make([]string, 0, len(docs))
-		for k := range docs {
-			keys = append(keys, k)
-		}
-		sort.Sort(releaseutil.BySplitManifestsOrder(keys))
-		for _, k := range keys {
-			doc := docs[k]
-			if strings.TrimSpace(doc) == "" {
-				continue
-			}
-			// SplitManifests trims each document; a block scalar at the
-			// end of a file keeps its final newline only with one after it.
-			doc += "\n"
-			m.raw += "---\n" + doc
-			m.decode(t, name, []byte(doc))
-		}
+	m := &manifests{notes: r.notes}
+	for _, d := range r.docs {
+		m.raw += "---\n" + d.body
+		m.decode(t, d.source, []byte(d.body))
 	}
 	return m
 }
@@ -259,13 +268,21 @@ limits:
 func TestChartLint(t *testing.T) {
 	for _, tc := range chartCases {
 		t.Run(tc.name, func(t *testing.T) {
-			l := lint.All(chartDir, tc.vals, releaseNamespace, false)
-			for _, msg := range l.Messages {
-				switch msg.Severity {
-				case support.ErrorSev:
-					t.Errorf("helm lint: %v", msg)
-				case support.WarningSev:
-					t.Logf("helm lint warning: %v", msg)
+			data, err := yaml.Marshal(tc.vals)
+			if err != nil {
+				t.Fatal(err)
+			}
+			valuesFile := filepath.Join(t.TempDir(), "values.yaml")
+			if err := os.WriteFile(valuesFile, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(helm(t), "lint", chartDir, "--namespace", releaseNamespace, "--values", valuesFile).CombinedOutput()
+			if err != nil {
+				t.Errorf("helm lint: %v\n%s", err, out)
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, "[WARNING]") {
+					t.Logf("helm lint: %s", line)
 				}
 			}
 		})
@@ -463,11 +480,11 @@ func TestChartRefusesInlineSecret(t *testing.T) {
 		"name": "sales", "bot_id": "st-2b3c4d5e-0000-5000-8000-00000000a002",
 		"client_id": "cs-6f7a8b9c-0000-5000-8000-00000000b003", "client_secret": secretCanary,
 	}}}}
-	files, err := renderChart(t, vals)
+	r, err := renderChart(t, vals)
 	if err == nil {
-		for name, f := range files {
-			if strings.Contains(f, secretCanary) {
-				t.Errorf("%s contains the literal client secret", name)
+		for _, d := range r.docs {
+			if strings.Contains(d.body, secretCanary) {
+				t.Errorf("%s contains the literal client secret", d.source)
 			}
 		}
 		t.Fatal("a literal client_secret in values rendered; want an error")

@@ -27,9 +27,9 @@ import (
 	"time"
 )
 
-// tool returns the path of a Prometheus binary: $env, else name on PATH.
-// Without it the test fails under CI=true and is skipped otherwise; under
-// -short it is skipped (the tests that start Prometheus or promtool).
+// tool returns the path of a program the tests run (prometheus, promtool,
+// helm): $env, else name on PATH. Without it the test fails under CI=true
+// and is skipped otherwise; under -short it is skipped.
 func tool(t *testing.T, env, name string) string {
 	t.Helper()
 	if testing.Short() {
@@ -42,7 +42,7 @@ func tool(t *testing.T, env, name string) string {
 		return p
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set and %s is not on PATH (.ci/run installs Debian's prometheus package)", env, name)
+		t.Fatalf("%s is not set and %s is not on PATH (.ci/run installs it)", env, name)
 	}
 	t.Skipf("%s is not set and %s is not on PATH", env, name)
 	return ""
