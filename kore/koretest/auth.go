@@ -47,9 +47,11 @@ type authError struct {
 //   - an app that is not published, or whose scope mapping was not saved
 //     (Bot.Unpublished), answers "Invalid SDK credentials" to every token,
 //     as kore/API.md §2 says;
+//   - a call needs its API's scope: Metrics for the containment report,
+//     Bot Sessions for getSessions (Bot.NoMetricsScope, NoSessionsScope);
 //   - with EnforceJTI, exp is required and must be ≤ iat + 1h (now when iat
 //     is absent); each jti may be used once per app while its token lives.
-func verifyToken(bs *botState, jtis map[string]time.Time, r *http.Request, now time.Time) *authError {
+func verifyToken(bs *botState, jtis map[string]time.Time, r *http.Request, now time.Time, sc scope) *authError {
 	raw := r.Header.Get("Auth") // header names are case-insensitive: auth, Auth
 	if raw == "" {
 		return &authError{codeAuth, msgBadCredentials}
@@ -92,7 +94,7 @@ func verifyToken(bs *botState, jtis map[string]time.Time, r *http.Request, now t
 			return e
 		}
 	}
-	if b.NoMetricsScope {
+	if (sc == scopeMetrics && b.NoMetricsScope) || (sc == scopeSessions && b.NoSessionsScope) {
 		return &authError{codeAuth, msgScope}
 	}
 	return nil

@@ -74,6 +74,9 @@ type botData struct {
 	prefix [][]float64
 	// tz is the bot's time zone offset in hours, for the traffic curve.
 	tz int
+	// channelMix is the cumulative share of the bot's sessions per
+	// SessionChannels entry (sessions.go).
+	channelMix []float64
 }
 
 // hourWeight is the relative traffic per local hour of a weekday.
@@ -157,6 +160,16 @@ func newBotData(b Bot, seed uint64) *botData {
 		d.tasks[i] = t
 		d.byName[info.Name] = i
 		d.buildTask(r, seed, i, base)
+	}
+	mix := newRNG(seed, 0xc4b) // a stream of its own: the rest of the data does not move
+	weights := []float64{mix.between(0.45, 0.6), mix.between(0.2, 0.3), mix.between(0.1, 0.2), mix.between(0.02, 0.08)}
+	var sum, acc float64
+	for _, w := range weights {
+		sum += w
+	}
+	for _, w := range weights {
+		acc += w / sum
+		d.channelMix = append(d.channelMix, acc)
 	}
 	d.sorted = make([]int, len(d.tasks))
 	for i := range d.sorted {
@@ -350,22 +363,29 @@ func (t *taskModel) filter(n int64, f filterSpec) int64 {
 // cumCounts returns the filtered whole cumulative counts of one task and
 // outcome at t.
 func (d *botData) cumCounts(task, st int, t time.Time, sg *surge, f filterSpec) [numComps]int64 {
+	var out [numComps]int64
+	for c, v := range d.values(task, st, t, sg) {
+		out[c] = d.tasks[task].filter(int64(math.Floor(v)), f)
+	}
+	return out
+}
+
+// values returns the unfiltered cumulative counts C(t) of one task and
+// outcome, before rounding, the surge included. Each whole number C
+// passes is one session of the task (a unit): the report counts the units
+// of its range, and the Sessions History API groups them into sessions.
+func (d *botData) values(task, st int, t time.Time, sg *surge) [numComps]float64 {
 	h, frac := hourPos(t)
 	var shift float64
 	if sg != nil {
 		shift = d.surgeShift(task, st, *sg, t)
 	}
-	var out [numComps]int64
+	var out [numComps]float64
 	for c := range out {
-		v := d.cum(d.key(task, st, c), h, frac)
-		switch c {
-		case compDrop:
-			v += shift
-		case compSelf:
-			v -= shift
-		}
-		out[c] = d.tasks[task].filter(int64(math.Floor(v)), f)
+		out[c] = d.cum(d.key(task, st, c), h, frac)
 	}
+	out[compDrop] += shift
+	out[compSelf] -= shift
 	return out
 }
 

@@ -14,6 +14,13 @@
 // bodies, and rolling per-bot and per-job rate limits answered with 429 and
 // Retry-After.
 //
+// It also serves the Sessions History API, POST
+// /api/public/bot/{botId}/getSessions (kore/API.md §9; the Bot Sessions
+// scope), from the same data: each session groups one to three of the
+// task sessions the containment report counts, so a session that ran
+// three tasks is one session there and one in each task's row here;
+// Sessions returns the truth a correct client must count.
+//
 // Its data is synthetic, deterministic from a seed and alive: each bot has
 // 20 to 60 realistic dialog, alert and FAQ tasks with success and failtask
 // rows, diurnal and weekly traffic, slowly drifting containment ratios and a

@@ -18,6 +18,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(reportPath, s.withFaults(false, s.serveSubmit))
 	mux.HandleFunc(statusPath, s.withFaults(true, s.serveStatus))
+	mux.HandleFunc(sessionsPath, s.withFaults(false, s.serveSessions))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Assumption: unknown paths answer a JSON 404.
 		writeError(w, http.StatusNotFound, http.StatusNotFound, "Not Found")
@@ -41,7 +42,7 @@ func (s *Server) routes() http.Handler {
 // token is checked, then the rate limits; a refused call (401, 429) takes
 // no rate-limit slot, every admitted call (even one answered 400 or 404)
 // takes one.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, method, jobID string) (*botState, *job, time.Time) {
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, method, jobID string, sc scope) (*botState, *job, time.Time) {
 	if r.Method != method {
 		w.Header().Set("Allow", method)
 		writeError(w, http.StatusMethodNotAllowed, http.StatusMethodNotAllowed, "Method Not Allowed")
@@ -90,7 +91,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, method, jobID str
 		jtis = make(map[string]time.Time)
 		s.jtis[bs.bot.ClientID] = jtis
 	}
-	if e := verifyToken(bs, jtis, r, now); e != nil {
+	if e := verifyToken(bs, jtis, r, now, sc); e != nil {
 		bs.stats.Unauthorized++
 		writeError(w, http.StatusUnauthorized, e.code, e.msg)
 		return nil, nil, time.Time{}
@@ -143,7 +144,7 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 // Assumption: the report is computed at submission, as of createdOn (data
 // after createdOn, and surges set later, are not in it).
 func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) {
-	bs, _, now := s.admit(w, r, http.MethodPost, "")
+	bs, _, now := s.admit(w, r, http.MethodPost, "", scopeMetrics)
 	if bs == nil {
 		return
 	}
@@ -201,7 +202,7 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) {
 // serveStatus answers GET …/status/{id}: the running envelope, the FAILED
 // envelope or the finished report page.
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
-	bs, j, now := s.admit(w, r, http.MethodGet, r.PathValue("id"))
+	bs, j, now := s.admit(w, r, http.MethodGet, r.PathValue("id"), scopeMetrics)
 	if bs == nil {
 		return
 	}

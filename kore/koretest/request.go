@@ -113,10 +113,10 @@ func parseReportRequest(r *http.Request, now time.Time) (*reportRequest, error) 
 		var err error
 		switch k {
 		case "dateFrom":
-			req.from, err = parseDate(k, v)
+			req.from, err = parseDate("filters."+k, v)
 			fromSet = true
 		case "dateTo":
-			req.to, err = parseDate(k, v)
+			req.to, err = parseDate("filters."+k, v)
 			toSet = true
 		case "includeTaskName":
 			if json.Unmarshal(v, &req.filters.include) != nil {
@@ -166,7 +166,7 @@ func isNull(b []byte) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null
 // parseDate accepts yyyy-mm-dd and yyyy-mm-ddThh:mm:ss.msZ (exactly three
 // fraction digits), as UTC.
 func parseDate(field string, v json.RawMessage) (time.Time, error) {
-	bad := badf("filters.%s must be a date in yyyy-mm-dd or yyyy-mm-ddThh:mm:ss.msZ format", field)
+	bad := badf("%s must be a date in yyyy-mm-dd or yyyy-mm-ddThh:mm:ss.msZ format", field)
 	var s string
 	if json.Unmarshal(v, &s) != nil {
 		return time.Time{}, bad

@@ -28,9 +28,13 @@ type Bot struct {
 	// EnforceJTI is the app's "Enforce JTI" option: every token needs a
 	// jti, an exp at most 1 hour after iat, and a jti is accepted once.
 	EnforceJTI bool
-	// NoMetricsScope makes every authenticated call answer 401
-	// "Permission denied. Scope is incorrect!".
+	// NoMetricsScope makes every authenticated containment report call
+	// answer 401 "Permission denied. Scope is incorrect!".
 	NoMetricsScope bool
+	// NoSessionsScope is an app without the Bot Sessions scope: every
+	// authenticated getSessions call answers 401 "Permission denied.
+	// Scope is incorrect!" (the containment report still works).
+	NoSessionsScope bool
 	// Unpublished is a JWT app whose mapping to the bot was not saved, or
 	// a bot not published since: every call answers 401 "Invalid SDK
 	// credentials", whatever the token.
@@ -188,6 +192,8 @@ type Stats struct {
 	// Refused counts connections the Refuse fault refused; they are not
 	// in Requests (the server never saw a request).
 	Refused int
+	// SessionPages counts getSessions calls answered 200.
+	SessionPages int
 }
 
 // Row is a report row summed over buckets: one task and outcome.
@@ -276,6 +282,7 @@ type Server struct {
 
 	jobPerMinute, jobPerHour int
 	jobLimitsSet             bool
+	sessionsPageCap          int
 
 	handler   http.Handler
 	ts        *httptest.Server
@@ -319,16 +326,17 @@ const handlerURL = "https://koretest.invalid"
 // Client, which call the handler directly with no network.
 func NewInMemory(opts ...Option) *Server {
 	s := &Server{
-		URL:         handlerURL,
-		clock:       realClock{},
-		jobDuration: 3 * time.Second,
-		jobExpiry:   15 * time.Minute,
-		perMinute:   60,
-		perHour:     1800,
-		done:        make(chan struct{}),
-		bots:        make(map[string]*botState),
-		jobs:        make(map[string]*job),
-		jtis:        make(map[string]map[string]time.Time),
+		URL:             handlerURL,
+		clock:           realClock{},
+		jobDuration:     3 * time.Second,
+		jobExpiry:       15 * time.Minute,
+		sessionsPageCap: DefaultSessionsPageCap,
+		perMinute:       60,
+		perHour:         1800,
+		done:            make(chan struct{}),
+		bots:            make(map[string]*botState),
+		jobs:            make(map[string]*job),
+		jtis:            make(map[string]map[string]time.Time),
 	}
 	for _, o := range opts {
 		o(s)
