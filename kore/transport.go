@@ -32,6 +32,9 @@ type call struct {
 	query    string
 	body     []byte
 	maxBody  int64
+	// readOnly marks a POST that only reads (getSessions): it is repeated
+	// after a 5xx or a network error like a GET.
+	readOnly bool
 }
 
 // RequestError is a request that got no complete answer: the connection
@@ -150,7 +153,7 @@ const (
 //   - A 401 replay answer is re-signed and sent again once, at once.
 //   - Every other answer (4xx, decode errors) is final.
 func (c *Client) retryable(cl *call, err error, retryAfter time.Duration, resigned bool, s *schedule) (reason string, wait time.Duration, ok bool) {
-	idempotent := cl.method == http.MethodGet
+	idempotent := cl.method == http.MethodGet || cl.readOnly
 	var (
 		rl *RateLimitError
 		ae *AuthError

@@ -16,9 +16,9 @@ const DateFormat = "2006-01-02T15:04:05.000Z"
 // at most 90 days apart (API.md §3).
 const MaxRange = 90 * 24 * time.Hour
 
-// Endpoint names one of the two calls of the Task Execution-Based Containment
-// Report API. It is the value of the endpoint label of the exporter's
-// self-metrics.
+// Endpoint names one of the calls the client makes: the two of the Task
+// Execution-Based Containment Report API and getSessions. It is the value
+// of the endpoint label of the exporter's self-metrics.
 type Endpoint string
 
 // The endpoints of the report API.
@@ -27,6 +27,9 @@ const (
 	EndpointSubmit Endpoint = "submit"
 	// EndpointStatus is GET /api/public/bot/{botId}/taskContainmentReport/status/{_id}.
 	EndpointStatus Endpoint = "status"
+	// EndpointSessions is POST /api/public/bot/{botId}/getSessions, the
+	// Sessions History API.
+	EndpointSessions Endpoint = "sessions"
 )
 
 // Enumerations of the report filters, verbatim as the API wants them
