@@ -14,7 +14,8 @@ type demoBot struct {
 }
 
 // demoTemplate is the embedded configuration of --demo mode: three bots,
-// windows 1h and 24h, short intervals, pointed at the in-process simulator.
+// windows 1h and 24h, short intervals, the sessions report on, pointed at
+// the in-process simulator.
 // It goes through config.Parse like any user configuration.
 var demoTemplate = template.Must(template.New("demo").Parse(`# kore_exporter --demo: the built-in simulated Kore.ai API.
 defaults:
@@ -24,6 +25,7 @@ defaults:
   windows: [1h, 24h]
   timeout: 50s
   page_size: 500
+  sessions: {enabled: true, peak_per_hour: 1000}   # session-level containment too
 bots:
 {{- range .Bots}}
   - name: {{printf "%q" .Name}}

@@ -47,12 +47,12 @@ func (sn *Snapshot) Rows(bot, window string) []kore.TaskRow {
 	return nil
 }
 
-// Series returns how many data series the snapshot exposes (task series
-// and kore_bot_info).
+// Series returns how many data series the snapshot exposes (task series,
+// kore_bot_sessions and kore_bot_info).
 func (sn *Snapshot) Series() int {
 	n := len(sn.bots)
 	for _, p := range sn.parts {
-		n += len(p.Rows) * numTaskFamilies
+		n += len(p.Rows)*numTaskFamilies + len(p.Sessions)
 	}
 	return n
 }

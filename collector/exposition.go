@@ -17,13 +17,16 @@ import (
 // piece by piece when laid out.
 
 // The data metric families (package contract), in the order a
-// prometheus.Registry gathers them (sorted by name): kore_bot_info, then
-// the task families, which carry the labels contract.TaskLabels.
+// prometheus.Registry gathers them (sorted by name): kore_bot_info,
+// kore_bot_sessions (labels contract.SessionLabels), then the task
+// families, which carry the labels contract.TaskLabels.
 var (
-	taskFamilies = contract.TaskFamilies()
-	taskLabels   = contract.TaskLabels()
-	dataFamilies = func() []expo.Family {
-		out := []expo.Family{{Name: contract.BotInfo().Name, Help: contract.BotInfo().Help}}
+	taskFamilies  = contract.TaskFamilies()
+	taskLabels    = contract.TaskLabels()
+	sessionLabels = contract.SessionLabels()
+	dataFamilies  = func() []expo.Family {
+		out := []expo.Family{{Name: contract.BotInfo().Name, Help: contract.BotInfo().Help},
+			{Name: contract.BotSessions().Name, Help: contract.BotSessions().Help}}
 		for _, f := range taskFamilies {
 			out = append(out, expo.Family{Name: f.Name, Help: f.Help})
 		}
@@ -31,10 +34,11 @@ var (
 	}()
 )
 
-// famBotInfo and firstTaskFamily index dataFamilies.
+// famBotInfo, famBotSessions and firstTaskFamily index dataFamilies.
 const (
 	famBotInfo      = 0
-	firstTaskFamily = 1
+	famBotSessions  = 1
+	firstTaskFamily = 2
 )
 
 // inFamilies reports whether name is one of specs, so a live self-metric
@@ -72,6 +76,16 @@ func encodePart(e *expo.Encoder, bot, window string, rows []kore.TaskRow) expo.P
 		for i, f := range taskFamilies {
 			expo.AddSample(mfs[firstTaskFamily+i], float64(row.Count(f.Field)), labels)
 		}
+	}
+	return e.Encode(mfs)
+}
+
+// encodeSessions pre-encodes the kore_bot_sessions lines of one bot's rows
+// (valid UTF-8).
+func encodeSessions(e *expo.Encoder, bot string, rows []SessionRow) expo.Pieces {
+	mfs := e.Families()
+	for _, r := range rows {
+		expo.AddSample(mfs[famBotSessions], float64(r.Sessions), labelPairs(sessionLabels, bot, r.Window, r.Containment, r.Channel, r.SessionType))
 	}
 	return e.Encode(mfs)
 }

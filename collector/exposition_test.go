@@ -54,6 +54,11 @@ func trickyStore(t testing.TB) *Store {
 		{TaskName: "Cancel", TaskType: "Dialog", Status: "failtask", TotalExecution: 10, TotalSession: 9},
 	}, at, time.Time{})
 	s.Publish("empty", "24h", nil, at, time.Time{})
+	s.PublishSessions("support", []SessionRow{
+		{Window: "24h", Containment: "self_service", Channel: "rtm", SessionType: "interactive", Sessions: 1 << 40},
+		{Window: "24h", Containment: "drop_off", Channel: "rtm", SessionType: "interactive", Sessions: 0},
+		{Window: "1h", Containment: "other", Channel: "bad \xff utf8", SessionType: `non"interactive\`, Sessions: 3},
+	}, at, time.Time{})
 	return s
 }
 
@@ -87,9 +92,16 @@ func bigStore(tb testing.TB, bots, tasks int) *Store {
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	for b := range bots {
 		infos[b] = BotInfo{Name: fmt.Sprintf("bot-%02d", b), BotID: fmt.Sprintf("st-%08x", b), Host: "https://platform.kore.ai"}
+		var sessions []SessionRow
 		for w, win := range []string{"24h", "7d"} {
 			s.Publish(infos[b].Name, win, syntheticRows(tasks, uint64(b*2+w)), at, time.Time{})
+			for i, ch := range []string{"rtm", "whatsapp"} {
+				for j, c := range []string{"agent_transfer", "drop_off", "self_service"} {
+					sessions = append(sessions, SessionRow{Window: win, Containment: c, Channel: ch, SessionType: "interactive", Sessions: int64(1000*b + 100*w + 10*i + j)})
+				}
+			}
 		}
+		s.PublishSessions(infos[b].Name, sessions, at, time.Time{})
 	}
 	s.SetBots(infos)
 	return s

@@ -5,20 +5,22 @@ import (
 )
 
 // DataCollector exposes a Store's current snapshot as constant gauges: the
-// kore_task_* families and kore_bot_info, the way promhttp would serve
+// kore_task_* families, kore_bot_sessions and kore_bot_info, the way promhttp would serve
 // them. The /metrics handler serves the same series from the pre-encoded
 // snapshot; DataCollector is the reference those bytes are tested against.
 //
 // It is an unchecked collector (Describe sends nothing): kore_bot_info
 // carries each bot's static labels, so its label names vary from bot to bot.
 type DataCollector struct {
-	store *Store
-	task  []*prometheus.Desc
+	store    *Store
+	task     []*prometheus.Desc
+	sessions *prometheus.Desc
 }
 
 // NewDataCollector returns a DataCollector over store.
 func NewDataCollector(store *Store) *DataCollector {
-	c := &DataCollector{store: store}
+	sf := dataFamilies[famBotSessions]
+	c := &DataCollector{store: store, sessions: prometheus.NewDesc(sf.Name, sf.Help, sessionLabels, nil)}
 	for _, f := range taskFamilies {
 		c.task = append(c.task, prometheus.NewDesc(f.Name, f.Help, taskLabels, nil))
 	}
@@ -42,6 +44,9 @@ func (c *DataCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- constMetric(prometheus.NewDesc(info.Name, info.Help, names, nil), prometheus.GaugeValue, 1, values...)
 	}
 	for _, p := range sn.parts {
+		for _, r := range p.Sessions {
+			ch <- constMetric(c.sessions, prometheus.GaugeValue, float64(r.Sessions), p.Bot, r.Window, r.Containment, r.Channel, r.SessionType)
+		}
 		for r := range p.Rows {
 			row := &p.Rows[r]
 			for i, d := range c.task {

@@ -7,12 +7,14 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/model"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
 	"github.com/kore-exporter/kore_exporter/collector/contract"
@@ -102,12 +104,15 @@ func NewScheduler(opts SchedulerOpts) *Scheduler {
 
 type jobRun struct {
 	bot    config.Bot
-	window config.Window
-	client *botClient
-	status *JobRecord
-	logger log.Logger
-	cancel context.CancelFunc
-	done   chan struct{}
+	window config.Window // {Name: SessionsJob} for the sessions job
+	// sessions is the hour counts of a bot's Sessions History job; nil
+	// for a containment report job.
+	sessions *sessionCounts
+	client   *botClient
+	status   *JobRecord
+	logger   log.Logger
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // stopJobs cancels the jobs, then waits until their loops have returned:
@@ -200,6 +205,32 @@ func (s *Scheduler) Apply(ctx context.Context, cfg *config.Config) error {
 			st.Bot, st.BotID, st.Window, st.Interval, st.Running = b.Name, b.BotID, w.Name, b.Interval, false
 			r := &jobRun{bot: b, window: w, client: clients[b.Name], status: st, done: make(chan struct{}),
 				logger: log.With(s.opts.Logger, "bot", b.Name, "window", w.Name)}
+			jobs[k] = r
+			start = append(start, r)
+		}
+		if b.Sessions.Enabled {
+			k := jobKey{b.Name, SessionsJob}
+			order = append(order, k)
+			old, ok := s.jobs[k]
+			if ok && old.client == clients[b.Name] && slices.Equal(old.bot.Windows, b.Windows) {
+				jobs[k] = old
+				continue
+			}
+			st := &JobRecord{}
+			counts := newSessionCounts()
+			if ok {
+				s.mu.Lock()
+				*st = *old.status
+				s.mu.Unlock()
+				// The counts are facts about the bot: a changed interval,
+				// delay or window keeps them.
+				if old.bot.BotID == b.BotID && old.bot.Host == b.Host {
+					counts = old.sessions
+				}
+			}
+			st.Bot, st.BotID, st.Window, st.Interval, st.Running = b.Name, b.BotID, SessionsJob, b.Interval, false
+			r := &jobRun{bot: b, window: config.Window{Name: SessionsJob}, sessions: counts, client: clients[b.Name], status: st,
+				done: make(chan struct{}), logger: log.With(s.opts.Logger, "bot", b.Name, "window", SessionsJob)}
 			jobs[k] = r
 			start = append(start, r)
 		}
@@ -438,6 +469,10 @@ func (s *Scheduler) setNext(st *JobRecord, next time.Time) {
 
 // runOnce runs one report job for r's bot and window and publishes its rows.
 func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
+	if r.sessions != nil {
+		s.runSessions(ctx, r)
+		return
+	}
 	b, w := r.bot, r.window
 	start := time.Now()
 	from, to := report.WindowBounds(b, w, start)
@@ -493,6 +528,77 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	} else {
 		st.LastError = s.redact.Replace(err.Error())
 	}
+}
+
+// runSessions runs one update of a bot's Sessions History counts and
+// publishes the windows whose hours are all counted. A failed run keeps
+// what it counted and the last published series (until stale_after).
+func (s *Scheduler) runSessions(ctx context.Context, r *jobRun) {
+	b := r.bot
+	start := time.Now()
+	ref := sessionsRef(b, start)
+	s.mu.Lock()
+	r.status.Running, r.status.LastRun = true, start
+	s.mu.Unlock()
+	s.opts.Metrics.RunStarted(b.Name, SessionsJob)
+
+	jobCtx, cancel := context.WithTimeout(ctx, b.Timeout)
+	defer cancel()
+	var up sessionsUpdate
+	err := errNoSessions
+	if c, ok := r.client.client.(SessionsRunner); ok {
+		up, err = r.sessions.update(jobCtx, c, b.BotID, ref, longestHours(b), s.rebuildPages(b))
+	}
+	end := time.Now()
+	d := end.Sub(start)
+	if err != nil && ctx.Err() != nil {
+		s.mu.Lock()
+		r.status.Running = false
+		s.mu.Unlock()
+		s.opts.Metrics.RunEnded(b.Name, SessionsJob, RunOutcome{Canceled: true})
+		return
+	}
+	out := RunOutcome{Duration: d, At: end, Requests: up.Pages, Result: report.Classify(err)}
+	switch {
+	case up.Missing > 0:
+		// The windows that need the missing hours are not served yet.
+		runs := (up.Missing + max(up.Rebuilt, 1) - 1) / max(up.Rebuilt, 1)
+		level.Info(r.logger).Log("msg", "rebuilding the hourly session counts of the longest window after a start; windows that need the missing hours are served once they are counted",
+			"counted_hours", up.Rebuilt, "missing_hours", up.Missing, "pages", up.Pages, "pages_per_run", s.rebuildPages(b),
+			"about_left", model.Duration(time.Duration(runs)*b.Interval))
+	case up.Rebuilt > 0:
+		level.Info(r.logger).Log("msg", "hourly session counts complete: every window is served", "counted_hours", up.Rebuilt, "pages", up.Pages)
+	}
+	if err == nil {
+		rows := r.sessions.rows(b.Windows, ref)
+		out.Rows = s.opts.Store.PublishSessions(b.Name, rows, end, end.Add(b.StaleAfter))
+		level.Debug(r.logger).Log("msg", "sessions counted", "rows", out.Rows, "pages", up.Pages, "duplicates", up.Duplicates,
+			"out_of_range", up.OutOfRange, "duration", d)
+	} else {
+		level.Error(r.logger).Log("msg", "sessions run failed; keeping the hours counted and serving the last good data until stale_after",
+			"result", out.Result, "duration", d, "err", s.redactString(err.Error()))
+	}
+	s.opts.Metrics.RunEnded(b.Name, SessionsJob, out)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := r.status
+	st.Running, st.Attempted = false, true
+	st.LastRun, st.LastDuration, st.LastResult = start, d, out.Result
+	if err == nil {
+		st.LastError, st.LastSuccess, st.Rows = "", end, out.Rows
+		st.WindowFrom, st.WindowTo = ref.Truncate(time.Hour).Add(-time.Duration(longestHours(b))*time.Hour), ref
+	} else {
+		st.LastError = s.redact.Replace(err.Error())
+	}
+}
+
+// rebuildPages is how many pages a run of b's sessions job spends on past
+// hours (config.SessionsRebuildPagesPerRun of the running limits).
+func (s *Scheduler) rebuildPages(b config.Bot) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return config.SessionsRebuildPagesPerRun(b, s.limits)
 }
 
 // publish takes any token out of the rows of a finished report, caps them at

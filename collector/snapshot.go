@@ -43,6 +43,9 @@ type Part struct {
 	// Rows are the report's rows, one per (TaskName, TaskType, Status),
 	// sorted by that key, with valid UTF-8 labels and no DateRange.
 	Rows []kore.TaskRow
+	// Sessions are the kore_bot_sessions rows of a bot's Sessions History
+	// job (Window SessionsJob, no Rows).
+	Sessions []SessionRow
 	// At is when the job finished; Expires is when its rows stop being
 	// served unless a newer run replaces them (zero: never).
 	At, Expires time.Time
@@ -177,6 +180,33 @@ func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires tim
 		return s.build(old, old.bots, old.botInfo, spliceAt(old.parts, i, found, p))
 	})
 	return len(merged), nil
+}
+
+// SessionRow is one kore_bot_sessions sample of a bot: its sessions in a
+// window with one containment type, channel and session type (label values
+// of package contract).
+type SessionRow struct {
+	Window, Containment, Channel, SessionType string
+	Sessions                                  int64
+}
+
+// PublishSessions replaces the kore_bot_sessions series of bot with rows,
+// the result of its Sessions History job that finished at at, served until
+// expires unless a later PublishSessions replaces them. They are the part
+// of bot × SessionsJob (Retain and Sweep treat it as any part). It returns
+// how many rows the part holds.
+func (s *Store) PublishSessions(bot string, rows []SessionRow, at, expires time.Time) int {
+	bot = validUTF8(bot)
+	clean := make([]SessionRow, len(rows))
+	for i, r := range rows {
+		clean[i] = SessionRow{validUTF8(r.Window), validUTF8(r.Containment), validUTF8(r.Channel), validUTF8(r.SessionType), r.Sessions}
+	}
+	p := &Part{Bot: bot, Window: SessionsJob, Sessions: clean, At: at, Expires: expires, enc: encodeSessions(s.enc, bot, clean)}
+	s.swap(func(old *Snapshot) *Snapshot {
+		i, found := findPart(old.parts, bot, SessionsJob)
+		return s.build(old, old.bots, old.botInfo, spliceAt(old.parts, i, found, p))
+	})
+	return len(clean)
 }
 
 // Sweep drops the parts whose expiry has passed at now, so their series

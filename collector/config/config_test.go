@@ -112,6 +112,7 @@ func TestParseGoodFiles(t *testing.T) {
 				MaxTaskRows:   1000,
 				MaxReportRows: 10000,
 				Filters:       Filters{},
+				Sessions:      Sessions{PeakPerHour: DefaultSessionsPeakPerHour},
 			}
 			if len(c.Bots) != 1 || !reflect.DeepEqual(c.Bots[0], want) {
 				t.Errorf("bots = %+v\nwant [%+v]", c.Bots, want)
@@ -297,6 +298,13 @@ var badFiles = map[string][]string{
 	"bad-filter-type.yml":         {`bots[0].filters.conversation_type: "interactive" is not one of Interactive, Non-Interactive (case-sensitive)`},
 	"bad-filter-status.yml":       {`bots[0].filters.conversation_status: "Open" is not one of Active, Closed (case-sensitive)`},
 	"bad-filter-task-name.yml":    {"bots[0].filters.include_task_names[1]: task name is empty"},
+	"bad-sessions.yml": {
+		"defaults.sessions.peak_per_hour: -3 is outside 1..1000000",
+		"bots[0].windows[0]: window 90m is not a whole number of hours",
+		"bots[1].sessions.peak_per_hour: 2000000 is outside 1..1000000",
+		`bots[1].sessions.enabled: bots[0] (a) already counts the sessions of bot_id "st-00000000-0000-5000-8000-000000000001"`,
+		"bots[2].sessions.enabled",
+	},
 	"bad-filter-tag.yml": {
 		"bots[0].filters.tags[0].name: tag name is empty",
 		"bots[0].filters.tags[0].values: at least one value is required",
@@ -584,6 +592,9 @@ func TestParseExampleConfig(t *testing.T) {
 	support, web, whatsapp, sales, hr := c.Bots[0], c.Bots[1], c.Bots[2], c.Bots[3], c.Bots[4]
 	if web.BotID != support.BotID || whatsapp.BotID != support.BotID || web.Filters.Tags[0].Values[0] != "web" || whatsapp.Filters.Tags[0].Values[0] != "whatsapp" {
 		t.Errorf("variants: web %+v, whatsapp %+v", web, whatsapp)
+	}
+	if want := (Sessions{Enabled: true, PeakPerHour: 400}); support.Sessions != want || web.Sessions.Enabled || sales.Sessions.PeakPerHour != DefaultSessionsPeakPerHour {
+		t.Errorf("sessions: support %+v, web %+v, sales %+v", support.Sessions, web.Sessions, sales.Sessions)
 	}
 	if want := map[string]string{"env": "prod", "team": "messaging", "channel": "whatsapp"}; !reflect.DeepEqual(whatsapp.Labels, want) {
 		t.Errorf("whatsapp labels = %v, want %v", whatsapp.Labels, want)

@@ -196,6 +196,7 @@ type rawSettings struct {
 	StaleAfter        *string            `yaml:"stale_after"`
 	Filters           *rawFilters        `yaml:"filters"`
 	Labels            *map[string]string `yaml:"labels"`
+	Sessions          *rawSessions       `yaml:"sessions"`
 }
 
 type rawBot struct {
@@ -219,6 +220,11 @@ type rawTag struct {
 	Name   string   `yaml:"name"`
 	Values []string `yaml:"values"`
 	Type   string   `yaml:"type"`
+}
+
+type rawSessions struct {
+	Enabled     *bool `yaml:"enabled"`
+	PeakPerHour *int  `yaml:"peak_per_hour"`
 }
 
 type rawLimits struct {

@@ -114,6 +114,63 @@ type BotPlan struct {
 	// how long jobs really take: a run longer than the timeout or the
 	// interval, every window starting at once.
 	Warnings []string
+	// Sessions is the cost of the bot's Sessions History report; zero
+	// when it is off. Its requests are in EstimatedRequestsPerHour.
+	Sessions SessionsPlan
+	// peakPerHour is the bot's sessions.peak_per_hour.
+	peakPerHour int
+}
+
+// SessionsPlan is the estimated cost of a bot's Sessions History report
+// at sessions.peak_per_hour (kore.SessionsPageSize sessions a page). Each
+// hour is counted once in full when it has closed (delay after its end),
+// and the hour in progress is counted on from where the last run stopped,
+// once per run; after a start, the hours of the longest window are counted
+// again, at most RebuildPagesPerRun pages a run.
+type SessionsPlan struct {
+	// RequestsPerHour is the steady cost at the peak: runs an hour × the
+	// pages of one run's new sessions, plus the closed hour's pages.
+	RequestsPerHour int
+	// RebuildHours and RebuildPages are the hours of the longest window
+	// and their pages at the peak (an upper bound: quiet hours cost less).
+	RebuildHours, RebuildPages int
+	// RebuildPagesPerRun is how many pages a run spends on the rebuild
+	// (SessionsRebuildPagesPerRun).
+	RebuildPagesPerRun int
+	// RebuildTime is about how long the rebuild takes at the peak.
+	RebuildTime time.Duration
+}
+
+// SessionsRebuildPagesPerRun is how many getSessions pages one run of a
+// bot's sessions job spends rebuilding past hours: half of the requests
+// its budget allows in one interval, so the rebuild after a start leaves
+// the containment report and the hour in progress the other half.
+func SessionsRebuildPagesPerRun(b Bot, l Limits) int {
+	perMinute := l.RequestsPerMinutePerBot
+	if l.Unlimited || perMinute <= 0 {
+		perMinute = kore.MaxRequestsPerMinute
+	}
+	perHour := min(perMinute*60, kore.MaxRequestsPerHour)
+	return max(1, int(float64(perHour)*b.Interval.Hours()/2))
+}
+
+// sessionsPlan estimates b's Sessions History cost (see SessionsPlan).
+func sessionsPlan(b Bot, l Limits) SessionsPlan {
+	var s SessionsPlan
+	if !b.Sessions.Enabled || b.Interval <= 0 {
+		return s
+	}
+	pages := func(sessions float64) int { return max(1, ceil(sessions/kore.SessionsPageSize)) }
+	runs := ceil(float64(time.Hour) / float64(b.Interval))
+	peak := float64(b.Sessions.PeakPerHour)
+	s.RequestsPerHour = runs*pages(peak/float64(runs)) + pages(peak)
+	for _, w := range b.Windows {
+		s.RebuildHours = max(s.RebuildHours, int(w.Duration/time.Hour))
+	}
+	s.RebuildPages = s.RebuildHours * pages(peak)
+	s.RebuildPagesPerRun = SessionsRebuildPagesPerRun(b, l)
+	s.RebuildTime = time.Duration(ceil(float64(s.RebuildPages)/float64(s.RebuildPagesPerRun))) * b.Interval
+	return s
 }
 
 // Plan estimates each bot's API use against Kore.ai's limits (60/min and
@@ -137,6 +194,9 @@ func (c *Config) Plan() []BotPlan {
 		p.PeakRequestsPerMinute = len(b.Windows) * planRequestsPerPage
 		p.MaxTaskRows = b.MaxTaskRows
 		p.MaxSeries = len(b.Windows) * b.MaxTaskRows * len(contract.TaskFamilies())
+		p.Sessions, p.peakPerHour = sessionsPlan(b, c.Limits), b.Sessions.PeakPerHour
+		p.EstimatedRequestsPerHour += p.Sessions.RequestsPerHour
+		p.FastRequestsPerHour += p.Sessions.RequestsPerHour
 		plans = append(plans, p)
 	}
 	// The budget is per bot id: variants of one bot share it.
@@ -173,8 +233,8 @@ func (c *Config) Plan() []BotPlan {
 				fastNote += ", within it"
 			}
 			p.Problems = append(p.Problems, fmt.Sprintf(
-				"about %d requests/hour%s exceed the budget of %d/hour (%s): the limiter delays the calls, so each window's run starts only about every %s instead of every %s (for jobs of about a minute; %s); raise interval or page_size, or drop windows",
-				need, who, perHour, budgetSource(budget), model.Duration(p.EffectiveInterval), model.Duration(b.Interval), fastNote))
+				"about %d requests/hour%s exceed the budget of %d/hour (%s): the limiter delays the calls, so each window's run starts only about every %s instead of every %s (for jobs of about a minute; %s); raise interval or page_size, or drop windows%s",
+				need, who, perHour, budgetSource(budget), model.Duration(p.EffectiveInterval), model.Duration(b.Interval), fastNote, sessionsNote(p)))
 		}
 		first := variants[b.BotID][0] == b.Name // say it once per bot id
 		if peak := peaks[b.BotID]; budget > 0 && peak > budget && first {
@@ -222,6 +282,15 @@ func ceil(f float64) int {
 		n++
 	}
 	return n
+}
+
+// sessionsNote names the Sessions History report's share of a bot's
+// requests, where it has one, for a problem's remedy.
+func sessionsNote(p *BotPlan) string {
+	if p.Sessions.RequestsPerHour == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the sessions report takes about %d/hour of them at its sessions.peak_per_hour)", p.Sessions.RequestsPerHour)
 }
 
 // budgetSource says where a bot's hourly budget comes from.
@@ -367,6 +436,16 @@ func (c *Config) WritePlan(w io.Writer, verbose bool) error {
 		c.Limits.RequestsPerMinutePerBot, kore.MaxRequestsPerMinute, kore.MaxRequestsPerHour)
 	fmt.Fprintf(&out, "  series: at most %d task series in all (per bot: windows × max_task_rows × %d metrics), plus one kore_bot_info per bot\n",
 		s.MaxSeries, len(contract.TaskFamilies()))
+	var sessionBots, sessionRequests int
+	for _, p := range plans {
+		if p.Sessions.RequestsPerHour > 0 {
+			sessionBots++
+			sessionRequests += p.Sessions.RequestsPerHour
+		}
+	}
+	if sessionBots > 0 {
+		fmt.Fprintf(&out, "  sessions: %d bots count their sessions (Sessions History), about %d/hour of the requests above at their peak_per_hour\n", sessionBots, sessionRequests)
+	}
 	fmt.Fprintf(&out, "  bots with problems: %d; with warnings only: %d\n", s.WithProblems, s.WithWarnings)
 	fmt.Fprintf(&out, "  worst bot ids by requests/hour against their budget:\n")
 	for _, p := range s.Worst {
@@ -414,6 +493,19 @@ func (c *Config) WritePlan(w io.Writer, verbose bool) error {
 			fmt.Fprintf(&out, "budget: bot_id %s: variants %s share one budget: ~%d requests/hour together of %d/hour\n",
 				p.BotID, strings.Join(p.Variants, ", "), p.BotIDRequestsPerHour, p.BudgetPerHour)
 		}
+	}
+	listedSessions := 0
+	for _, p := range plans {
+		ss := p.Sessions
+		if ss.RequestsPerHour == 0 || (!verbose && listedSessions == planListed) {
+			continue
+		}
+		listedSessions++
+		fmt.Fprintf(&out, "sessions: bot %s (bot_id %s): about %d requests/hour at %d sessions in the busiest hour (%d a page); after a start, up to %d pages rebuild the last %d hours in about %s (%d pages a run)\n",
+			p.Name, p.BotID, ss.RequestsPerHour, p.peakPerHour, kore.SessionsPageSize, ss.RebuildPages, ss.RebuildHours, model.Duration(ss.RebuildTime), ss.RebuildPagesPerRun)
+	}
+	if more := sessionBots - listedSessions; more > 0 {
+		fmt.Fprintf(&out, "... and %d more bots with sessions: --config.check.verbose lists every bot\n", more)
 	}
 	for _, p := range listed {
 		for _, problem := range p.Problems {

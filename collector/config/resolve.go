@@ -40,6 +40,8 @@ type settings struct {
 	taskNames  setting[[]string]
 	tags       setting[[]Tag]
 	labels     setting[map[string]string]
+	sessions   setting[bool]
+	peak       setting[int]
 }
 
 func builtinSettings() settings {
@@ -51,6 +53,7 @@ func builtinSettings() settings {
 		pageSize:   setting[int]{v: kore.DefaultPageSize},
 		taskRows:   setting[int]{v: DefaultMaxTaskRows},
 		reportRows: setting[int]{v: kore.DefaultMaxReportRows},
+		peak:       setting[int]{v: DefaultSessionsPeakPerHour},
 	}
 }
 
@@ -185,6 +188,8 @@ func (r *resolver) pather(prefix string, s settings, single bool) pathFunc {
 		"filters.include_task_names":  s.taskNames.path,
 		"filters.tags":                s.tags.path,
 		"labels":                      s.labels.path,
+		"sessions.enabled":            s.sessions.path,
+		"sessions.peak_per_hour":      s.peak.path,
 	}
 	if s.staleAfter != nil {
 		src["stale_after"] = s.staleAfter.path
@@ -282,6 +287,14 @@ func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 		maps.Copy(merged, *rs.Labels)
 		s.labels = setting[map[string]string]{v: merged, path: p("labels")}
 	}
+	if ss := rs.Sessions; ss != nil {
+		if ss.Enabled != nil {
+			s.sessions = setting[bool]{v: *ss.Enabled, path: p("sessions.enabled")}
+		}
+		if ss.PeakPerHour != nil {
+			s.peak = setting[int]{v: *ss.PeakPerHour, path: p("sessions.peak_per_hour")}
+		}
+	}
 	if f := rs.Filters; f != nil {
 		if f.ConversationType != nil {
 			s.filterType = setting[string]{v: *f.ConversationType, path: p("filters.conversation_type")}
@@ -307,7 +320,8 @@ func (r *resolver) override(s *settings, rs *rawSettings, prefix string) {
 // reports on the value it would otherwise inherit.
 func (r *resolver) wrongKinds(s *settings, prefix string) {
 	bad := func(f string) bool {
-		return r.invalid[prefix+"."+f] || (strings.HasPrefix(f, "filters.") && r.invalid[prefix+".filters"])
+		group, _, nested := strings.Cut(f, ".")
+		return r.invalid[prefix+"."+f] || (nested && r.invalid[prefix+"."+group])
 	}
 	at := func(path *string, f string) {
 		if bad(f) {
@@ -329,6 +343,8 @@ func (r *resolver) wrongKinds(s *settings, prefix string) {
 	at(&s.taskNames.path, "filters.include_task_names")
 	at(&s.tags.path, "filters.tags")
 	at(&s.labels.path, "labels")
+	at(&s.sessions.path, "sessions.enabled")
+	at(&s.peak.path, "sessions.peak_per_hour")
 	if bad("stale_after") {
 		s.staleAfter = &setting[time.Duration]{path: prefix + ".stale_after"}
 	}
@@ -387,6 +403,7 @@ func applySettings(b *Bot, s settings) {
 	} else {
 		b.StaleAfter = saturatingMul(DefaultStaleAfterIntervals, b.Interval)
 	}
+	b.Sessions = Sessions{Enabled: s.sessions.v, PeakPerHour: s.peak.v}
 	b.Filters = Filters{
 		ConversationType:   s.filterType.v,
 		ConversationStatus: s.filterStat.v,

@@ -85,9 +85,23 @@ type Bot struct {
 	// Labels are static labels exported on kore_bot_info only (for alert
 	// routing: team, env), the defaults' merged with the bot's own.
 	Labels map[string]string
+	// Sessions is the opt-in Sessions History report: session-level
+	// containment counts of the whole bot (filters do not apply).
+	Sessions Sessions
 }
 
 // Window is a rolling window as written in the config ("1h", "24h", "7d").
+// Sessions configures a bot's Sessions History report (kore/API.md §8):
+// sessions counted per hour by containment type, channel and session
+// type, for each of the bot's windows.
+type Sessions struct {
+	// Enabled turns it on; the JWT app needs the Bot Sessions scope.
+	Enabled bool
+	// PeakPerHour is the bot's sessions in its busiest hour, for the
+	// request estimate of --config.check (a page holds 100 sessions).
+	PeakPerHour int
+}
+
 type Window struct {
 	// Name is the text as written; it is the window label value.
 	Name     string
@@ -246,6 +260,11 @@ const (
 	// kore_bot_info, counted after merging the defaults' (a label dropped
 	// with "" does not count).
 	MaxStaticLabels = 32
+	// DefaultSessionsPeakPerHour is sessions.peak_per_hour unless set.
+	DefaultSessionsPeakPerHour = 1000
+	// MaxSessionsPeakPerHour bounds sessions.peak_per_hour: a million
+	// sessions an hour is 10,000 pages, beyond any bot's budget.
+	MaxSessionsPeakPerHour = 1000000
 	// MaxLabelValueLength is the longest static label value, in bytes.
 	MaxLabelValueLength = 1024
 )

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -112,6 +113,25 @@ func checkSettings(b *Bot, at pathFunc, add addFunc) {
 	}
 	checkFilters(&b.Filters, at, add)
 	checkLabels(b.Labels, at, add)
+	checkSessions(b, at, add)
+}
+
+// checkSessions checks the Sessions History settings: its counts are kept
+// per hour, so with it every window must be whole hours. peak_per_hour is
+// checked where it is used or set (a configuration built in code without
+// sessions may leave it zero).
+func checkSessions(b *Bot, at pathFunc, add addFunc) {
+	if p := b.Sessions.PeakPerHour; (b.Sessions.Enabled || p != 0) && (p < 1 || p > MaxSessionsPeakPerHour) {
+		add(at("sessions.peak_per_hour"), "%d is outside 1..%d", p, MaxSessionsPeakPerHour)
+	}
+	if !b.Sessions.Enabled {
+		return
+	}
+	for i, w := range b.Windows {
+		if w.Duration > 0 && w.Duration%time.Hour != 0 {
+			add(at(fmt.Sprintf("windows[%d]", i), "sessions.enabled"), "window %s is not a whole number of hours: sessions are counted per hour (use e.g. 1h, 24h, 7d, or turn sessions off)", w.Name)
+		}
+	}
 }
 
 // checkLabels checks the static labels: names as Prometheus allows them
@@ -288,6 +308,19 @@ func checkUnique(bots []Bot, at func(i int, field string) string, add addFunc) {
 			}
 		}
 		ids[b.BotID] = append(ids[b.BotID], i)
+	}
+	// Sessions are counted for the whole bot, whatever a variant's
+	// filters: one variant of a bot_id counts them.
+	counted := map[string]int{}
+	for i, b := range bots {
+		if !b.Sessions.Enabled || b.BotID == "" {
+			continue
+		}
+		if j, dup := counted[b.BotID]; dup {
+			add(at(i, "sessions.enabled"), "bots[%d] (%s) already counts the sessions of bot_id %q: sessions are the whole bot's, whatever the filters; enable them on one variant only", j, bots[j].Name, b.BotID)
+			continue
+		}
+		counted[b.BotID] = i
 	}
 }
 

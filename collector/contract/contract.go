@@ -36,6 +36,15 @@ func BotInfo() Family {
 		Help: "Configured Kore.ai bot: bot is the configured name, bot_id the Kore.ai bot id, host the API host; constant 1."}
 }
 
+// BotSessions returns kore_bot_sessions: a bot's sessions in a window, by
+// containment type, channel and session type, from the Sessions History
+// report (each session counted once, as Kore.ai's Containment dashboard
+// counts them), with the labels of SessionLabels.
+func BotSessions() Family {
+	return Family{Name: "kore_bot_sessions",
+		Help: "Conversation sessions of the bot that started in the rolling window (whole hours), each counted once, by containment type, channel and session type, from the Kore.ai Sessions History API (cached; not fetched at scrape time)."}
+}
+
 // TaskFamilies returns the kore_task_* families, sorted by name (the order
 // the exporter writes them in, after kore_bot_info). Every one has the
 // labels of TaskLabels.
@@ -58,7 +67,75 @@ const (
 	LabelStatus   = "status"    // Kore.ai's outcome (success, failtask), verbatim
 	LabelBotID    = "bot_id"    // the Kore.ai bot id, on kore_bot_info
 	LabelHost     = "host"      // the API host, on kore_bot_info
+
+	LabelContainment = "containment"  // kore_bot_sessions: SessionContainment
+	LabelChannel     = "channel"      // kore_bot_sessions: SessionChannel
+	LabelSessionType = "session_type" // kore_bot_sessions: SessionType
 )
+
+// SessionLabels returns the label names of kore_bot_sessions, in the order
+// their values are given: bot, window, containment, channel, session_type.
+func SessionLabels() []string {
+	return []string{LabelBot, LabelWindow, LabelContainment, LabelChannel, LabelSessionType}
+}
+
+// The containment label values of kore_bot_sessions; Other stands for a
+// containment type, channel or session type outside the known set.
+const (
+	SelfService   = "self_service"
+	DropOff       = "drop_off"
+	AgentTransfer = "agent_transfer"
+	OtherValue    = "other"
+)
+
+// SessionContainments are the containment values every channel and session
+// type of a window is exported with (zero included), so that ratios exist
+// for each; OtherValue is exported only where it counts sessions.
+func SessionContainments() []string { return []string{SelfService, DropOff, AgentTransfer} }
+
+// SessionContainment maps the API's containmentType to the label value.
+func SessionContainment(api string) string {
+	switch api {
+	case "selfService":
+		return SelfService
+	case "dropOff":
+		return DropOff
+	case "agent":
+		return AgentTransfer
+	}
+	return OtherValue
+}
+
+// sessionChannels are the channel values kept as they are: Kore.ai's
+// channel ids of its documented channels. Any other folds into OtherValue,
+// so the label stays bounded whatever the API sends.
+var sessionChannels = []string{
+	"rtm", "ivr", "korevg", "audiocodes", "twilio", "whatsapp", "msteams", "slack", "facebook",
+	"email", "line", "telegram", "viber", "wechat", "spark", "ringcentral", "zendesk", "webhook", "sms",
+}
+
+// SessionChannels returns the channel label values kept as they are.
+func SessionChannels() []string { return slices.Clone(sessionChannels) }
+
+// SessionChannel maps the API's channel to the label value.
+func SessionChannel(api string) string {
+	if slices.Contains(sessionChannels, api) {
+		return api
+	}
+	return OtherValue
+}
+
+// SessionType maps the API's sessionType to the label value: interactive,
+// non_interactive or OtherValue.
+func SessionType(api string) string {
+	switch api {
+	case "interactive":
+		return "interactive"
+	case "non-interactive":
+		return "non_interactive"
+	}
+	return OtherValue
+}
 
 // TaskLabels returns the label names of the task families, in the order
 // their values are given: bot, window, task_name, task_type, status. The
