@@ -62,7 +62,7 @@ var targetLabels = []string{"job", "instance"}
 
 // exporterMetrics lists every series name the exporter serves on /metrics,
 // from its own code: the data families (contract.TaskFamilies,
-// contract.BotInfo) and every collector of collector.NewRegistry plus the
+// contract.BotSessions, contract.BotInfo) and every collector of collector.NewRegistry plus the
 // pre-encoded per-job self-metrics, with histogram and summary series
 // names expanded. Label sets are recorded where the exporter fixes them.
 func exporterMetrics(t testing.TB) metricSet {
@@ -79,6 +79,7 @@ func exporterMetrics(t testing.TB) metricSet {
 		set[f.Name] = labelSet(contract.TaskLabels()...)
 	}
 	set[contract.BotInfo().Name] = nil // bot, bot_id, host and each bot's static labels
+	set[contract.BotSessions().Name] = labelSet(contract.SessionLabels()...)
 
 	reg, m, err := collector.NewRegistry()
 	if err != nil {

@@ -22,17 +22,33 @@ local lib = import 'lib.libsonnet';
     local botSel = '{bot=%q,window=%q}',
     local botValue(metric, fmt) = '{{ with printf `%s%s` $labels.bot $labels.window | query }}{{ . | first | value | %s }}{{ end }}' % [metric, botSel, fmt],
 
-    local alert(name, expr, severity, summary, description, forDuration, link=null, routed=true, keep=false) = {
+    local alert(name, expr, severity, summary, description, forDuration, link=null, routed=true, keep=false, labels={}) = {
       alert: name,
       expr: (if routed then lib.routed(c, expr) else expr),
       'for': forDuration,
-      labels: { severity: severity },
+      labels: { severity: severity } + labels,
       annotations: {
         summary: summary,
         description: std.strReplace(std.rstripChars(description, '\n'), '\n', ' '),
         runbook_url: lib.runbook(c, name),
       } + (if link != null then { dashboard_url: link } else {}),
     } + (if keep then { keep_firing_for: c.keepFiringFor } else {}),
+
+    // The containment-falling test, shared by its session-level and
+    // task-weighted rules.
+    local falling(ratio, zscore, sameRatio, sum, sameSum) = |||
+      %(ratio)s{%(w)s}
+      and
+      %(zscore)s{%(w)s} < -%(z)g
+      and
+      %(ratio)s{%(w)s} < %(sameRatio)s{%(w)s} - %(fall)g
+      and
+      %(sum)s{%(w)s} >= %(n)s
+      and
+      %(sameSum)s{%(w)s} >= %(n0)s
+    ||| % { w: w(c.containmentFalling), z: c.containmentFalling.zScore, fall: c.containmentFalling.minFall,
+            n: c.containmentFalling.minSessions, n0: c.containmentFalling.minBaselineSessions,
+            ratio: ratio, zscore: zscore, sameRatio: sameRatio, sum: sum, sameSum: sameSum },
 
     // The drop-off rising test, shared by its warning rule (tasks below
     // criticalSessions sessions in the hour) and its critical rule (tasks
@@ -128,18 +144,32 @@ local lib = import 'lib.libsonnet';
       {
         name: 'kore_bot.alerts',
         rules: [
+          // Two rules, one alert: session-level (each session once, as
+          // Kore.ai's dashboard counts) for a bot with the sessions report
+          // and a session baseline, task-weighted for the others (a bot
+          // that has just turned sessions on keeps the task-weighted alert
+          // until its session history is long enough); the basis label
+          // says which.
           local f = c.containmentFalling;
-          alert('KoreBotContainmentFalling', |||
-            kore_bot_window:task_self_service:ratio{%(w)s}
-            and
-            kore_bot_window:task_self_service:same_time_zscore{%(w)s} < -%(z)g
-            and
-            kore_bot_window:task_self_service:ratio{%(w)s} < kore_bot_window:task_self_service:same_time_ratio{%(w)s} - %(fall)g
-            and
-            kore_bot_window:task_sessions:sum{%(w)s} >= %(n)s
-            and
-            kore_bot_window:task_sessions:same_time_sum{%(w)s} >= %(n0)s
-          ||| % { w: w(f), z: f.zScore, fall: f.minFall, n: f.minSessions, n0: f.minBaselineSessions }, 'critical',
+          alert('KoreBotContainmentFalling',
+                falling('kore_bot_window:session_self_service:ratio', 'kore_bot_window:session_self_service:same_time_zscore',
+                        'kore_bot_window:session_self_service:same_time_ratio', 'kore_bot_window:sessions:sum',
+                        'kore_bot_window:sessions:same_time_sum'), 'critical',
+                "A bot's containment (self-service ratio) is falling.", |||
+            Only {{ $value | humanizePercentage }} of the sessions of bot {{ $labels.bot }} ended
+            self-service over the last {{ $labels.window }} (%s sessions), against %s at this time of
+            day over the previous days (each session counted once, as Kore.ai's Containment dashboard counts).
+          ||| % [
+            botValue('kore_bot_window:sessions:sum', 'humanize'),
+            botValue('kore_bot_window:session_self_service:same_time_ratio', 'humanizePercentage'),
+          ], f['for'], botLink, keep=true, labels={ basis: 'sessions' }),
+          alert('KoreBotContainmentFalling',
+                falling('kore_bot_window:task_self_service:ratio', 'kore_bot_window:task_self_service:same_time_zscore',
+                        'kore_bot_window:task_self_service:same_time_ratio', 'kore_bot_window:task_sessions:sum',
+                        'kore_bot_window:task_sessions:same_time_sum') + |||
+                  unless on (%s)
+                  kore_bot_window:sessions:same_time_sum{%s} >= %s
+                ||| % [lib.by(c, lib.bot), w(c.containmentFalling), c.containmentFalling.minBaselineSessions], 'critical',
                 "A bot's containment (self-service ratio) is falling.", |||
             Only {{ $value | humanizePercentage }} of the task sessions of bot {{ $labels.bot }} ended
             self-service over the last {{ $labels.window }} (%s task sessions), against %s at this time of
@@ -147,7 +177,7 @@ local lib = import 'lib.libsonnet';
           ||| % [
             botValue('kore_bot_window:task_sessions:sum', 'humanize'),
             botValue('kore_bot_window:task_self_service:same_time_ratio', 'humanizePercentage'),
-          ], f['for'], botLink, keep=true),
+          ], c.containmentFalling['for'], botLink, keep=true, labels={ basis: 'task_weighted' }),
 
           local a = c.agentTransferSurge;
           alert('KoreBotAgentTransferSurge', |||

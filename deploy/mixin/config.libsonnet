@@ -65,9 +65,10 @@
     // while its bot has history: it has no baseline to rise above.
     newTaskDropOff: { window: '24h', ratio: 0.3, minSessions: 30, 'for': '30m' },
 
-    // The bot's task-weighted self-service ratio over 1h against its
-    // baseline (z-test, absolute fall, volume guards). Critical: every task
-    // of the bot is affected.
+    // The bot's self-service ratio over 1h against its baseline (z-test,
+    // absolute fall, volume guards): session-level for a bot with the
+    // sessions report and its history, task-weighted otherwise. Critical:
+    // every task of the bot is affected.
     containmentFalling: {
       window: '1h',
       zScore: 4,

@@ -6,7 +6,10 @@
 //   kore_bot_window:…       per bot × window, summed over the bot's tasks.
 //     These count a session once per task it ran ("task_" in the metric
 //     name): task-weighted, not the session-level containment that
-//     Kore.ai's own dashboard shows.
+//     Kore.ai's own dashboard shows. Those from kore_bot_sessions (bots
+//     with the Sessions History report on) count each session once
+//     ("session_" in the ratios' names, "sessions" in the sums');
+//   kore_bot_window_channel:… the same per channel.
 // Every aggregation keeps the environment labels (config: environmentLabels).
 // Ratios are computed from counts summed over `status`, and a denominator
 // of 0 gives no ratio (`> 0`).
@@ -24,6 +27,7 @@ local lib = import 'lib.libsonnet';
     local c = $._config,
     local task = lib.by(c, lib.task),
     local bot = lib.by(c, lib.bot),
+    local channel = lib.by(c, lib.bot + ['channel']),
     local rec(name, expr) = { record: name, expr: expr + '\n' },
 
     groups+: [
@@ -55,6 +59,46 @@ local lib = import 'lib.libsonnet';
           rec('kore_bot_window:task_%s:ratio' % m,
               lib.ratio('sum by (%s) (kore_task_%s_sessions)' % [bot, m], 'sum by (%s) (kore_task_sessions)' % bot))
           for m in ['self_service', 'drop_off', 'agent_transfer']
+        ],
+      },
+      {
+        name: 'kore_bot_sessions.rules',
+        interval: '1m',
+        rules: [
+          rec('kore_bot_window:sessions:sum', 'sum by (%s) (kore_bot_sessions)' % bot),
+        ] + [
+          rec('kore_bot_window:%s_sessions:sum' % m, 'sum by (%s) (kore_bot_sessions{containment="%s"})' % [bot, m])
+          for m in ['self_service', 'drop_off', 'agent_transfer']
+        ] + [
+          rec('kore_bot_window:session_%s:ratio' % m,
+              lib.ratio('sum by (%s) (kore_bot_sessions{containment="%s"})' % [bot, m], 'sum by (%s) (kore_bot_sessions)' % bot))
+          for m in ['self_service', 'drop_off', 'agent_transfer']
+        ] + [
+          rec('kore_bot_window_channel:sessions:sum', 'sum by (%s) (kore_bot_sessions)' % channel),
+        ] + [
+          rec('kore_bot_window_channel:session_%s:ratio' % m,
+              lib.ratio('sum by (%s) (kore_bot_sessions{containment="%s"})' % [channel, m], 'sum by (%s) (kore_bot_sessions)' % channel))
+          for m in ['self_service', 'drop_off', 'agent_transfer']
+        ],
+      },
+      {
+        name: 'kore_bot_sessions_baseline.rules',
+        interval: '1m',
+        rules: [
+          rec('kore_bot_window:sessions:same_time_sum', lib.sameTime(c, 'kore_bot_sessions', lib.bot)),
+          rec('kore_bot_window:self_service_sessions:same_time_sum', lib.sameTime(c, 'kore_bot_sessions{containment="self_service"}', lib.bot)),
+          rec('kore_bot_window:session_self_service:same_time_ratio',
+              lib.ratio('kore_bot_window:self_service_sessions:same_time_sum', 'kore_bot_window:sessions:same_time_sum')),
+          rec('kore_bot_window:session_self_service:same_time_pooled_ratio',
+              |||
+                (kore_bot_window:self_service_sessions:sum + kore_bot_window:self_service_sessions:same_time_sum)
+                /
+                (kore_bot_window:sessions:sum + kore_bot_window:sessions:same_time_sum > 0)
+              |||),
+          rec('kore_bot_window:session_self_service:same_time_zscore',
+              lib.zscore('kore_bot_window:session_self_service:ratio', 'kore_bot_window:session_self_service:same_time_ratio',
+                         'kore_bot_window:session_self_service:same_time_pooled_ratio',
+                         'kore_bot_window:sessions:sum', 'kore_bot_window:sessions:same_time_sum')),
         ],
       },
       {
