@@ -222,3 +222,42 @@ func TestGetSessionsRefuses(t *testing.T) {
 		t.Errorf("SessionPages = %d after only refused calls", got)
 	}
 }
+
+// TestDemoBotsRatios shows, for the demo's bots over the 24 hours before a
+// fixed Monday noon, the bot's task-weighted self-service ratio (summed
+// task rows) beside its session-level one (each session once), and how
+// many sessions an hour the busiest hour holds: the two ratios differ
+// for every bot.
+func TestDemoBotsRatios(t *testing.T) {
+	clock := NewManualClock(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC))
+	s := NewInMemory(WithClock(clock))
+	defer s.Close()
+	to := clock.Now()
+	from := to.Add(-24 * time.Hour)
+	for _, b := range ExporterDemoBots() {
+		s.AddBot(b)
+		var taskSelf, taskAll float64
+		for _, r := range s.Expected(b.ID, from, to, Filters{}) {
+			taskSelf += float64(r.SelfServiceSessions)
+			taskAll += float64(r.TotalSession)
+		}
+		var sessSelf, sessAll float64
+		peak := 0
+		for h := from; h.Before(to); h = h.Add(time.Hour) {
+			ss := s.Sessions(b.ID, h, h.Add(time.Hour))
+			peak = max(peak, len(ss))
+			for _, x := range ss {
+				sessAll++
+				if x.Containment == ContainmentSelfService {
+					sessSelf++
+				}
+			}
+		}
+		tw, sl := taskSelf/taskAll, sessSelf/sessAll
+		t.Logf("bot %s: task-weighted self-service %.1f %% of %.0f task sessions; session-level %.1f %% of %.0f sessions; busiest hour %d sessions",
+			b.Name, 100*tw, taskAll, 100*sl, sessAll, peak)
+		if tw-sl < 0.01 {
+			t.Errorf("bot %s: task-weighted %.4f and session-level %.4f within a point", b.Name, tw, sl)
+		}
+	}
+}
