@@ -103,8 +103,12 @@ func checkSessionsTruth(t *testing.T, sim *koretest.Server, botID string, sc *sc
 // containment, channel and session type; after a restart it rebuilds and
 // agrees again; and in steady state an hour costs the plan's estimate.
 func TestSessionsEqualTheTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sessions end to end (about 15 s of CPU for 10 simulated hours): skipped with -short")
+	}
 	synctest.Test(t, func(t *testing.T) {
-		sim := koretest.NewInMemory(koretest.WithJobDuration(0))
+		// Pages of 37 sessions: the client asks for 100 and pages on.
+		sim := koretest.NewInMemory(koretest.WithJobDuration(0), koretest.WithSessionsPageCap(37))
 		defer sim.Close()
 		kb := koretest.DemoBots(1, 11)[0]
 		kb.Volume = 3
@@ -130,15 +134,18 @@ func TestSessionsEqualTheTruth(t *testing.T) {
 				}
 			}
 			if restart == 1 {
-				// Steady state: an hour of runs costs about the plan's
-				// estimate for the bot's peak (12 × 1 + 10 at 1,000).
+				// Steady state: an hour of runs reads each 5-minute run's new
+				// sessions (one to three pages of 37 at this volume) and the
+				// hour that closed, once, in full.
+				closing := sessionsStatus(t, s).WindowTo.Truncate(time.Hour)
 				before := sim.Stats(kb.ID).SessionPages
 				time.Sleep(time.Hour)
 				synctest.Wait()
 				pages := sim.Stats(kb.ID).SessionPages - before
-				t.Logf("steady state: %d session pages in an hour", pages)
-				if pages < 12 || pages > 12+25 {
-					t.Errorf("an hour of sessions runs read %d pages, want 12 runs + the closed hour's pages", pages)
+				closed := (len(sim.Sessions(kb.ID, closing, closing.Add(time.Hour))) + 36) / 37
+				t.Logf("steady state: %d session pages in an hour, %d of them the closed hour's", pages, closed)
+				if pages < 11+closed || pages > 13*3+closed {
+					t.Errorf("an hour of sessions runs read %d pages, want 11 to 13 runs of 1 to 3 pages and the closed hour's %d", pages, closed)
 				}
 				st := sessionsStatus(t, s)
 				checkSessionsTruth(t, sim, kb.ID, scrapeMetrics(t, h), st.WindowTo)
