@@ -56,13 +56,17 @@ type probeOpts struct {
 type probeTarget struct {
 	names []string   // the configured bots it stands for
 	bot   config.Bot // the first of them
-	creds string     // host, client id and a hash of the secret or key: never printed
+	// sessions is set when one of them counts sessions: the probe reads
+	// one page of the Sessions History API too.
+	sessions bool
+	creds    string // host, client id and a hash of the secret or key: never printed
 }
 
 // probeResult is what one probe found.
 type probeResult struct {
 	warnings []string
 	err      error
+	failed   string // which call failed, when not the report: "sessions …: "
 	requests int
 	causes   []kore.Cause
 }
@@ -96,9 +100,10 @@ func probeTargets(cfg *config.Config) []*probeTarget {
 		key := creds + "\x00" + b.BotID
 		if t := seen[key]; t != nil {
 			t.names = append(t.names, b.Name)
+			t.sessions = t.sessions || b.Sessions.Enabled
 			continue
 		}
-		t := &probeTarget{names: []string{b.Name}, bot: b, creds: creds}
+		t := &probeTarget{names: []string{b.Name}, bot: b, creds: creds, sessions: b.Sessions.Enabled}
 		seen[key] = t
 		targets = append(targets, t)
 	}
@@ -187,6 +192,16 @@ func probeOne(ctx context.Context, t *probeTarget, budgets *kore.Budgets, o prob
 	if errors.Is(err, kore.ErrReportTooLarge) {
 		err = nil // the first page came: that is all a probe needs
 	}
+	if err == nil && t.sessions {
+		// One page of the Sessions History API: its own scope.
+		var res kore.SessionsResult
+		res, err = c.Sessions(ctx, t.bot.BotID, to.Add(-probeWindow), to, func(kore.Session) {})
+		r.requests += res.Pages
+		if err != nil {
+			r.requests++ // the call that failed
+			r.failed = "sessions (sessions.enabled): "
+		}
+	}
 	r.err = err
 	return r
 }
@@ -212,9 +227,13 @@ func newProbeClient(b config.Bot, budgets *kore.Budgets, o probeOpts) (*kore.Cli
 func writeVerdict(w io.Writer, t *probeTarget, r *probeResult, redact *config.Redactor) {
 	who := fmt.Sprintf("%s (%s) at %s", strings.Join(t.names, ", "), t.bot.BotID, t.bot.Host)
 	if r.err == nil {
-		fmt.Fprintf(w, "ok      %s: credentials accepted, report answered; %s of the bot's %d/hour\n", who, plural(r.requests, "request"), kore.MaxRequestsPerHour)
+		what := "report answered"
+		if t.sessions {
+			what = "report and sessions answered"
+		}
+		fmt.Fprintf(w, "ok      %s: credentials accepted, %s; %s of the bot's %d/hour\n", who, what, plural(r.requests, "request"), kore.MaxRequestsPerHour)
 	} else {
-		fmt.Fprintf(w, "FAILED  %s: %s; %s\n", who, redact.Replace(answer(r.err)), plural(r.requests, "request"))
+		fmt.Fprintf(w, "FAILED  %s: %s%s; %s\n", who, r.failed, redact.Replace(answer(r.err)), plural(r.requests, "request"))
 		if len(r.causes) > 1 {
 			fmt.Fprintf(w, "        likely causes, most likely first:\n")
 		}

@@ -25,6 +25,7 @@ var probeT0 = time.Date(2025, 6, 2, 10, 5, 1, 0, time.UTC)
 type probeBot struct {
 	name, botID, clientID, secret string
 	convType                      string // filters.conversation_type, if any
+	sessions                      bool   // sessions.enabled
 }
 
 func fromSim(name string, b koretest.Bot) probeBot {
@@ -39,6 +40,9 @@ func probeYAML(host string, bots ...probeBot) string {
 		fmt.Fprintf(&b, "  - name: %s\n    bot_id: %q\n    client_id: %q\n    client_secret: %q\n", p.name, p.botID, p.clientID, p.secret)
 		if p.convType != "" {
 			fmt.Fprintf(&b, "    filters:\n      conversation_type: %s\n", p.convType)
+		}
+		if p.sessions {
+			fmt.Fprintf(&b, "    sessions: {enabled: true}\n")
 		}
 	}
 	return b.String()
@@ -121,6 +125,38 @@ func TestProbeOKCostsTwoRequests(t *testing.T) {
 	}
 	if strings.Contains(out, "warning") {
 		t.Errorf("warnings for well-shaped ids:\n%s", out)
+	}
+}
+
+// TestProbeSessions: a bot with sessions.enabled is probed with one page
+// of the Sessions History API too (3 requests), and an app without the Bot
+// Sessions scope fails with that cause first, though its report works.
+func TestProbeSessions(t *testing.T) {
+	sim, clock := newProbeSim(t)
+	bots := koretest.DemoBots(2, 47)
+	good, noScope := bots[0], bots[1]
+	noScope.NoSessionsScope = true
+	sim.AddBot(good)
+	sim.AddBot(noScope)
+	withSessions := func(p probeBot) probeBot { p.sessions = true; return p }
+	out, failed := probeText(t, t.Context(), sim.Client(), clock.Now, sim.URL, withSessions(fromSim("good", good)), withSessions(fromSim("noscope", noScope)))
+	if failed != 1 {
+		t.Fatalf("failed = %d, want 1:\n%s", failed, out)
+	}
+	if v := verdict(t, out, "good"); !strings.HasPrefix(v, "ok ") || !strings.Contains(v, "report and sessions answered; 3 requests") {
+		t.Errorf("verdict = %q, want ok with the report and sessions in 3 requests", v)
+	}
+	if st := sim.Stats(good.ID); st.SessionPages != 1 {
+		t.Errorf("simulator saw %+v, want one sessions page", st)
+	}
+	v := verdict(t, out, "noscope")
+	for _, want := range []string{"sessions (sessions.enabled)", `"Permission denied. Scope is incorrect!"`} {
+		if !strings.Contains(v, want) {
+			t.Errorf("verdict lacks %q:\n%s", want, v)
+		}
+	}
+	if c := firstCause(v); !strings.Contains(c, "lacks the Bot Sessions scope") || !strings.Contains(c, "or set sessions.enabled: false") {
+		t.Errorf("cause 1 = %q, want the Bot Sessions scope and its fix", c)
 	}
 }
 

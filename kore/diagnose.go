@@ -76,6 +76,9 @@ var (
 	causeMissingScope = Cause{CauseMissingScope,
 		"the JWT app lacks the Metrics scope for this bot",
 		"in App Builder → the bot → App Settings → Dev Tools → API Scopes, give the JWT app the App Builder scope Metrics, save the mapping and publish the bot"}
+	causeMissingSessionsScope = Cause{CauseMissingScope,
+		"the JWT app lacks the Bot Sessions scope for this bot, which the Sessions History API (sessions.enabled) needs besides Metrics",
+		"in App Builder → the bot → App Settings → Dev Tools → API Scopes, give the JWT app the App Builder scope Bot Sessions too, save the mapping and publish the bot; or set sessions.enabled: false"}
 	causeBadToken = Cause{CauseBadToken,
 		"Kore.ai could not read the token: the JWT app expects another signing algorithm, or something between the exporter and Kore.ai rewrote the auth header",
 		"set the JWT app's algorithm to HS256 with client_secret (or RS256 with the private_key_file of the app's public key), and let no proxy rewrite the auth header"}
@@ -182,6 +185,9 @@ func Diagnose(err error, s Signals) []Cause {
 func authCauses(ae *AuthError, s Signals) []Cause {
 	switch ae.Reason {
 	case AuthScope:
+		if ae.APIError != nil && ae.Endpoint == EndpointSessions {
+			return []Cause{causeMissingSessionsScope}
+		}
 		return []Cause{causeMissingScope}
 	case AuthReplay:
 		return []Cause{causeReplay}
