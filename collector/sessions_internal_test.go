@@ -3,11 +3,18 @@ package collector
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
 	"github.com/kore-exporter/kore_exporter/collector/config"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 	"github.com/kore-exporter/kore_exporter/kore"
+	"github.com/kore-exporter/kore_exporter/kore/koretest"
 )
 
 // fakeSessions serves sessions from a list, failing the call numbered
@@ -136,4 +143,83 @@ func sumCounts(sh *sessionHour) int64 {
 		n += v
 	}
 	return n
+}
+
+// TestSessionsFailStaleAndPrivate: the sessions job's series are served
+// from its last success until stale_after while its runs fail (here the
+// app loses its credentials), then disappear, the failures counted under
+// window="sessions"; and no user id, session id or tag value the API sends
+// (the simulator sends caller phone numbers as tags) reaches /metrics or
+// the log, even at debug level.
+func TestSessionsFailStaleAndPrivate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := koretest.NewInMemory(koretest.WithJobDuration(0))
+		defer sim.Close()
+		kb := koretest.DemoBots(1, 13)[0]
+		kb.Volume = 4
+		sim.AddBot(kb)
+		time.Sleep(10 * time.Hour) // a weekday morning's traffic
+		b := testBot("support", "1h")
+		b.BotID, b.ClientID, b.ClientSecret, b.Host = kb.ID, kb.ClientID, config.Secret(kb.ClientSecret), sim.URL
+		b.Interval, b.StaleAfter = 5*time.Minute, 15*time.Minute
+		b.Sessions = config.Sessions{Enabled: true, PeakPerHour: 1000}
+		var logs lockedBuffer
+		reg, m, err := NewRegistry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := NewStore()
+		s := NewScheduler(SchedulerOpts{
+			Logger: level.NewFilter(log.NewLogfmtLogger(&logs), level.AllowDebug()), Store: store, Metrics: m, MaxStartSpread: time.Second,
+			NewClient: func(b config.Bot, budgets *kore.Budgets, obs kore.Observer) (report.Runner, error) {
+				return kore.NewClient(kore.WithHost(b.Host), kore.WithHTTPClient(sim.Client()), kore.WithObserver(obs), kore.WithBudgets(budgets),
+					kore.WithCredentials(kore.Credentials{ClientID: b.ClientID, ClientSecret: b.ClientSecret.Reveal()}))
+			},
+		})
+		if err := s.Apply(t.Context(), &config.Config{Bots: []config.Bot{b}, Limits: config.Limits{MaxConcurrentJobs: 2, RequestsPerMinutePerBot: 30}}); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Stop()
+		h := NewHandler(store, reg, HandlerOpts{Metrics: m})
+		time.Sleep(6 * time.Minute)
+		synctest.Wait()
+		_, body := scrape(t, h, "GET", "", "")
+		if !strings.Contains(string(body), `kore_bot_sessions{bot="support",channel="rtm",containment="self_service",session_type="interactive",window="1h"}`) {
+			t.Fatalf("no session series after two runs:\n%s", body)
+		}
+		for _, ss := range sim.Sessions(kb.ID, time.Now().Add(-2*time.Hour), time.Now()) {
+			for what, text := range map[string]string{"metrics": string(body), "log": logs.String()} {
+				if strings.Contains(text, ss.ID) {
+					t.Fatalf("the %s holds session id %s", what, ss.ID)
+				}
+			}
+		}
+		for _, userData := range []string{"u-", "+1555", "caller"} {
+			if strings.Contains(string(body), userData) || strings.Contains(logs.String(), userData) {
+				t.Errorf("%q (user data) in the metrics or the log", userData)
+			}
+		}
+
+		sim.SetFault(kb.ID, koretest.Fault{BadCredentials: true})
+		var last time.Time
+		for _, r := range s.Status() {
+			if r.Window == SessionsJob {
+				last = r.LastSuccess
+			}
+		}
+		time.Sleep(time.Until(last.Add(b.StaleAfter - time.Minute))) // within stale_after: still served
+		synctest.Wait()
+		_, body = scrape(t, h, "GET", "", "")
+		if !strings.Contains(string(body), "kore_bot_sessions{") ||
+			!strings.Contains(string(body), `kore_exporter_report_success{bot="support",window="sessions"} 0`) ||
+			!strings.Contains(string(body), `kore_exporter_report_runs_total{bot="support",result="unauthorized",window="sessions"}`) {
+			t.Errorf("a minute before stale_after: want the series kept, success 0 and unauthorized runs:\n%s", body)
+		}
+		time.Sleep(2 * time.Minute) // past stale_after
+		synctest.Wait()
+		_, body = scrape(t, h, "GET", "", "")
+		if strings.Contains(string(body), "kore_bot_sessions{") {
+			t.Errorf("session series served past stale_after")
+		}
+	})
 }
