@@ -546,7 +546,7 @@ func (s *Scheduler) runSessions(ctx context.Context, r *jobRun) {
 	defer cancel()
 	var up sessionsUpdate
 	err := errNoSessions
-	if c, ok := r.client.client.(SessionsRunner); ok {
+	if c, ok := r.client.client.(report.SessionsRunner); ok {
 		up, err = r.sessions.update(jobCtx, c, b.BotID, ref, longestHours(b), s.rebuildPages(b))
 	}
 	end := time.Now()

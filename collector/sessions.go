@@ -1,17 +1,14 @@
 package collector
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/kore-exporter/kore_exporter/collector/config"
-	"github.com/kore-exporter/kore_exporter/collector/contract"
-	"github.com/kore-exporter/kore_exporter/kore"
+	"github.com/kore-exporter/kore_exporter/collector/report"
 )
 
 // SessionsJob is the window label value of a bot's Sessions History job in
@@ -19,18 +16,9 @@ import (
 // every window of the bot at once.
 const SessionsJob = "sessions"
 
-// SessionsRunner is what the Sessions History job needs of a bot's client
-// (kore.Client has it).
-type SessionsRunner interface {
-	Sessions(ctx context.Context, botID string, from, to time.Time, visit func(kore.Session)) (kore.SessionsResult, error)
-}
-
-// sessionKey is one class of sessions, as kore_bot_sessions labels it.
-type sessionKey struct{ containment, channel, sessionType string }
-
 // sessionHour is the sessions that started in one hour, by class.
 type sessionHour struct {
-	counts map[sessionKey]int64
+	counts report.SessionCounts
 	// final is set once the hour has been counted in full after its end
 	// (and delay); until then it is the hour in progress, counted up to
 	// to.
@@ -73,19 +61,13 @@ func longestHours(b config.Bot) int {
 	return n
 }
 
-// count pages through [from, to) and returns its sessions by class.
-func count(ctx context.Context, c SessionsRunner, botID string, from, to time.Time, up *sessionsUpdate) (map[sessionKey]int64, error) {
-	counts := map[sessionKey]int64{}
-	res, err := c.Sessions(ctx, botID, from, to, func(s kore.Session) {
-		counts[sessionKey{contract.SessionContainment(s.Containment), contract.SessionChannel(s.Channel), contract.SessionType(s.SessionType)}]++
-	})
+// count counts the sessions of [from, to), adding the pages read to up.
+func count(ctx context.Context, c report.SessionsRunner, botID string, from, to time.Time, up *sessionsUpdate) (report.SessionCounts, error) {
+	counts, res, err := report.CountSessions(ctx, c, botID, from, to)
 	up.Pages += res.Pages
 	up.Duplicates += res.Duplicates
 	up.OutOfRange += res.OutOfRange
-	if err != nil {
-		return nil, fmt.Errorf("sessions [%s, %s): %w", fmtTime(from), fmtTime(to), err)
-	}
-	return counts, nil
+	return counts, err
 }
 
 // update brings the hours up to ref for a bot whose longest window spans
@@ -95,7 +77,7 @@ func count(ctx context.Context, c SessionsRunner, botID string, from, to time.Ti
 // yet (after a start), newest first, while fewer than rebuildPages pages
 // were read in this update. It stops at the first error; what it counted
 // before stays.
-func (c *sessionCounts) update(ctx context.Context, cl SessionsRunner, botID string, ref time.Time, keep, rebuildPages int) (sessionsUpdate, error) {
+func (c *sessionCounts) update(ctx context.Context, cl report.SessionsRunner, botID string, ref time.Time, keep, rebuildPages int) (sessionsUpdate, error) {
 	var up sessionsUpdate
 	cur := ref.Truncate(time.Hour)
 	oldest := cur.Add(-time.Duration(keep) * time.Hour)
@@ -118,7 +100,7 @@ func (c *sessionCounts) update(ctx context.Context, cl SessionsRunner, botID str
 	// The hour in progress, from where the last update stopped.
 	live := c.hours[cur.Unix()/3600]
 	if live == nil {
-		live = &sessionHour{counts: map[sessionKey]int64{}, to: cur}
+		live = &sessionHour{counts: report.SessionCounts{}, to: cur}
 	}
 	if live.to.Before(ref) {
 		counts, err := count(ctx, cl, botID, live.to, ref, &up)
@@ -126,9 +108,7 @@ func (c *sessionCounts) update(ctx context.Context, cl SessionsRunner, botID str
 			return up, err
 		}
 		merged := maps.Clone(live.counts)
-		for k, n := range counts {
-			merged[k] += n
-		}
+		merged.Add(counts)
 		live = &sessionHour{counts: merged, to: ref}
 	}
 	c.hours[cur.Unix()/3600] = live
@@ -153,51 +133,29 @@ func (c *sessionCounts) update(ctx context.Context, cl SessionsRunner, botID str
 
 // rows returns the kore_bot_sessions rows of every window of b whose hours
 // are all counted, at ref: a window of n hours sums the n hours before the
-// hour in progress and the hour in progress so far. Every containment of
-// contract.SessionContainments is given for each channel and session type
-// the window holds, zero included; other only where it counts sessions.
-// Sorted by window (as configured), then labels.
-func (c *sessionCounts) rows(windows []config.Window, ref time.Time) []SessionRow {
+// hour in progress and the hour in progress so far (report.SessionRows for
+// each), in the order of windows.
+func (c *sessionCounts) rows(windows []config.Window, ref time.Time) []report.SessionRow {
 	cur := ref.Truncate(time.Hour)
-	var out []SessionRow
+	var out []report.SessionRow
 	for _, w := range windows {
-		n := int(w.Duration / time.Hour)
-		sum := map[sessionKey]int64{}
+		sum := report.SessionCounts{}
 		complete := true
-		for i := 0; i <= n && complete; i++ {
+		for i := 0; i <= int(w.Duration/time.Hour); i++ {
 			sh := c.hours[cur.Add(-time.Duration(i)*time.Hour).Unix()/3600]
 			if sh == nil {
 				complete = false
 				break
 			}
-			for k, v := range sh.counts {
-				sum[k] += v
-			}
+			sum.Add(sh.counts)
 		}
-		if !complete {
-			continue
+		if complete {
+			out = append(out, report.SessionRows(w.Name, sum)...)
 		}
-		classes := map[[2]string]bool{}
-		for k := range sum {
-			classes[[2]string{k.channel, k.sessionType}] = true
-		}
-		var ws []SessionRow
-		for cl := range classes {
-			for _, cont := range contract.SessionContainments() {
-				ws = append(ws, SessionRow{Window: w.Name, Containment: cont, Channel: cl[0], SessionType: cl[1], Sessions: sum[sessionKey{cont, cl[0], cl[1]}]})
-			}
-			if v := sum[sessionKey{contract.OtherValue, cl[0], cl[1]}]; v > 0 {
-				ws = append(ws, SessionRow{Window: w.Name, Containment: contract.OtherValue, Channel: cl[0], SessionType: cl[1], Sessions: v})
-			}
-		}
-		slices.SortFunc(ws, func(a, b SessionRow) int {
-			return cmp.Or(cmp.Compare(a.Containment, b.Containment), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.SessionType, b.SessionType))
-		})
-		out = append(out, ws...)
 	}
 	return out
 }
 
 // errNoSessions is the error of a sessions job whose client cannot count
-// sessions (a Runner without SessionsRunner).
+// sessions (a Runner without report.SessionsRunner).
 var errNoSessions = errors.New("the bot's client cannot read the Sessions History API")

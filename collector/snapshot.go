@@ -182,13 +182,8 @@ func (s *Store) Publish(bot, window string, rows []kore.TaskRow, at, expires tim
 	return len(merged), nil
 }
 
-// SessionRow is one kore_bot_sessions sample of a bot: its sessions in a
-// window with one containment type, channel and session type (label values
-// of package contract).
-type SessionRow struct {
-	Window, Containment, Channel, SessionType string
-	Sessions                                  int64
-}
+// SessionRow is one kore_bot_sessions sample of a bot (report.SessionRow).
+type SessionRow = report.SessionRow
 
 // PublishSessions replaces the kore_bot_sessions series of bot with rows,
 // the result of its Sessions History job that finished at at, served until
@@ -199,7 +194,7 @@ func (s *Store) PublishSessions(bot string, rows []SessionRow, at, expires time.
 	bot = validUTF8(bot)
 	clean := make([]SessionRow, len(rows))
 	for i, r := range rows {
-		clean[i] = SessionRow{validUTF8(r.Window), validUTF8(r.Containment), validUTF8(r.Channel), validUTF8(r.SessionType), r.Sessions}
+		clean[i] = SessionRow{Window: validUTF8(r.Window), Containment: validUTF8(r.Containment), Channel: validUTF8(r.Channel), SessionType: validUTF8(r.SessionType), Sessions: r.Sessions}
 	}
 	p := &Part{Bot: bot, Window: SessionsJob, Sessions: clean, At: at, Expires: expires, enc: encodeSessions(s.enc, bot, clean)}
 	s.swap(func(old *Snapshot) *Snapshot {
