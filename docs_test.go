@@ -224,6 +224,22 @@ func blockCommands(b mdBlock) (cmds []shCmd) {
 	return cmds
 }
 
+// inlineGoTests returns the go test commands written in code spans of the
+// text (`go test -run '^TestX$' ./pkg`, in a sentence or a table, where
+// \| stands for |), each as a one-line sh block.
+func inlineGoTests(data string) []mdBlock {
+	var out []mdBlock
+	for i, line := range strings.Split(data, "\n") {
+		for _, span := range mdCodeSpan.FindAllString(line, -1) {
+			text := strings.ReplaceAll(strings.Trim(span, "`"), `\|`, "|")
+			if strings.HasPrefix(text, "go test ") {
+				out = append(out, mdBlock{line: i + 1, lang: "sh", lines: []string{text}})
+			}
+		}
+	}
+	return out
+}
+
 // docsRun is a documented command that can run here.
 type docsRun struct {
 	kind, where string // kind: "demo", "check" or "backfill"
@@ -237,7 +253,7 @@ func checkDocCommands(fsys fs.FS, files []string) (problems []string, runs []*do
 	for _, name := range files {
 		data, _ := fs.ReadFile(fsys, name)
 		_, _, blocks := parseMarkdown(string(data))
-		for _, b := range blocks {
+		for _, b := range append(blocks, inlineGoTests(string(data))...) {
 			if !slices.Contains([]string{"sh", "shell", "bash", "console"}, b.lang) {
 				continue
 			}
@@ -701,6 +717,7 @@ func TestDocsCheckFailsOnBadDocs(t *testing.T) {
 		{"bad alternative", "```console\n$ go test -run '^(TestFoo|TestGone)$' ./...\n```\n", []string{`"^(?:TestGone)$"`}},
 		{"bad bench pattern", "```sh\ngo test -run '^$' -bench=Folding ./pkg\n```\n", []string{"-bench", "Benchmark"}},
 		{"bad fuzz pattern", "```sh\ngo test -fuzz FuzzDecode ./pkg\n```\n", []string{"FuzzDecode"}},
+		{"bad pattern in a code span", "| a | `go test -run '^(TestFoo\\|TestGone)$' ./pkg` |\n", []string{"README.md:1:", `"^(?:TestGone)$"`}},
 		{"cd lasts for the block", "```sh\ncd deploy\ngo test -run TestFoo .\n```\n", []string{"README.md:3:", "TestFoo", "(in deploy)"}},
 		{"( cd ) is scoped", "```sh\n(cd deploy && go test -run TestRules .) && go test -run TestRules .\n```\n", []string{"TestRules", "(in .)"}},
 		{"missing package", "```sh\ngo test -run TestFoo ./pkgs\n```\n", []string{"README.md:2:", "./pkgs", "does not exist"}},
