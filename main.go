@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -90,6 +91,7 @@ type flags struct {
 	checkVerbose bool
 	checkProbe   bool // --config.check.probe (sets configCheck)
 	skipSecrets  bool // --config.check.skip-secrets
+	secretPoll   time.Duration
 	metricsPath  string
 	lifecycle    bool
 	logLevel     string
@@ -118,6 +120,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("config.check.verbose", "With --config.check, list every bot in the plan, not only those with problems or warnings.").BoolVar(&f.checkVerbose)
 	app.Flag("config.check.probe", "Implies --config.check. After the check, send each configured bot one small report request (the last minute, limit=1) and print per bot: ok with the requests it cost, or the likely cause and its fix (wrong host or region, credentials, scope, clock skew). Exit 4 when a bot fails.").BoolVar(&f.checkProbe)
 	app.Flag("config.check.skip-secrets", "With --config.check, check the secret sources for their form only (one of client_secret, client_secret_file, private_key_file per bot; a file name; a well-formed ${NAME}) without reading the files or the environment: for a configuration checked away from the machine or cluster it runs on.").BoolVar(&f.skipSecrets)
+	app.Flag("config.secret-poll-interval", "How often to look for a change of the secret and key files (client_secret_file, private_key_file), such as a Kubernetes Secret update; a change reloads the configuration. 0s turns it off; otherwise 1s to 24h.").Default(defaultSecretPoll.String()).DurationVar(&f.secretPoll)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").SetValue(intFlag("web.max-requests", &f.maxRequests))
 	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
@@ -181,6 +184,9 @@ func (v *intValue) String() string { return strconv.Itoa(*v.p) }
 func (f *flags) check() error {
 	if err := collector.CheckTelemetryPath(f.metricsPath); err != nil {
 		return fmt.Errorf("--web.telemetry-path: %w", err)
+	}
+	if f.secretPoll != 0 && (f.secretPoll < minSecretPoll || f.secretPoll > maxSecretPoll) {
+		return fmt.Errorf("--config.secret-poll-interval %v: must be 0s (off) or in [1s, 24h]", f.secretPoll)
 	}
 	if f.idleTimeout < time.Second {
 		return fmt.Errorf("--web.idle-timeout %v: must be at least 1s", f.idleTimeout)
@@ -294,8 +300,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	// Secret and key files are read with a deadline (a read on a hung
+	// mount fails the load instead of blocking it) and end with ctx.
+	fileGuard := &config.FileGuard{}
 	load := func() (*config.Config, error) {
-		return config.LoadWith(f.configFile, config.ParseOptions{SkipSecrets: f.skipSecrets})
+		return config.LoadWith(f.configFile, config.ParseOptions{SkipSecrets: f.skipSecrets, ReadFile: fileGuard.ReadFunc(ctx, config.ReadSecretFile)})
 	}
 	source := f.configFile // names the configuration's source
 	if f.demo {
@@ -366,6 +375,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer sched.Stop()
+	if f.secretPoll > 0 {
+		// Stopped before the scheduler (defers run last first): no reload
+		// of the watcher restarts jobs after sched.Stop.
+		w := &secretWatcher{logger: logger, interval: f.secretPoll, files: rl.runningSecretFiles, identify: fileGuard.Identity, reload: rl.reload}
+		defer w.start(ctx)()
+	}
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "bots", len(cfg.Bots), "demo", f.demo,
 		"shard", fmt.Sprintf("%d/%d", f.shardIndex, f.shardCount))
 	if len(cfg.Bots) == 0 {
@@ -590,6 +605,9 @@ type reloader struct {
 	metrics *collector.Metrics
 	load    func() (*config.Config, error)
 	ctx     context.Context // the exporter's lifetime; jobs run under it
+	// secretFiles are the secret and key files of the running
+	// configuration, for the secret file watcher.
+	secretFiles atomic.Pointer[[]string]
 }
 
 // apply applies cfg and records the outcome in the reload self-metrics.
@@ -598,7 +616,18 @@ func (r *reloader) apply(cfg *config.Config) error {
 		r.metrics.ConfigReloaded(false, time.Now())
 		return err
 	}
+	files := secretFiles(cfg)
+	r.secretFiles.Store(&files)
 	r.metrics.ConfigReloaded(true, time.Now())
+	return nil
+}
+
+// runningSecretFiles returns the secret and key files of the running
+// configuration.
+func (r *reloader) runningSecretFiles() []string {
+	if p := r.secretFiles.Load(); p != nil {
+		return *p
+	}
 	return nil
 }
 

@@ -38,7 +38,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -788,5 +790,187 @@ func TestSecretSearchFindsJWTs(t *testing.T) {
 		if jwtLike.MatchString(clean) {
 			t.Errorf("%q matches the JWT pattern", clean)
 		}
+	}
+}
+
+// hungReads reads secret files, those of one path blocking while hung is
+// set until released, as a read on a hung network mount does; it counts
+// the reads that blocked.
+type hungReads struct {
+	path    string
+	hung    atomic.Bool
+	blocked atomic.Int32
+	entered chan struct{} // closed when the first read blocks
+	release chan struct{}
+	once    sync.Once
+	freed   sync.Once
+}
+
+// free lets every blocked read return.
+func (h *hungReads) free() { h.freed.Do(func() { close(h.release) }) }
+
+func newHungReads(path string) *hungReads {
+	return &hungReads{path: path, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *hungReads) read(path string) ([]byte, error) {
+	if path == h.path && h.hung.Load() {
+		h.blocked.Add(1)
+		h.once.Do(func() { close(h.entered) })
+		<-h.release
+	}
+	return config.ReadSecretFile(path)
+}
+
+// blockedSecretSetup is the reloader of run (with the scheduler) over a
+// configuration whose client_secret_file is read through reads and a
+// FileGuard of timeout (0: the default) under ctx.
+func blockedSecretSetup(t *testing.T, ctx context.Context, dir string, reads *hungReads, timeout time.Duration, logs *syncBuffer) (*reloader, *collector.Metrics, *credentialLog) {
+	t.Helper()
+	path := filepath.Join(dir, "kore.yml")
+	writeFile(t, path, []byte("defaults: {interval: 1m, windows: [1h]}\nbots:\n  - {name: filed, bot_id: st-1, client_id: cs-1, client_secret_file: canary.secret}\n"))
+	logger, _ := newLogger(logs, "logfmt", "info")
+	_, metrics, err := collector.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := &credentialLog{}
+	sched := collector.NewScheduler(collector.SchedulerOpts{Logger: logger, Store: collector.NewStore(), Metrics: metrics, NewClient: creds.newClient})
+	t.Cleanup(sched.Stop)
+	guard := &config.FileGuard{Timeout: timeout}
+	load := func() (*config.Config, error) {
+		return config.LoadWith(path, config.ParseOptions{ReadFile: guard.ReadFunc(ctx, reads.read)})
+	}
+	rl := &reloader{logger: logger, source: path, sched: sched, metrics: metrics, load: load, ctx: ctx}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return rl, metrics, creds
+}
+
+// TestReloadWithABlockedSecretRead: a reload whose client_secret_file read
+// blocks (a hung network mount) fails at the read deadline, 5s, with an
+// error naming the file and the deadline; the log and the reload
+// self-metric say so and the running configuration keeps serving. Later
+// reloads fail at once while the read stays blocked, starting no other
+// read of the file, and succeed once it answers. On a fake clock.
+func TestReloadWithABlockedSecretRead(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "canary.secret")
+	writeFile(t, secret, []byte(canaryClientSecret+"\n"))
+	search := newSecretSearch()
+	search.add("the client secret", canaryClientSecret)
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		reads := newHungReads(secret)
+		defer reads.free()
+		rl, metrics, creds := blockedSecretSetup(t, ctx, dir, reads, 0, &logs)
+		// reload reloads, failing the test should it block for a minute.
+		reload := func() (time.Duration, error) {
+			t.Helper()
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() { done <- rl.reload() }()
+			select {
+			case err := <-done:
+				return time.Since(start), err
+			case <-time.After(time.Minute):
+				reads.free()
+				<-done
+				t.Fatalf("the reload still blocked after a minute")
+				return 0, nil
+			}
+		}
+
+		reads.hung.Store(true)
+		took, err := reload()
+		if took != config.DefaultFileTimeout {
+			t.Errorf("the reload took %v, want the read deadline %v", took, config.DefaultFileTimeout)
+		}
+		want := "bots[0].client_secret_file: cannot read file " + secret + ": "
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "5s") {
+			t.Fatalf("reload error %v: want %q… naming the deadline 5s", err, want)
+		}
+		if v := gaugeValue(t, metrics, reloadOK); v != 0 {
+			t.Errorf("%s = %v after the failed reload, want 0", reloadOK, v)
+		}
+		logged := `level=error msg="reload failed; keeping the running configuration" file=` + filepath.Join(dir, "kore.yml") + ` problem=1/1 err="` + want
+		if !strings.Contains(withoutTimeAndCaller(logs.String()), logged) {
+			t.Errorf("the log does not say %q:\n%s", logged, logs.String())
+		}
+		if cred, n := creds.last("filed"); cred != canaryClientSecret || n != 1 {
+			t.Errorf("the bot has had %d clients, the last one not with the running secret", n)
+		}
+		if st := rl.sched.Status(); len(st) != 1 || st[0].Bot != "filed" {
+			t.Errorf("jobs after the failed reload: %+v, want the running one", st)
+		}
+
+		for i := range 3 {
+			took, err := reload()
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("reload %d while the read stays blocked: %v, want %q…", i+2, err, want)
+			}
+			if took != 0 {
+				t.Errorf("reload %d while the read stays blocked took %v, want a failure at once", i+2, took)
+			}
+		}
+		if n := reads.blocked.Load(); n != 1 {
+			t.Errorf("%d reads of the hung file blocked, want 1: they pile up", n)
+		}
+
+		reads.free()
+		synctest.Wait()
+		if _, err := reload(); err != nil {
+			t.Errorf("reload once the file answers: %v", err)
+		}
+		if v := gaugeValue(t, metrics, reloadOK); v != 1 {
+			t.Errorf("%s = %v after the good reload, want 1", reloadOK, v)
+		}
+		cancel()
+		rl.sched.Stop()
+		search.check(t, map[string]string{"the log": logs.String()})
+	})
+}
+
+// TestShutdownDuringABlockedSecretRead: SIGTERM (the end of run's context)
+// during a reload blocked on a secret file read ends the reload at once,
+// long before the read deadline (an hour here), so run returns promptly.
+// Real clock: it logs how long the reload took to return.
+func TestShutdownDuringABlockedSecretRead(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "canary.secret")
+	writeFile(t, secret, []byte(canaryClientSecret+"\n"))
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reads := newHungReads(secret)
+	defer reads.free()
+	rl, _, _ := blockedSecretSetup(t, ctx, dir, reads, time.Hour, &logs)
+
+	reads.hung.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- rl.reload() }()
+	select {
+	case <-reads.entered:
+	case err := <-done:
+		t.Fatalf("the reload did not block: %v", err)
+	}
+	start := time.Now()
+	cancel() // what SIGTERM does to run's context
+	select {
+	case err := <-done:
+		took := time.Since(start)
+		t.Logf("the reload returned %v after the shutdown began: %v", took, err)
+		if err == nil || !strings.Contains(err.Error(), "cannot read file "+secret+": ") || !strings.Contains(err.Error(), context.Canceled.Error()) {
+			t.Errorf("reload error %v: want %q, naming the file", err, context.Canceled)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the reload still blocks 30s after the shutdown began: run would not return")
 	}
 }
