@@ -47,7 +47,7 @@ func TestEightDaysMatchSimulator(t *testing.T) {
 			t.Fatalf("done %d, reports %d, want %d each", res.Done, res.Reports, len(points))
 		}
 		for _, pt := range points {
-			got, _ := state.get(keyOf(plan.Config, pt))
+			got, _, _ := state.get(keyOf(plan.Config, pt))
 			if want := e.expected(t, plan, pt); !reflect.DeepEqual(got, want) {
 				t.Fatalf("point %s %s: got %d rows, want %d: %v\nwant %v", pt.Window.Name, fmtTime(pt.At), len(got), len(want), got, want)
 			}
@@ -127,7 +127,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		_, want := e.run(t, t.Context(), plan, NewMemoryState(), nil)
 
 		path := filepath.Join(t.TempDir(), "out.om.state")
-		state, err := OpenState(path)
+		state, err := OpenState(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,10 +147,10 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprint(f, `{"v":1,"bot":"bot0","window":"1h","at":"20`) // a crash mid-line
+		fmt.Fprint(f, `0badc0de {"bot":"bot0","window":"1h","at":"20`) // a crash mid-line
 		f.Close()
 
-		state, err = OpenState(path)
+		state, err = OpenState(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +328,7 @@ func TestVariantsGetTheirOwnClients(t *testing.T) {
 			return e.clients(bot, bs, obs)
 		}
 		plan := e.plan(t, 3*time.Hour, time.Hour)
-		state, err := OpenState(filepath.Join(t.TempDir(), "out.om.state"))
+		state, err := OpenState(filepath.Join(t.TempDir(), "out.om.state"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +344,7 @@ func TestVariantsGetTheirOwnClients(t *testing.T) {
 			bot := cfg.Bots[pt.Bot]
 			from, to := report.WindowBounds(bot, pt.Window, pt.At)
 			want := e.sim.Expected(bot.BotID, from, to, koretest.Filters{Channels: []string{bot.Name}})
-			got, ok := state.get(keyOf(cfg, pt))
+			got, ok, _ := state.get(keyOf(cfg, pt))
 			if !ok || sessionsOf(got) != sessionsOfExpected(want) {
 				t.Errorf("%s at %v: %d sessions, want %d", bot.Name, pt.At, sessionsOf(got), sessionsOfExpected(want))
 			}
@@ -416,7 +416,7 @@ func TestTokenInTaskNameIsRedacted(t *testing.T) {
 		e.sim.SetFault(e.bots[0].ID, koretest.Fault{TokenInTaskName: true})
 		plan := e.plan(t, 2*time.Hour, time.Hour)
 		path := filepath.Join(t.TempDir(), "out.om.state")
-		state, err := OpenState(path)
+		state, err := OpenState(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +429,7 @@ func TestTokenInTaskNameIsRedacted(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		if _, err := WriteOpenMetrics(&out, plan, state, nil); err != nil {
+		if _, err := WriteOpenMetrics(t.Context(), &out, plan, state, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := state.Close(); err != nil {

@@ -7,7 +7,10 @@
 // of the exporter's own families (package contract), for `promtool tsdb
 // create-blocks-from openmetrics`. It owns the plan (points, reports,
 // estimated requests and time under the per-bot budget), the run (bots in
-// parallel up to limits.max_concurrent_jobs), the resumable state file next
-// to the output, the OpenMetrics writer and the progress display; the
-// command line lives in package main (backfill.go).
+// parallel up to limits.max_concurrent_jobs; a bot whose credentials are
+// refused is stopped), the resumable state file next to the output (one
+// checksummed record a line, so a record cut anywhere is dropped and the
+// others kept), the OpenMetrics writer (streamed from the state file, so
+// memory does not grow with the rows) and the progress display; the command
+// line lives in package main (backfill.go).
 package backfill

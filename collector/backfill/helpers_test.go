@@ -45,6 +45,30 @@ func newEnv(t *testing.T, n int) *env {
 	return e
 }
 
+// newDemoEnv is newEnv of the --demo command's simulator: its three bots
+// (koretest.ExporterDemoBots), jobs done at once, no rate limits, and a
+// configuration without the per-bot budget. It runs on the real clock.
+func newDemoEnv(t *testing.T) *env {
+	t.Helper()
+	sim := koretest.NewInMemory(koretest.WithJobDuration(0), koretest.WithRateLimits(0, 0))
+	t.Cleanup(sim.Close)
+	e := &env{sim: sim, bots: koretest.ExporterDemoBots()}
+	var yaml bytes.Buffer
+	fmt.Fprintf(&yaml, "defaults:\n  host: %s\n  windows: [1h, 24h]\n  timeout: 50s\n  page_size: 500\nbots:\n", sim.URL)
+	for i, b := range e.bots {
+		sim.AddBot(b)
+		fmt.Fprintf(&yaml, "  - name: bot%d\n    bot_id: %s\n    client_id: %s\n    client_secret: %q\n", i, b.ID, b.ClientID, b.ClientSecret)
+	}
+	yaml.WriteString("limits:\n  max_concurrent_jobs: 6\n  requests_per_minute_per_bot: 30\n")
+	cfg, err := config.Parse(yaml.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Limits.Unlimited = true
+	e.cfg = cfg
+	return e
+}
+
 // clients is the ClientFactory of the tests: report.KoreClients'
 // client (host, credentials, observer, per-bot budget) on the simulator's
 // in-memory transport.
@@ -73,7 +97,7 @@ func (e *env) run(t *testing.T, ctx context.Context, plan *Plan, state *State, p
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if _, err := WriteOpenMetrics(&out, plan, state, nil); err != nil {
+	if _, err := WriteOpenMetrics(t.Context(), &out, plan, state, nil); err != nil {
 		t.Fatal(err)
 	}
 	return res, out.Bytes()
@@ -107,8 +131,8 @@ type hook struct {
 	fn   func()
 }
 
-func (h *hook) Start(int, int) {}
-func (h *hook) Finish()        {}
+func (h *hook) Start(int, int, *InFlight) {}
+func (h *hook) Finish()                   {}
 func (h *hook) Add(bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -117,3 +141,6 @@ func (h *hook) Add(bool) {
 		h.fn()
 	}
 }
+
+func koretestBadCredentials() koretest.Fault { return koretest.Fault{BadCredentials: true} }
+func koretestHang() koretest.Fault           { return koretest.Fault{Hang: true} }

@@ -224,3 +224,12 @@ func fmtDuration(d time.Duration) string {
 	d = d.Round(time.Minute)
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
+
+// Size returns the plan's points: the reports it runs.
+func (p *Plan) Size() int {
+	n := 0
+	for _, b := range p.Bots {
+		n += b.Points
+	}
+	return n
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,31 @@ type Result struct {
 	// label (report.RedactTokens); the token is replaced before the rows
 	// are written.
 	Redacted int
+	// Stopped lists the bots stopped because the API refused their
+	// credentials (401 or 403), in configuration order.
+	Stopped []Stopped
+}
+
+// Stopped is a bot whose points stopped at its first answer of 401 or 403:
+// its credentials or its app's scopes are wrong, so every other point
+// would fail the same way and spend the bot's budget.
+type Stopped struct {
+	Bot string
+	// Cause is the failing point's error, secrets redacted.
+	Cause string
+	// Skipped is how many of the bot's points were not tried.
+	Skipped int
+}
+
+func (s Stopped) String() string {
+	return fmt.Sprintf("bot %s stopped, %d points not tried: %s", s.Bot, s.Skipped, s.Cause)
+}
+
+// refused reports whether err is an answer that refuses the bot's
+// credentials or scopes: 401, or 403.
+func refused(err error) bool {
+	var apiErr *kore.APIError
+	return errors.Is(err, kore.ErrUnauthorized) || errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusForbidden
 }
 
 // counter is the kore.Observer of a run.
@@ -79,10 +105,13 @@ func (c *counter) Retry(string, kore.Endpoint, string)                   { c.ret
 // bot's points in plan order, at most reportsPerBot at once per bot and
 // limits.max_concurrent_jobs in all. Every bot gets its own client, all
 // taking their requests from one kore.Budgets, so variants of one bot_id
-// share its budget. When ctx ends, running reports are
-// canceled (their points stay missing, to run on a rerun) and Run returns
-// with Interrupted set. An error is returned only when no run was possible
-// (a client cannot be built) or the state cannot be written.
+// share its budget. When ctx ends, running reports are canceled (their
+// points stay missing, to run on a rerun) and Run returns with Interrupted
+// set. A bot whose report is refused (401, 403) is stopped: its other
+// points are not tried (Result.Stopped). When the state cannot be written,
+// the run stops at once: no other report starts, the running ones are
+// canceled, and Run returns the state's error. An error is returned only
+// then, or when no run was possible (a client cannot be built).
 func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 	start := time.Now()
 	if opts.Logger == nil {
@@ -115,7 +144,7 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 	var order []string
 	for _, pt := range plan.Points() {
 		res.Points++
-		if _, ok := opts.State.get(keyOf(cfg, pt)); ok {
+		if opts.State.has(keyOf(cfg, pt)) {
 			res.Resumed++
 			continue
 		}
@@ -125,12 +154,28 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 		}
 		queues[id] = append(queues[id], pt)
 	}
-	progress.Start(res.Points, res.Resumed)
+	running := &InFlight{}
+	progress.Start(res.Points, res.Resumed, running)
 	defer progress.Finish()
 
+	// runCtx ends with ctx, or when the state cannot be written; a bot's
+	// context also when the bot is stopped.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	botCtx := make([]context.Context, len(cfg.Bots))
+	stopBot := make([]context.CancelFunc, len(cfg.Bots))
+	for i := range cfg.Bots {
+		botCtx[i], stopBot[i] = context.WithCancel(runCtx)
+	}
+	defer func() {
+		for _, stop := range stopBot {
+			stop()
+		}
+	}()
 	var (
 		mu       sync.Mutex
 		failures = map[Point]Failure{}
+		stopped  = map[int]Stopped{}
 		stateErr error
 		wg       sync.WaitGroup
 	)
@@ -142,7 +187,7 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 			for _, pt := range queues[id] {
 				select {
 				case next <- pt:
-				case <-ctx.Done():
+				case <-runCtx.Done():
 					return
 				}
 			}
@@ -150,44 +195,65 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 		for range reportsPerBot {
 			wg.Go(func() {
 				for pt := range next {
+					bctx := botCtx[pt.Bot]
+					if bctx.Err() != nil {
+						continue // drain: the run or the bot is stopped
+					}
 					select {
 					case slots <- struct{}{}:
-					case <-ctx.Done():
-						continue // drain: the feeder stops too
+					case <-bctx.Done():
+						continue
 					}
-					if ctx.Err() != nil {
+					if bctx.Err() != nil {
 						<-slots
 						continue
 					}
-					rows, redacted, err := runPoint(ctx, clients[pt.Bot], cfg.Bots[pt.Bot], pt)
-					<-slots
-					mu.Lock()
-					res.Reports++
-					res.Redacted += redacted
-					mu.Unlock()
-					if err != nil && ctx.Err() != nil {
-						continue // interrupted: not the point's fault
-					}
+					b := cfg.Bots[pt.Bot]
+					flight := running.begin(time.Now().Add(b.Timeout))
+					rows, redacted, err := runPoint(bctx, clients[pt.Bot], b, pt)
+					running.end(flight)
 					if err == nil {
+						// Before the slot is given back, so that no
+						// report starts once a write has failed.
 						err = opts.State.add(keyOf(cfg, pt), rows)
 						if err != nil {
 							mu.Lock()
-							stateErr = err
+							if stateErr == nil {
+								stateErr = err
+							}
 							mu.Unlock()
-							continue
+							stopRun()
 						}
+						<-slots
 						mu.Lock()
-						res.Done++
+						res.Reports++
+						res.Redacted += redacted
+						if err == nil {
+							res.Done++
+						}
 						mu.Unlock()
-						progress.Add(false)
+						if err == nil {
+							progress.Add(false)
+						}
 						continue
 					}
-					b := cfg.Bots[pt.Bot]
+					<-slots
+					mu.Lock()
+					res.Reports++
+					mu.Unlock()
+					if bctx.Err() != nil {
+						continue // interrupted or stopped: not the point's fault
+					}
 					f := Failure{Bot: b.Name, Window: pt.Window.Name, At: pt.At, Result: report.Classify(err), Err: redact.Replace(err.Error())}
 					level.Error(log.With(opts.Logger, "bot", b.Name, "window", pt.Window.Name)).Log(
 						"msg", "report failed after retries; the point is missing", "at", fmtTime(pt.At), "result", f.Result, "err", f.Err)
 					mu.Lock()
 					failures[pt] = f
+					if _, done := stopped[pt.Bot]; refused(err) && !done {
+						stopped[pt.Bot] = Stopped{Bot: b.Name, Cause: f.Result + ": " + f.Err}
+						stopBot[pt.Bot]()
+						level.Error(log.With(opts.Logger, "bot", b.Name)).Log("msg", "the API refused the bot's credentials; its other points are not tried", "result", f.Result)
+					}
 					mu.Unlock()
 					progress.Add(true)
 				}
@@ -199,6 +265,17 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 		if f, ok := failures[pt]; ok {
 			res.Failed = append(res.Failed, f)
 		}
+		if st, ok := stopped[pt.Bot]; ok {
+			if _, failed := failures[pt]; !failed && !opts.State.has(keyOf(cfg, pt)) {
+				st.Skipped++
+				stopped[pt.Bot] = st
+			}
+		}
+	}
+	for i := range cfg.Bots {
+		if st, ok := stopped[i]; ok {
+			res.Stopped = append(res.Stopped, st)
+		}
 	}
 	res.Requests, res.Retries = obs.requests.Load(), obs.retries.Load()
 	res.Interrupted = ctx.Err() != nil && res.Resumed+res.Done+len(res.Failed) < res.Points
@@ -208,7 +285,7 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 			"rows", res.Redacted)
 	}
 	if stateErr != nil {
-		return res, stateErr
+		return res, fmt.Errorf("%w: the run stopped; the points recorded before it are kept, free the space and rerun the same command to resume", stateErr)
 	}
 	return res, nil
 }
@@ -238,6 +315,8 @@ var ErrFailedPoints = errors.New("points failed")
 // interruption. A rerun with the same arguments runs those points only.
 func (r *Result) Err() error {
 	switch {
+	case len(r.Stopped) > 0:
+		return fmt.Errorf("%w: %d bots stopped: the API refused their credentials (401/403); fix them and rerun the same command", ErrFailedPoints, len(r.Stopped))
 	case len(r.Failed) > 0:
 		return fmt.Errorf("%w: %d of %d points failed after retries; rerun the same command to retry them", ErrFailedPoints, len(r.Failed), r.Points)
 	case r.Interrupted:
