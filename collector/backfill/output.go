@@ -42,7 +42,8 @@ func compareSeries(a, b seriesKey) int {
 
 // WriteOpenMetrics writes the finished points of plan held by state as
 // OpenMetrics text with timestamps: kore_bot_info at every instant where
-// the bot has a finished point, then the kore_task_* families, each family
+// the bot has a finished point, kore_bot_sessions for the bots with
+// sessions.enabled (writeSessions), then the kore_task_* families, each family
 // complete, each series in time order, then # EOF. The names, HELP texts
 // and labels are the exporter's (package contract). The output
 // depends only on the plan and the rows, so a resumed run writes the same
@@ -154,6 +155,12 @@ func writeOpenMetrics(ctx context.Context, w io.Writer, plan *Plan, state *State
 	if err := info.flush(); err != nil {
 		return 0, err
 	}
+	sessions := contract.BotSessions()
+	spansDone, err := writeSessions(ctx, newFamilyWriter(bw, sessions.Name, sessions.Help), plan, state, target)
+	if err != nil {
+		return 0, err
+	}
+	written += spansDone
 	names := contract.TaskLabels()
 	var values []int64
 	for _, fam := range contract.TaskFamilies() {
@@ -285,7 +292,7 @@ func sortPairs(labels []*dto.LabelPair) {
 // carry or Prometheus reserves.
 func CheckTargetLabels(target map[string]string) error {
 	taken := map[string]bool{}
-	for _, n := range append(contract.TaskLabels(), contract.BotInfoLabels()...) {
+	for _, n := range slices.Concat(contract.TaskLabels(), contract.BotInfoLabels(), contract.SessionLabels()) {
 		taken[n] = true
 	}
 	names := make([]string, 0, len(target))

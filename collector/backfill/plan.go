@@ -49,7 +49,10 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 }
 
 // Point is one sample instant of one bot × window: the report over
-// [At - window - delay, At - delay], as the exporter would have run it at At.
+// [At - window - delay, At - delay], as the exporter would have run it at At;
+// or, for a bot with sessions.enabled, a session span (isSpan): the bot's
+// sessions of [At, At + Window.Duration), counted once for every instant
+// that needs them (sessions.go).
 type Point struct {
 	Bot    int // index into the configuration's bots
 	Window config.Window
@@ -71,6 +74,9 @@ type BotPlan struct {
 	Windows     []string
 	// Points is instants × windows; each point is one report.
 	Points int
+	// Spans is the session spans of a bot with sessions.enabled (whole
+	// hours and the instants' own partial hours), each counted once.
+	Spans int
 	// RequestsPerReport is the exporter's estimate of one report's
 	// requests (config.BotPlan.RequestsPerRun: pages × (1 submit + polls)).
 	RequestsPerReport int
@@ -130,11 +136,14 @@ func NewPlan(cfg *config.Config, start, end time.Time, step time.Duration, now t
 	estimates := cfg.Plan()
 	perBotID := map[string]int{}
 	for i, b := range cfg.Bots {
-		bp := BotPlan{Name: b.Name, BotID: b.BotID, Points: len(p.Instants) * len(b.Windows), RequestsPerReport: estimates[i].RequestsPerRun}
+		bp := BotPlan{Name: b.Name, BotID: b.BotID, Points: len(p.Instants) * len(b.Windows), RequestsPerReport: estimates[i].RequestsPerRun,
+			Spans: len(spans(b, p.Instants))}
 		for _, w := range b.Windows {
 			bp.Windows = append(bp.Windows, w.Name)
 		}
-		bp.Requests = bp.Points * bp.RequestsPerReport
+		// A span at the bot's busiest hour takes its sessions / 100 pages.
+		spanPages := max(1, (b.Sessions.PeakPerHour+kore.SessionsPageSize-1)/kore.SessionsPageSize)
+		bp.Requests = bp.Points*bp.RequestsPerReport + bp.Spans*spanPages
 		perBotID[b.BotID] += bp.Requests
 		p.Bots = append(p.Bots, bp)
 	}
@@ -149,11 +158,15 @@ func NewPlan(cfg *config.Config, start, end time.Time, step time.Duration, now t
 	return p, nil
 }
 
-// Points returns every point of the plan: bot by bot, then instant by
-// instant, then window by window.
+// Points returns every point of the plan: bot by bot, the bot's session
+// spans first, oldest first, then instant by instant, window by window.
 func (p *Plan) Points() []Point {
 	var out []Point
 	for i, b := range p.Config.Bots {
+		for _, sp := range spans(b, p.Instants) {
+			sp.Bot = i
+			out = append(out, sp)
+		}
 		for _, t := range p.Instants {
 			for _, w := range b.Windows {
 				out = append(out, Point{Bot: i, Window: w, At: t})
@@ -169,7 +182,7 @@ func (p *Plan) Write(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "backfill plan: %d instants from %s to %s every %s\n", len(p.Instants), fmtTime(first), fmtTime(last), p.Step)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BOT\tWINDOWS\tPOINTS\tREPORTS\tEST. REQUESTS\tTIME AT BUDGET\tTIME AT KORE.AI MAX")
+	fmt.Fprintln(tw, "BOT\tWINDOWS\tPOINTS\tREPORTS\tSESSION SPANS\tEST. REQUESTS\tTIME AT BUDGET\tTIME AT KORE.AI MAX")
 	total := BotPlan{}
 	atBudget := func(d time.Duration) string {
 		if p.Config.Limits.Unlimited {
@@ -178,13 +191,14 @@ func (p *Plan) Write(w io.Writer) error {
 		return fmtDuration(d)
 	}
 	for _, bp := range p.Bots {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", bp.Name, strings.Join(bp.Windows, ","), bp.Points, bp.Points, bp.Requests,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", bp.Name, strings.Join(bp.Windows, ","), bp.Points, bp.Points, bp.Spans, bp.Requests,
 			atBudget(bp.AtBudget), fmtDuration(bp.AtKoreMax))
 		total.Points += bp.Points
+		total.Spans += bp.Spans
 		total.Requests += bp.Requests
 		total.AtBudget = max(total.AtBudget, bp.AtBudget)
 	}
-	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%s (bots in parallel)\t\n", total.Points, total.Points, total.Requests, atBudget(total.AtBudget))
+	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%d\t%s (bots in parallel)\t\n", total.Points, total.Points, total.Spans, total.Requests, atBudget(total.AtBudget))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -225,11 +239,11 @@ func fmtDuration(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// Size returns the plan's points: the reports it runs.
+// Size returns the plan's points: the reports and session spans it runs.
 func (p *Plan) Size() int {
 	n := 0
 	for _, b := range p.Bots {
-		n += b.Points
+		n += b.Points + b.Spans
 	}
 	return n
 }

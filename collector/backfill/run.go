@@ -210,7 +210,16 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (*Result, error) {
 					}
 					b := cfg.Bots[pt.Bot]
 					flight := running.begin(time.Now().Add(b.Timeout))
-					rows, redacted, err := runPoint(bctx, clients[pt.Bot], b, pt)
+					var (
+						rows     []kore.TaskRow
+						redacted int
+						err      error
+					)
+					if isSpan(pt) {
+						rows, err = runSpan(bctx, clients[pt.Bot], b, pt)
+					} else {
+						rows, redacted, err = runPoint(bctx, clients[pt.Bot], b, pt)
+					}
 					running.end(flight)
 					if err == nil {
 						// Before the slot is given back, so that no

@@ -48,6 +48,9 @@ type pointKey struct {
 // keyOf returns the key of point pt of cfg.
 func keyOf(cfg *config.Config, pt Point) pointKey {
 	b := cfg.Bots[pt.Bot]
+	if isSpan(pt) {
+		return pointKey{Bot: b.Name, Window: sessionsSpan, At: pt.At.UnixMilli(), Settings: spanDigest(b, pt.Window.Duration)}
+	}
 	return pointKey{Bot: b.Name, Window: pt.Window.Name, At: pt.At.UnixMilli(), Settings: settingsDigest(b, pt.Window)}
 }
 
