@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -28,7 +29,7 @@ import (
 const (
 	abuseIdleConns   = 200 // keep-alive connections left idle
 	abuseSlowConns   = 50  // slowloris: a header byte a second
-	abuseNonReaders  = 20  // scrapers of /metrics that never read
+	abuseNonReaders  = 40  // scrapers of /metrics that never read: --web.max-requests of them
 	abusePipelined   = 16  // requests each non-reader sends at once
 	scrapeEvery      = 200 * time.Millisecond
 	scrapeDeadline   = 10 * time.Second // Prometheus's default scrape timeout; the whole body included
@@ -51,11 +52,16 @@ const (
 // slowloris connections of the last phase are left to the server, which
 // must cut them (its read-header timeout); afterwards the process's
 // goroutines and open file descriptors must come back to their baseline.
+//
+// The scraper, the non-reading scrapers and the other abusers are
+// distinct clients at distinct loopback addresses (127.0.0.2, 127.0.0.3
+// and 127.0.0.1): one address may hold only a quarter of an endpoint's
+// --web.max-requests slots.
 func TestHTTPAbuse(t *testing.T) {
 	skipShort(t, "HTTP abuse on a real clock")
 	e := startExporter(t, "--demo")
-	a := &abuser{t: t, addr: strings.TrimPrefix(e.base, "http://")}
-	s := newGoodScraper(t, e.base+"/metrics")
+	a := &abuser{t: t, addr: strings.TrimPrefix(e.base, "http://"), nonReaderDialer: loopbackDialer(t, "127.0.0.3")}
+	s := newGoodScraper(t, e.base+"/metrics", loopbackDialer(t, "127.0.0.2"))
 	t.Cleanup(s.stop) // before the exporter stops (cleanups run last first)
 
 	// Wait for the demo's first report rows, so the scrapes carry data.
@@ -152,8 +158,8 @@ type scrapeStats struct {
 	bytes        int
 }
 
-func newGoodScraper(t *testing.T, url string) *goodScraper {
-	tr := &http.Transport{}
+func newGoodScraper(t *testing.T, url string, d *net.Dialer) *goodScraper {
+	tr := &http.Transport{DialContext: d.DialContext}
 	return &goodScraper{
 		t: t, url: url, transport: tr, client: &http.Client{Transport: tr, Timeout: scrapeDeadline},
 		phase: "before the abuse", phases: []string{"before the abuse"}, stats: map[string]*scrapeStats{},
@@ -347,6 +353,9 @@ func (m *resourceMonitor) settle(d time.Duration) resources {
 type abuser struct {
 	t    *testing.T
 	addr string
+	// nonReaderDialer dials the non-reading scrapers' connections, from
+	// an address of their own.
+	nonReaderDialer *net.Dialer
 
 	mu    sync.Mutex
 	notes map[string][]string // per abuse, the figures of each phase
@@ -395,8 +404,11 @@ func (a *abuser) summary() []string {
 	return out
 }
 
-func (a *abuser) dial() (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", a.addr, abuseIOTimeout)
+func (a *abuser) dial() (net.Conn, error) { return a.dialWith(&net.Dialer{}) }
+
+func (a *abuser) dialWith(d *net.Dialer) (net.Conn, error) {
+	d.Timeout = abuseIOTimeout
+	c, err := d.Dial("tcp", a.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -530,7 +542,7 @@ func (a *abuser) nonReaders(ctx context.Context) string {
 		}
 	}()
 	for i := range abuseNonReaders {
-		c, err := a.dial()
+		c, err := a.dialWith(a.nonReaderDialer)
 		if err != nil {
 			a.t.Errorf("non-reader %d: %v", i, err)
 			break
@@ -754,6 +766,18 @@ func (a *abuser) pipelined() error {
 	return nil
 }
 
+// loopbackDialer dials from the loopback address ip (127.0.0.0/8 is all
+// loopback on Linux); the test is skipped where it cannot be bound.
+func loopbackDialer(t testing.TB, ip string) *net.Dialer {
+	t.Helper()
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Skipf("cannot bind the loopback address %s (needed for clients at distinct addresses): %v", ip, err)
+	}
+	l.Close()
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+}
+
 // parseText parses a body in the Prometheus text format.
 func parseText(body []byte) (map[string]*dto.MetricFamily, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
@@ -767,5 +791,157 @@ func waitOrDone(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	}
+}
+
+// stuckWriter is a ResponseWriter whose client never reads (and whose
+// connection buffers nothing): its first Write reports the answer's
+// status on writing, then blocks until release is closed. It takes write
+// deadlines (as http.ResponseController finds them) and records whether
+// one was set before the answer began.
+type stuckWriter struct {
+	header        http.Header
+	code          int
+	deadline      time.Time // the last one set
+	deadlineFirst bool      // a deadline was set before the status or the first byte
+	once          sync.Once
+	writing       chan<- int // nil: Write does not block
+	release       <-chan struct{}
+}
+
+func newStuckWriter(writing chan<- int, release <-chan struct{}) *stuckWriter {
+	return &stuckWriter{header: http.Header{}, writing: writing, release: release}
+}
+
+func (w *stuckWriter) Header() http.Header { return w.header }
+
+func (w *stuckWriter) SetWriteDeadline(t time.Time) error {
+	w.deadline = t
+	return nil
+}
+
+func (w *stuckWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+		w.deadlineFirst = !w.deadline.IsZero()
+	}
+}
+
+func (w *stuckWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	if w.writing != nil {
+		w.once.Do(func() { w.writing <- w.code })
+		<-w.release
+	}
+	return len(p), nil
+}
+
+// exporterEndpoints are the exporter's endpoints as a client asks for them.
+var exporterEndpoints = []struct{ method, target string }{
+	{http.MethodGet, "/metrics"},
+	{http.MethodGet, "/status"},
+	{http.MethodGet, "/status?format=json"},
+	{http.MethodGet, "/-/healthy"},
+	{http.MethodGet, "/-/ready"},
+	{http.MethodGet, "/-/reload"}, // 405: only POST and PUT reload
+	{http.MethodGet, "/"},
+}
+
+// stuckClients sends h one request of ep from each of the remote
+// addresses, with writers that never drain, and returns once each request
+// is either stuck writing or has returned: how many are stuck answering
+// other than 503, and how many were refused with 503. The stuck ones
+// return once release is closed; wait waits for them.
+func stuckClients(t *testing.T, h http.Handler, method, target string, remotes []string, release <-chan struct{}) (stuck, refused int, wait func()) {
+	writing, returned := make(chan int), make(chan int)
+	var wg sync.WaitGroup
+	for _, remote := range remotes {
+		wg.Go(func() {
+			w := newStuckWriter(writing, release)
+			r := httptest.NewRequest(method, target, nil)
+			r.RemoteAddr = remote
+			h.ServeHTTP(w, r)
+			w.once.Do(func() { returned <- w.code })
+		})
+	}
+	for range remotes {
+		var code int
+		select {
+		case code = <-writing:
+		case code = <-returned:
+		}
+		if code == http.StatusServiceUnavailable {
+			refused++
+		} else {
+			stuck++
+		}
+	}
+	return stuck, refused, wg.Wait
+}
+
+// TestEndpointBounds: every endpoint of the exporter (newMux with
+// --web.max-requests=40) sets a write deadline before it answers, serves
+// at most 40 requests at once, and at most a quarter of them from one
+// client address: the requests of clients that never read beyond that are
+// refused with 503, while a request from another address is answered.
+func TestEndpointBounds(t *testing.T) {
+	mux := fuzzMuxT(t)
+	const (
+		maxRequests = 40 // as fuzzMuxT's flags
+		share       = maxRequests / 4
+	)
+	for _, ep := range exporterEndpoints {
+		t.Run(ep.method+" "+ep.target, func(t *testing.T) {
+			// One request alone: its code, and its deadline.
+			alone := newStuckWriter(nil, nil)
+			r := httptest.NewRequest(ep.method, ep.target, nil)
+			r.RemoteAddr = "198.51.100.7:51000"
+			before := time.Now()
+			mux.ServeHTTP(alone, r)
+			switch {
+			case !alone.deadlineFirst:
+				t.Errorf("answered HTTP %d without a write deadline set first", alone.code)
+			case !alone.deadline.After(before) || alone.deadline.After(before.Add(time.Minute)):
+				t.Errorf("write deadline %v after the request, want in (0, 1m]", alone.deadline.Sub(before))
+			}
+			if alone.code == http.StatusServiceUnavailable {
+				t.Fatalf("a request alone: HTTP 503")
+			}
+
+			// share+5 requests from one address that never reads.
+			var remotes []string
+			for i := range share + 5 {
+				remotes = append(remotes, fmt.Sprintf("192.0.2.1:%d", 40000+i))
+			}
+			release := make(chan struct{})
+			stuck, refused, wait := stuckClients(t, mux, ep.method, ep.target, remotes, release)
+			if stuck != share || refused != 5 {
+				t.Errorf("%d requests from one address that never reads: %d answered and stuck, %d refused; want %d and 5",
+					len(remotes), stuck, refused, share)
+			}
+			other := newStuckWriter(nil, nil)
+			r = httptest.NewRequest(ep.method, ep.target, nil)
+			r.RemoteAddr = "[2001:db8::7]:51001"
+			mux.ServeHTTP(other, r)
+			if other.code != alone.code {
+				t.Errorf("a request from another address meanwhile: HTTP %d, want %d as alone", other.code, alone.code)
+			}
+			close(release)
+			wait()
+
+			// maxRequests+5 requests from as many addresses.
+			remotes = remotes[:0]
+			for i := range maxRequests + 5 {
+				remotes = append(remotes, fmt.Sprintf("10.0.%d.%d:40000", i/200, 1+i%200))
+			}
+			release = make(chan struct{})
+			stuck, refused, wait = stuckClients(t, mux, ep.method, ep.target, remotes, release)
+			if stuck != maxRequests || refused != 5 {
+				t.Errorf("%d requests from as many addresses that never read: %d answered and stuck, %d refused; want %d and 5",
+					len(remotes), stuck, refused, maxRequests)
+			}
+			close(release)
+			wait()
+		})
 	}
 }

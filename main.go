@@ -122,8 +122,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("config.check.skip-secrets", "With --config.check, check the secret sources for their form only (one of client_secret, client_secret_file, private_key_file per bot; a file name; a well-formed ${NAME}) without reading the files or the environment: for a configuration checked away from the machine or cluster it runs on.").BoolVar(&f.skipSecrets)
 	app.Flag("config.secret-poll-interval", "How often to look for a change of the secret and key files (client_secret_file, private_key_file), such as a Kubernetes Secret update; a change reloads the configuration. 0s turns it off; otherwise 1s to 24h.").Default(defaultSecretPoll.String()).DurationVar(&f.secretPoll)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
-	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").SetValue(intFlag("web.max-requests", &f.maxRequests))
-	app.Flag("web.write-timeout", "Maximum time to write one /metrics response; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
+	app.Flag("web.max-requests", "Maximum number of requests each endpoint serves at once, a quarter of them (at least 1) for one client address; more are answered 503. Use 0 to disable.").Default("40").SetValue(intFlag("web.max-requests", &f.maxRequests))
+	app.Flag("web.write-timeout", "Maximum time to write one response, of any endpoint; a client that reads slower is cut off and frees its --web.max-requests slot. 0 sizes it from the response: 10s plus 1s per MiB.").Default("0s").DurationVar(&f.writeTimeout)
 	app.Flag("web.idle-timeout", "Close a keep-alive connection that has waited this long for its next request.").Default(collector.DefaultIdleTimeout.String()).DurationVar(&f.idleTimeout)
 	app.Flag("shard.count", "Number of exporter replicas that split the configured bots between them, 1 to 1000.").Default("1").SetValue(intFlag("shard.count", &f.shardCount))
 	app.Flag("shard.index", "This replica's shard, in [0, shard.count): it runs the bots that rendezvous hashing of their bot_id assigns to this index.").Default("0").IsSetByUser(&f.shardIndexed).SetValue(intFlag("shard.index", &f.shardIndex))
@@ -652,14 +652,29 @@ func (r *reloader) reload() error {
 
 // newMux wires the HTTP endpoints.
 func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *collector.Scheduler, rl *reloader, logger *slog.Logger) (*http.ServeMux, error) {
+	// Every endpoint has its own --web.max-requests slots (a flood of one
+	// refuses none of another's requests), a quarter of them at most for
+	// one client address, and the write deadline of --web.write-timeout.
+	refused := collector.NewRefusedRequests()
+	if err := reg.Register(refused); err != nil {
+		return nil, fmt.Errorf("register the refused-requests counter: %w", err)
+	}
 	mux := http.NewServeMux()
+	perAddress := collector.PerAddressShare(f.maxRequests)
+	handle := func(path, name string, h http.Handler) {
+		mux.Handle(path, collector.Bound(h, collector.EndpointOpts{
+			Name: name, MaxRequestsInFlight: f.maxRequests, MaxRequestsPerAddress: perAddress,
+			WriteTimeout: f.writeTimeout, Refused: refused,
+		}))
+	}
 	mux.Handle(f.metricsPath, collector.NewHandler(store, reg, collector.HandlerOpts{
-		ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, WriteTimeout: f.writeTimeout, Metrics: rl.metrics,
+		ErrorLog: logger, MaxRequestsInFlight: f.maxRequests, MaxRequestsPerAddress: perAddress,
+		WriteTimeout: f.writeTimeout, Metrics: rl.metrics, Refused: refused,
 	}))
-	mux.Handle("/status", collector.StatusHandler(sched, f.metricsPath))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
-	mux.Handle("/-/ready", collector.ReadyHandler(sched))
-	mux.Handle("/-/reload", collector.ReloadHandler(f.lifecycle, rl.reload))
+	handle("/status", "status", collector.StatusHandler(sched, f.metricsPath))
+	handle("/-/healthy", "healthy", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") }))
+	handle("/-/ready", "ready", collector.ReadyHandler(sched))
+	handle("/-/reload", "reload", collector.ReloadHandler(f.lifecycle, rl.reload))
 	// collector.CheckTelemetryPath keeps the telemetry path off "/".
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        exporterName,
@@ -676,6 +691,6 @@ func newMux(f *flags, store *collector.Store, reg *prometheus.Registry, sched *c
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/", landing)
+	handle("/", "landing", landing)
 	return mux, nil
 }

@@ -29,11 +29,21 @@ type HandlerOpts struct {
 	// MaxRequestsInFlight limits concurrent scrapes; more are answered 503.
 	// Zero or less means no limit.
 	MaxRequestsInFlight int
+	// MaxRequestsPerAddress limits, under MaxRequestsInFlight, the
+	// concurrent scrapes of one client address (the exporter gives
+	// PerAddressShare of it, a quarter), so that clients at one address
+	// that never read cannot hold every slot; more are answered 503.
+	// Zero or less means no limit per address.
+	MaxRequestsPerAddress int
 	// WriteTimeout bounds the time to write one response, so a client
 	// that stops reading is cut off (its connection closed) and frees its
 	// in-flight slot. Zero sizes it from the body as sent:
-	// WriteTimeoutFor(length). Negative means no deadline.
+	// WriteTimeoutFor(length); an answer without the body (HEAD, an error)
+	// gets WriteTimeoutFor(0). Negative means no deadline.
 	WriteTimeout time.Duration
+	// Refused, if set, counts the scrapes refused by the in-flight bound,
+	// as endpoint "metrics".
+	Refused *RefusedRequests
 	// Metrics, if set, are the self-metrics, which the handler serves
 	// from their cached block. The self Gatherer must not gather those families too
 	// (the handler refuses them); the registry of NewRegistry does not.
@@ -127,42 +137,44 @@ const maxPooledBuffer = 4 << 20
 // but for the first scrape after a change of a self-metric, which
 // rebuilds their block.
 func NewHandler(store *Store, self prometheus.Gatherer, opts HandlerOpts) http.Handler {
-	h := &handler{store: store, self: self, opts: opts}
-	if opts.MaxRequestsInFlight > 0 {
-		h.inFlight = make(chan struct{}, opts.MaxRequestsInFlight)
-	}
+	h := &handler{store: store, self: self, opts: opts, limit: newLimiter(opts.MaxRequestsInFlight, opts.MaxRequestsPerAddress)}
+	opts.Refused.init(metricsEndpoint)
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	h.answers.New = func() any { return expo.NewAnswer() }
 	return h
 }
 
+// metricsEndpoint is the endpoint label of the /metrics handler's refused
+// requests, whatever the telemetry path.
+const metricsEndpoint = "metrics"
+
 type handler struct {
-	store    *Store
-	self     prometheus.Gatherer
-	opts     HandlerOpts
-	inFlight chan struct{}
+	store *Store
+	self  prometheus.Gatherer
+	opts  HandlerOpts
+	limit *limiter
 
 	buffers sync.Pool // *bytes.Buffer: live exposition
 	answers sync.Pool // *expo.Answer
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer is written under a deadline, the body's sized below:
+	// a client that reads nothing cannot keep even a short answer (or the
+	// goroutine and connection writing it) for ever.
+	h.setWriteDeadline(w, 0)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "Method not allowed; use GET or HEAD.", http.StatusMethodNotAllowed)
 		return
 	}
-	if h.inFlight != nil {
-		select {
-		case h.inFlight <- struct{}{}:
-			defer func() { <-h.inFlight }()
-		default:
-			http.Error(w, fmt.Sprintf(
-				"Limit of concurrent requests reached (%d), try again later.", h.opts.MaxRequestsInFlight,
-			), http.StatusServiceUnavailable)
-			return
-		}
+	addr := clientAddr(r)
+	if reason := h.limit.acquire(addr); reason != "" {
+		h.opts.Refused.inc(metricsEndpoint, reason)
+		h.limit.refuse(w, reason)
+		return
 	}
+	defer h.limit.release(addr)
 
 	contentType := expfmt.NegotiateAccept(r.Header, acceptedFormats...)
 	f, _ := expo.FormatOf(contentType) // every accepted format has one
@@ -211,15 +223,22 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// fails, the handler returns and frees its slot, and the server
 	// closes the connection. net/http lifts the deadline once the
 	// response is done, so a keep-alive connection's next request starts
-	// afresh. An error means w takes no deadlines (a test recorder).
+	// afresh.
+	h.setWriteDeadline(w, length)
+	if _, err := a.WriteTo(w); err != nil {
+		h.logError("error writing metrics", err)
+	}
+}
+
+// setWriteDeadline sets the deadline of an answer of length bytes:
+// opts.WriteTimeout, or sized from length when it is 0. An error means w
+// takes no deadlines (a test recorder).
+func (h *handler) setWriteDeadline(w http.ResponseWriter, length int64) {
 	if d := h.opts.WriteTimeout; d >= 0 {
 		if d == 0 {
 			d = WriteTimeoutFor(length)
 		}
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
-	}
-	if _, err := a.WriteTo(w); err != nil {
-		h.logError("error writing metrics", err)
 	}
 }
 
@@ -418,7 +437,8 @@ type ServerOpts struct {
 // connections and slow request headers are cut off, so clients cannot
 // hold connections, goroutines and file descriptors for ever. There is no
 // server-wide write timeout: the /metrics handler sets its own, sized from
-// its answer (HandlerOpts.WriteTimeout).
+// its answer (HandlerOpts.WriteTimeout), and so does every endpoint that
+// Bound wraps (EndpointOpts.WriteTimeout).
 func NewServer(h http.Handler, opts ServerOpts) *http.Server {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout

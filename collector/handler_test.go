@@ -503,9 +503,11 @@ func TestHandlerStuckReadersAreCutOff(t *testing.T) {
 	srv := httptest.NewServer(NewHandler(s, nil, HandlerOpts{MaxRequestsInFlight: stuck, WriteTimeout: time.Second, ErrorLog: &log}))
 	defer srv.Close()
 
+	// Each stuck reader at an address of its own, so that together they
+	// can take every slot (one address holds a quarter of them).
 	conns := make([]net.Conn, stuck)
 	for i := range conns {
-		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		c, err := loopbackDialer(t, fmt.Sprintf("127.0.0.%d", 10+i)).Dial("tcp", srv.Listener.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
