@@ -30,6 +30,10 @@ function(c)
     )
   ||| % { s: at(r.window), n: r.minSessions };
 
+  // The bots KoreBotContainmentFalling judges by their sessions: those with
+  // enough session history; its task-weighted rule takes the others.
+  local sessionBased = 'unless on (%s)\n(kore_bot_window:sessions:same_time_sum%s >= %d)' % [botBy, at(c.containmentFalling.window), c.containmentFalling.minBaselineSessions];
+
   // A bot's count one week earlier, from the raw series like the rules'
   // offset_1w (history imported with kore_exporter backfill serves too).
   local lastWeek(metric, window) =
@@ -106,8 +110,8 @@ function(c)
                      d.target('kore_bot_window_task:drop_off:same_time_ratio%s\nand\n%s' % [at(r.window), rising], taskLegend('usual')),
                    ],
                    'percentunit', overrides=[d.dashed('B')], links=[d.drilldownLink(c, 'series')]),
-      d.timeseries('Task self-service ratio (%s) against its usual' % f.window,
-                   'Per bot: the share of task sessions that ended self-service over the %(w)s window (kore_bot_window:task_self_service:ratio, solid), its usual level at this time of day (kore_bot_window:task_self_service:same_time_ratio, dashed) and that level minus %(fall)s (dotted red). KoreBotContainmentFalling pages when the ratio is below the dotted line with z < -%(z)g, at least %(n)d task sessions now and %(n0)d in the pool.' % {
+      d.timeseries('Self-service ratio (%s) against its usual' % f.window,
+                   'Per bot, what KoreBotContainmentFalling reads: the share of sessions that ended self-service over the %(w)s window (solid), its usual level at this time of day (dashed) and that level minus %(fall)s (dotted red). Session-level (kore_bot_window:session_self_service:ratio, each session once, as Kore.ai\'s Containment dashboard counts) for a bot with the sessions report and at least %(n0)d sessions in its pool; task-weighted (kore_bot_window:task_self_service:ratio, a session once per task it ran) for the others. The alert pages when the ratio is below the dotted line with z < -%(z)g, at least %(n)d sessions now and %(n0)d in the pool.' % {
                      w: f.window,
                      fall: d.pct(f.minFall),
                      z: f.zScore,
@@ -116,11 +120,14 @@ function(c)
                    },
                    d.grid(12, 8, 12, 9),
                    [
-                     d.target('kore_bot_window:task_self_service:ratio' + at(f.window), botLegend('now')),
-                     d.target('kore_bot_window:task_self_service:same_time_ratio' + at(f.window), botLegend('usual')),
-                     d.target('kore_bot_window:task_self_service:same_time_ratio%s - %g' % [at(f.window), f.minFall], botLegend('alert level')),
+                     d.target('kore_bot_window:session_self_service:ratio' + at(f.window), botLegend('now (sessions)')),
+                     d.target('kore_bot_window:session_self_service:same_time_ratio' + at(f.window), botLegend('usual (sessions)')),
+                     d.target('kore_bot_window:session_self_service:same_time_ratio%s - %g' % [at(f.window), f.minFall], botLegend('alert level (sessions)')),
+                     d.target('kore_bot_window:task_self_service:ratio%s\n%s' % [at(f.window), sessionBased], botLegend('now (task-weighted)')),
+                     d.target('kore_bot_window:task_self_service:same_time_ratio%s\n%s' % [at(f.window), sessionBased], botLegend('usual (task-weighted)')),
+                     d.target('kore_bot_window:task_self_service:same_time_ratio%s - %g\n%s' % [at(f.window), f.minFall, sessionBased], botLegend('alert level (task-weighted)')),
                    ],
-                   'percentunit', overrides=[d.dashed('B'), d.level('C')]),
+                   'percentunit', overrides=[d.dashed('B'), d.level('C'), d.dashed('E'), d.level('F')]),
 
       d.timeseries('Task sessions (%s) against last week' % t.window,
                    'Per bot: task sessions over the %(w)s window (kore_bot_window:task_sessions:sum, solid), the same one week earlier (dashed), the usual count at this time of day (kore_bot_window:task_sessions:same_time_avg: the mean of the previous days at this time, dash-dotted) and %(ratio)s of it (dotted red). KoreBotTrafficCollapsed pages when the sessions fall below the dotted line while the bot\'s reports succeed and its usual count is at least %(n)d.' % {
@@ -239,6 +246,10 @@ function(c)
                   d.colouredColumn('z', 'none', [[e.zScore, 'red']]) + { properties+: [{ id: 'decimals', value: 1 }] },
                 ],
                 'Drop-off'),
+      d.timeseries('Session self-service ratio by channel (%s)' % f.window,
+                   'Per bot with the sessions report and channel: kore_bot_window_channel:session_self_service:ratio over the %s window, each session counted once: which channel moved when the bot\'s containment falls.' % f.window,
+                   d.grid(0, 36, 24, 8),
+                   [d.target('kore_bot_window_channel:session_self_service:ratio' + at(f.window), d.legend(c, '{{bot}} / {{channel}}'))], 'percentunit'),
     ],
     from='now-6h',
     refresh='1m',
