@@ -474,12 +474,8 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		return
 	}
 	b, w := r.bot, r.window
-	start := time.Now()
+	start := s.begin(r)
 	from, to := report.WindowBounds(b, w, start)
-	s.mu.Lock()
-	r.status.Running, r.status.LastRun = true, start
-	s.mu.Unlock()
-	s.opts.Metrics.RunStarted(b.Name, w.Name)
 
 	jobCtx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
@@ -489,12 +485,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 	end := time.Now()
 	d := end.Sub(start)
 	if err != nil && ctx.Err() != nil {
-		// Shutdown or reload: not the job's fault; record nothing.
-		s.mu.Lock()
-		r.status.Running = false
-		s.mu.Unlock()
-		s.opts.Metrics.RunEnded(b.Name, w.Name, RunOutcome{Canceled: true})
-		level.Debug(r.logger).Log("msg", "report run canceled by reload or shutdown", "duration", d)
+		s.canceled(r, d)
 		return
 	}
 	out := RunOutcome{Duration: d, At: end}
@@ -515,15 +506,42 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 		}
 		level.Error(r.logger).Log("msg", msg, "result", out.Result, "duration", d, "err", s.redactString(err.Error()))
 	}
-	s.opts.Metrics.RunEnded(b.Name, w.Name, out)
+	s.finish(r, start, out, err, from, to)
+}
 
+// begin marks r's run as started, on its status and in its self-metrics,
+// and returns when.
+func (s *Scheduler) begin(r *jobRun) time.Time {
+	start := time.Now()
+	s.mu.Lock()
+	r.status.Running, r.status.LastRun = true, start
+	s.mu.Unlock()
+	s.opts.Metrics.RunStarted(r.bot.Name, r.window.Name)
+	return start
+}
+
+// canceled ends a run cut short by a reload or shutdown: not the job's
+// fault, so nothing but its end is recorded.
+func (s *Scheduler) canceled(r *jobRun, d time.Duration) {
+	s.mu.Lock()
+	r.status.Running = false
+	s.mu.Unlock()
+	s.opts.Metrics.RunEnded(r.bot.Name, r.window.Name, RunOutcome{Canceled: true})
+	level.Debug(r.logger).Log("msg", "run canceled by reload or shutdown", "duration", d)
+}
+
+// finish records the end of a run that started at start: its outcome in
+// the self-metrics, and on its status the result, the error (secrets
+// redacted) or the data window [from, to) of a success.
+func (s *Scheduler) finish(r *jobRun, start time.Time, out RunOutcome, err error, from, to time.Time) {
+	s.opts.Metrics.RunEnded(r.bot.Name, r.window.Name, out)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := r.status
 	st.Running, st.Attempted = false, true
-	st.LastRun, st.LastDuration, st.LastResult = start, d, out.Result
+	st.LastRun, st.LastDuration, st.LastResult = start, out.Duration, out.Result
 	if err == nil {
-		st.LastError, st.LastSuccess, st.Rows = "", end, out.Rows
+		st.LastError, st.LastSuccess, st.Rows = "", out.At, out.Rows
 		st.WindowFrom, st.WindowTo = from, to
 	} else {
 		st.LastError = s.redact.Replace(err.Error())
@@ -535,12 +553,8 @@ func (s *Scheduler) runOnce(ctx context.Context, r *jobRun) {
 // what it counted and the last published series (until stale_after).
 func (s *Scheduler) runSessions(ctx context.Context, r *jobRun) {
 	b := r.bot
-	start := time.Now()
+	start := s.begin(r)
 	ref := sessionsRef(b, start)
-	s.mu.Lock()
-	r.status.Running, r.status.LastRun = true, start
-	s.mu.Unlock()
-	s.opts.Metrics.RunStarted(b.Name, SessionsJob)
 
 	jobCtx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
@@ -552,10 +566,7 @@ func (s *Scheduler) runSessions(ctx context.Context, r *jobRun) {
 	end := time.Now()
 	d := end.Sub(start)
 	if err != nil && ctx.Err() != nil {
-		s.mu.Lock()
-		r.status.Running = false
-		s.mu.Unlock()
-		s.opts.Metrics.RunEnded(b.Name, SessionsJob, RunOutcome{Canceled: true})
+		s.canceled(r, d)
 		return
 	}
 	out := RunOutcome{Duration: d, At: end, Requests: up.Pages, Result: report.Classify(err)}
@@ -578,19 +589,7 @@ func (s *Scheduler) runSessions(ctx context.Context, r *jobRun) {
 		level.Error(r.logger).Log("msg", "sessions run failed; keeping the hours counted and serving the last good data until stale_after",
 			"result", out.Result, "duration", d, "err", s.redactString(err.Error()))
 	}
-	s.opts.Metrics.RunEnded(b.Name, SessionsJob, out)
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := r.status
-	st.Running, st.Attempted = false, true
-	st.LastRun, st.LastDuration, st.LastResult = start, d, out.Result
-	if err == nil {
-		st.LastError, st.LastSuccess, st.Rows = "", end, out.Rows
-		st.WindowFrom, st.WindowTo = ref.Truncate(time.Hour).Add(-time.Duration(longestHours(b))*time.Hour), ref
-	} else {
-		st.LastError = s.redact.Replace(err.Error())
-	}
+	s.finish(r, start, out, err, ref.Truncate(time.Hour).Add(-time.Duration(longestHours(b))*time.Hour), ref)
 }
 
 // rebuildPages is how many pages a run of b's sessions job spends on past

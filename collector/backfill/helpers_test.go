@@ -27,22 +27,7 @@ type env struct {
 // the demo's limits.
 func newEnv(t *testing.T, n int) *env {
 	t.Helper()
-	sim := koretest.NewInMemory(koretest.WithJobDuration(1500 * time.Millisecond))
-	t.Cleanup(sim.Close)
-	e := &env{sim: sim, bots: koretest.DemoBots(n, 7)}
-	var yaml bytes.Buffer
-	fmt.Fprintf(&yaml, "defaults:\n  host: %s\n  windows: [1h, 24h]\n  timeout: 50s\n  page_size: 500\nbots:\n", sim.URL)
-	for i, b := range e.bots {
-		sim.AddBot(b)
-		fmt.Fprintf(&yaml, "  - name: bot%d\n    bot_id: %s\n    client_id: %s\n    client_secret: %q\n", i, b.ID, b.ClientID, b.ClientSecret)
-	}
-	yaml.WriteString("limits:\n  max_concurrent_jobs: 6\n  requests_per_minute_per_bot: 30\n")
-	cfg, err := config.Parse(yaml.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg = cfg
-	return e
+	return envOf(t, koretest.NewInMemory(koretest.WithJobDuration(1500*time.Millisecond)), koretest.DemoBots(n, 7))
 }
 
 // newDemoEnv is newEnv of the --demo command's simulator: its three bots
@@ -50,9 +35,17 @@ func newEnv(t *testing.T, n int) *env {
 // configuration without the per-bot budget. It runs on the real clock.
 func newDemoEnv(t *testing.T) *env {
 	t.Helper()
-	sim := koretest.NewInMemory(koretest.WithJobDuration(0), koretest.WithRateLimits(0, 0))
+	e := envOf(t, koretest.NewInMemory(koretest.WithJobDuration(0), koretest.WithRateLimits(0, 0)), koretest.ExporterDemoBots())
+	e.cfg.Limits.Unlimited = true
+	return e
+}
+
+// envOf adds bots to sim and returns the env of a configuration of them,
+// with windows 1h and 24h and the demo's limits.
+func envOf(t *testing.T, sim *koretest.Server, bots []koretest.Bot) *env {
+	t.Helper()
 	t.Cleanup(sim.Close)
-	e := &env{sim: sim, bots: koretest.ExporterDemoBots()}
+	e := &env{sim: sim, bots: bots}
 	var yaml bytes.Buffer
 	fmt.Fprintf(&yaml, "defaults:\n  host: %s\n  windows: [1h, 24h]\n  timeout: 50s\n  page_size: 500\nbots:\n", sim.URL)
 	for i, b := range e.bots {
@@ -64,7 +57,6 @@ func newDemoEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Limits.Unlimited = true
 	e.cfg = cfg
 	return e
 }

@@ -150,10 +150,7 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := parseReportRequest(r, now)
 	if err != nil {
-		s.mu.Lock()
-		bs.stats.BadRequests++
-		s.mu.Unlock()
-		writeError(w, http.StatusBadRequest, http.StatusBadRequest, err.Error())
+		s.badRequest(w, bs, err)
 		return
 	}
 	data := bs.getData()
@@ -219,6 +216,14 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeOK(w, j.envelope(status, pct, lmod, f.WrongTypes), f)
+}
+
+// badRequest answers 400 with err's text and counts it.
+func (s *Server) badRequest(w http.ResponseWriter, bs *botState, err error) {
+	s.mu.Lock()
+	bs.stats.BadRequests++
+	s.mu.Unlock()
+	writeError(w, http.StatusBadRequest, http.StatusBadRequest, err.Error())
 }
 
 // sweepJobs forgets expired jobs. Call with s.mu held.

@@ -351,10 +351,7 @@ func (s *Server) serveSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	req, ids, err := parseSessionsRequest(r, now)
 	if err != nil {
-		s.mu.Lock()
-		bs.stats.BadRequests++
-		s.mu.Unlock()
-		writeError(w, http.StatusBadRequest, http.StatusBadRequest, err.Error())
+		s.badRequest(w, bs, err)
 		return
 	}
 	d := bs.getData()
